@@ -1,0 +1,5 @@
+import sys
+
+from lightkeeper.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,20 @@
+"""``lightkeeper version``."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from typing import Any
+
+from lightkeeper import __version__
+from schemas.events import EVENT_SCHEMA_VERSION
+
+
+def run(args: argparse.Namespace) -> int:
+    print(f"lightkeeper {__version__} (event schema v{EVENT_SCHEMA_VERSION}, python {platform.python_version()})")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("version", help="print the version")
+    p.set_defaults(handler=run)
