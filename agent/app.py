@@ -1,0 +1,149 @@
+"""The agent's aiohttp application: proxy, OTLP receiver, ingest, health and metrics.
+
+``build_app(settings)`` wires everything; ``run(settings)`` serves it (uvloop when installed).
+Tests pass their own ``sink`` (e.g. :class:`~agent.publisher.MemorySink`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from agent.context import ContextCache
+from agent.ingest import IngestHandlers
+from agent.metrics import AgentMetrics
+from agent.otlp import OTLPHandler
+from agent.proxy.handler import ProxyHandler
+from agent.publisher import EventSink, KafkaPublisher
+from agent.recorder import Recorder
+from agent.settings import AgentSettings
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = web.AppKey("settings", AgentSettings)
+METRICS_KEY = web.AppKey("metrics", AgentMetrics)
+SINK_KEY = web.AppKey("sink", object)
+RECORDER_KEY = web.AppKey("recorder", Recorder)
+
+
+def build_app(
+    settings: AgentSettings, sink: EventSink | None = None, metrics: AgentMetrics | None = None
+) -> web.Application:
+    """The agent application; starts its publisher/recorder/upstream session on startup."""
+    metrics = metrics or AgentMetrics()
+    sink = sink if sink is not None else KafkaPublisher(settings, metrics)
+    contexts = ContextCache(settings.context_ttl_s, settings.context_cache_size)
+    recorder = Recorder(settings, sink, metrics, contexts)
+    app = web.Application(client_max_size=settings.max_request_bytes)
+    app[SETTINGS_KEY] = settings
+    app[METRICS_KEY] = metrics
+    app[SINK_KEY] = sink
+    app[RECORDER_KEY] = recorder
+    state: dict[str, Any] = {}
+
+    async def on_startup(app: web.Application) -> None:
+        connector = aiohttp.TCPConnector(limit=settings.upstream_pool_size, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=settings.upstream_connect_timeout_s,
+            sock_read=settings.upstream_read_timeout_s,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        state["session"] = session
+        await sink.start()
+        await recorder.start()
+        proxy = ProxyHandler(settings, session, recorder, metrics)
+        state["proxy"] = proxy
+
+    async def on_cleanup(app: web.Application) -> None:
+        await recorder.stop()
+        await sink.stop()
+        await state["session"].close()
+
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        handler: ProxyHandler = state["proxy"]
+        return await handler(request)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        ready = sink.ready()
+        detail: dict[str, Any] = {"ready": ready}
+        if isinstance(sink, KafkaPublisher):
+            detail["kafka"] = sink.kafka_healthy
+            detail["spool_bytes"] = sink.spool.pending_bytes if sink.spool else None
+        return web.json_response(detail, status=200 if ready else 503)
+
+    async def metrics_view(request: web.Request) -> web.Response:
+        body = generate_latest(metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    ingest = IngestHandlers(settings, recorder, metrics, contexts)
+    otlp = OTLPHandler(settings, recorder, metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_post("/v1/traces", otlp)
+    app.router.add_post("/v1/events", ingest.events)
+    app.router.add_post("/v1/context", ingest.context)
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def run(settings: AgentSettings) -> None:
+    """Serve the agent until interrupted."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - optional speed-up
+        pass
+    app = build_app(settings)
+    log.info(
+        "lightkeeper agent on http://%s:%d  openai=%s anthropic=%s routes=%s kafka=%s topic=%s",
+        settings.host,
+        settings.port,
+        settings.openai_base_url,
+        settings.anthropic_base_url,
+        sorted(settings.routes),
+        settings.kafka.bootstrap_servers,
+        settings.kafka.topic("events"),
+    )
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+        shutdown_timeout=15,
+    )
+
+
+async def serve(settings: AgentSettings, sink: EventSink | None = None) -> tuple[web.AppRunner, int]:
+    """Start the agent inside a running loop; returns the runner and the bound port."""
+    app = build_app(settings, sink)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    server = site._server
+    port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else settings.port  # type: ignore[union-attr]
+    return runner, port
+
+
+__all__ = ["asyncio", "build_app", "run", "serve"]

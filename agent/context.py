@@ -1,0 +1,43 @@
+"""RAG context posted ahead of a call (``POST /v1/context``), keyed by trace id.
+
+An application that cannot put its documents in a header posts
+``{"trace_id": ..., "documents": [...]}`` before making the call with the same trace id
+(``X-Lightkeeper-Trace-Id`` or ``traceparent``). The next event with that trace id takes the
+documents. Entries expire after ``context_ttl_s``; the cache holds at most ``context_cache_size``
+traces (oldest evicted first). With no context at all, ``context_documents`` stays ``None``
+("unknown"), which the hallucination scorer treats as "no grounding available".
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+
+class ContextCache:
+    """Bounded TTL map trace_id -> documents."""
+
+    def __init__(self, ttl_s: float, max_entries: int) -> None:
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._items: OrderedDict[str, tuple[float, list[dict[str, Any]]]] = OrderedDict()
+
+    def put(self, trace_id: str, documents: list[dict[str, Any]]) -> None:
+        self._items.pop(trace_id, None)
+        self._items[trace_id] = (time.monotonic() + self._ttl, documents)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
+
+    def get(self, trace_id: str) -> list[dict[str, Any]] | None:
+        """Documents for the trace (kept for further calls of the same trace until expiry)."""
+        item = self._items.get(trace_id)
+        if item is None:
+            return None
+        if item[0] < time.monotonic():
+            del self._items[trace_id]
+            return None
+        return item[1]
+
+    def __len__(self) -> int:
+        return len(self._items)

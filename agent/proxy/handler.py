@@ -1,0 +1,269 @@
+"""The reverse proxy: forwards a call unchanged, streams the answer back, records a Capture.
+
+The request path does no JSON parsing, no logging at INFO and no Kafka I/O: it copies bytes
+and timestamps into a :class:`~agent.capture.Capture` and queues it for the recorder once
+the response is complete. Bodies and status pass through unchanged (compressed bodies stay
+compressed: the upstream session does not decompress).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from agent.capture import Capture
+from agent.metadata import PREFIX
+from agent.metrics import AgentMetrics
+from agent.recorder import Recorder
+from agent.redaction import header_secrets
+from agent.settings import AgentSettings
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+#: Non-SSE responses larger than this (or of unknown size and not JSON) pass through uncaptured.
+MAX_BUFFERED_RESPONSE = 16 * 1024 * 1024
+_SKIP_AUTO = frozenset({"Accept-Encoding", "User-Agent", "Content-Type", "Accept"})
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where a request goes: wire format, provider name, base URL and path to append."""
+
+    kind: str
+    provider_name: str
+    url: str
+    api_path: str
+
+
+def _join(base: str, path: str) -> str:
+    base_path = urlsplit(base).path.rstrip("/")
+    if base_path.endswith("/v1") and path.startswith("/v1/"):
+        path = path[3:]
+    return base.rstrip("/") + path
+
+
+def resolve(settings: AgentSettings, path: str) -> Upstream | None:
+    """Map a request path to its upstream (``None``: not a proxied path)."""
+    first, _, rest = path.lstrip("/").partition("/")
+    route = settings.routes.get(first)
+    if route is not None:
+        api_path = "/" + rest
+        return Upstream(
+            route.provider, route.provider_name or first, _join(route.base_url, api_path), api_path
+        )
+    if path.startswith("/v1/messages"):
+        return Upstream("anthropic", "anthropic", _join(settings.anthropic_base_url, path), path)
+    if path.startswith("/v1/"):
+        return Upstream("openai", "openai", _join(settings.openai_base_url, path), path)
+    return None
+
+
+def _error_body(kind: str, message: str) -> bytes:
+    return orjson.dumps({"error": {"type": kind, "message": message, "source": "lightkeeper-agent"}})
+
+
+class ProxyHandler:
+    """aiohttp handler for every proxied path."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        session: aiohttp.ClientSession,
+        recorder: Recorder,
+        metrics: AgentMetrics,
+    ) -> None:
+        self.settings = settings
+        self.session = session
+        self.recorder = recorder
+        self.metrics = metrics
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        t_start = time.perf_counter_ns()
+        upstream = resolve(self.settings, request.path)
+        if upstream is None:
+            raise web.HTTPNotFound(text="lightkeeper agent: no upstream for this path\n")
+        cap = Capture(
+            provider_kind=upstream.kind,
+            provider_name=upstream.provider_name,
+            route=request.path,
+            api_path=upstream.api_path,
+            method=request.method,
+            start_wall=time.time(),
+            t_start=t_start,
+        )
+        fwd: dict[str, str] = {}
+        meta: dict[str, str] = {}
+        for name, value in request.headers.items():
+            lower = name.lower()
+            if lower.startswith(PREFIX):
+                meta[lower] = value
+            elif lower not in HOP_BY_HOP:
+                fwd[name] = value
+                if lower == "traceparent":
+                    meta[lower] = value
+        cap.meta_headers = meta
+        cap.secrets = header_secrets(request.headers)
+        try:
+            body = await asyncio.wait_for(request.read(), self.settings.client_timeout_s)
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(
+                text="lightkeeper agent: request body not received in time\n"
+            ) from None
+        cap.request_body = body
+        url = upstream.url + (("?" + request.query_string) if request.query_string else "")
+        try:
+            return await self._forward(request, cap, url, fwd, body)
+        finally:
+            if cap.t_end is None:
+                cap.t_end = time.perf_counter_ns()
+            self.metrics.requests.labels(cap.route, str(cap.status or 0)).inc()
+            self.recorder.record(cap)
+
+    async def _forward(
+        self, request: web.Request, cap: Capture, url: str, fwd: dict[str, str], body: bytes
+    ) -> web.StreamResponse:
+        cap.t_upstream_start = time.perf_counter_ns()
+        try:
+            up = await self.session.request(
+                request.method,
+                url,
+                data=body if body else None,
+                headers=fwd,
+                skip_auto_headers=_SKIP_AUTO,
+                allow_redirects=False,
+            )
+        except TimeoutError:
+            return await self._fail(request, cap, 504, "upstream_timeout", "upstream did not answer in time")
+        except aiohttp.ClientError as exc:
+            return await self._fail(
+                request, cap, 502, "upstream_unreachable", f"upstream connection failed: {exc}"
+            )
+        cap.t_headers = time.perf_counter_ns()
+        cap.status = up.status
+        ctype = up.headers.get("Content-Type", "")
+        cap.response_content_type = ctype
+        cap.content_encoding = up.headers.get("Content-Encoding", "")
+        headers = {k: v for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP}
+        try:
+            if ctype.startswith("text/event-stream"):
+                cap.streaming = True
+                return await self._stream(request, cap, up, headers, capture=True)
+            length = up.content_length
+            if (length is not None and length > MAX_BUFFERED_RESPONSE) or (
+                length is None and "json" not in ctype
+            ):
+                return await self._stream(request, cap, up, headers, capture=False)
+            return await self._buffered(request, cap, up, headers)
+        finally:
+            up.release()
+
+    async def _buffered(
+        self, request: web.Request, cap: Capture, up: aiohttp.ClientResponse, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        try:
+            data = await up.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            kind = "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_disconnected"
+            return await self._fail(
+                request,
+                cap,
+                504 if kind == "upstream_timeout" else 502,
+                kind,
+                f"upstream response incomplete: {exc!r}",
+            )
+        t_done = time.perf_counter_ns()
+        cap.response_body = data
+        resp = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
+        resp.content_length = len(data)
+        try:
+            await resp.prepare(request)
+            await resp.write(data)
+            await resp.write_eof()
+        except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
+            cap.error_type, cap.error_message = "client_disconnect", f"client went away: {exc!r}"
+            return resp
+        cap.t_end = time.perf_counter_ns()
+        up_s = (t_done - (cap.t_upstream_start or cap.t_start)) / 1e9
+        self.metrics.upstream_latency.labels(cap.route).observe(up_s)
+        self.metrics.added_latency.observe(max(0.0, (cap.t_end - cap.t_start) / 1e9 - up_s))
+        return resp
+
+    async def _stream(
+        self,
+        request: web.Request,
+        cap: Capture,
+        up: aiohttp.ClientResponse,
+        headers: dict[str, str],
+        *,
+        capture: bool,
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
+        try:
+            await resp.prepare(request)
+        except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
+            cap.error_type, cap.error_message = "client_disconnect", f"client went away: {exc!r}"
+            return resp
+        try:
+            async for chunk in up.content.iter_any():
+                try:
+                    await resp.write(chunk)
+                except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
+                    cap.error_type = "client_disconnect"
+                    cap.error_message = f"client disconnected mid-stream: {exc!r}"
+                    if capture:
+                        cap.add_chunk(time.perf_counter_ns(), chunk)
+                    return resp
+                if capture:
+                    cap.add_chunk(time.perf_counter_ns(), chunk)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            cap.error_type = "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_disconnected"
+            cap.error_message = f"upstream stream ended abnormally: {exc!r}"
+            if request.transport is not None:
+                request.transport.close()
+            return resp
+        cap.t_end = time.perf_counter_ns()
+        self.metrics.upstream_latency.labels(cap.route).observe(
+            (cap.t_end - (cap.t_upstream_start or 0)) / 1e9
+        )
+        try:
+            await resp.write_eof()
+        except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
+            cap.error_type, cap.error_message = "client_disconnect", f"client went away: {exc!r}"
+        return resp
+
+    async def _fail(
+        self, request: web.Request, cap: Capture, status: int, kind: str, message: str
+    ) -> web.StreamResponse:
+        cap.status = status
+        cap.error_type = kind
+        cap.error_message = message
+        cap.t_end = time.perf_counter_ns()
+        body = _error_body(kind, message)
+        resp = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+        resp.content_length = len(body)
+        try:
+            await resp.prepare(request)
+            await resp.write(body)
+            await resp.write_eof()
+        except (ConnectionError, aiohttp.ClientConnectionResetError):
+            pass
+        return resp

@@ -1,0 +1,417 @@
+"""Getting events out of the process: bounded memory buffer -> Kafka, spool on trouble.
+
+Request handlers call :meth:`Publisher.submit` (never blocks, never raises). A sender task
+drains the buffer in batches into an idempotent aiokafka producer (``acks=all``, lz4/zstd,
+``linger_ms``). Records whose batch Kafka did not acknowledge (broker down, timeout) or
+that arrive while Kafka is known to be down go to the :class:`~agent.spool.Spool`; a replay
+task sends the spool, oldest first, when Kafka answers again (also after a restart), and
+moves the spool cursor only after the acknowledgement.
+
+**Message key**: ``trace_id`` when the event has one, else ``event_id``. Calls of one trace
+land on one partition (in order), everything else spreads evenly; per-app keys would make
+hot partitions. Partitions are chosen with Kafka's murmur2 partitioner, like the Java client.
+
+Every record is accounted for exactly once: ``published`` (acked), ``spooled`` (on disk,
+later ``replayed``) or ``dropped`` (buffer and spool full; counted by reason and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any, Protocol
+
+from agent.metrics import AgentMetrics
+from agent.settings import AgentSettings
+from agent.spool import Record, Spool
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where finished events go. ``submit`` must not block or raise."""
+
+    def submit(self, key: bytes | None, value: bytes) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def ready(self) -> bool: ...
+
+
+class MemorySink:
+    """Keeps records in a list (tests, ``publish_enabled=False`` debugging)."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self._event = asyncio.Event()
+
+    def submit(self, key: bytes | None, value: bytes) -> None:
+        self.records.append((key, value))
+        self._event.set()
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[Record]:
+        """Wait until at least ``count`` records arrived; returns them all."""
+        deadline = time.monotonic() + timeout
+        while len(self.records) < count:
+            self._event.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{len(self.records)} of {count} records arrived")
+            try:
+                await asyncio.wait_for(self._event.wait(), left)
+            except TimeoutError:
+                continue
+        return self.records
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def ready(self) -> bool:
+        return True
+
+
+def _producer_kwargs(settings: AgentSettings) -> dict[str, Any]:
+    from lightkeeper.kafka.client import producer_kwargs
+
+    compression = settings.kafka.compression_type
+    return {
+        **producer_kwargs(settings.kafka),
+        "acks": "all",
+        "enable_idempotence": True,
+        "compression_type": compression if compression in ("lz4", "zstd", "gzip", "snappy") else None,
+        "linger_ms": settings.linger_ms,
+        "max_batch_size": 512 * 1024,
+        "request_timeout_ms": int(settings.publish_timeout_s * 1000),
+        "retry_backoff_ms": 200,
+    }
+
+
+class KafkaPublisher:
+    """Buffer -> Kafka with spool fallback and replay (see the module docstring)."""
+
+    def __init__(self, settings: AgentSettings, metrics: AgentMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or AgentMetrics()
+        self.topic = settings.kafka.topic("events")
+        self._buf: deque[Record] = deque()
+        self._overflow: list[Record] = []
+        self._failed: list[Record] = []
+        self._wake = asyncio.Event()
+        self._producer: Any = None
+        self._healthy = False
+        self._partitions: list[int] = []
+        self._partitions_at = 0.0
+        self._inflight = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._spool: Spool | None = None
+        self._last_drop_log = 0.0
+        self.counts = {"published": 0, "spooled": 0, "replayed": 0, "dropped": 0}
+
+    # -- public --------------------------------------------------------------------------------
+    def submit(self, key: bytes | None, value: bytes) -> None:
+        """Enqueue one record. Never blocks: past ``buffer_size`` it goes to the spool queue."""
+        if len(self._buf) < self.settings.buffer_size:
+            self._buf.append((key, value))
+        elif len(self._overflow) < self.settings.buffer_size:
+            self._overflow.append((key, value))
+        else:
+            self._drop(1, "buffer_full")
+            return
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def ready(self) -> bool:
+        """Ready means events are safe: Kafka is up, or the spool can take them."""
+        return self._spool is not None and (
+            self._healthy or self._spool.pending_bytes < self.settings.spool_max_bytes
+        )
+
+    @property
+    def kafka_healthy(self) -> bool:
+        return self._healthy
+
+    @property
+    def spool(self) -> Spool | None:
+        return self._spool
+
+    async def start(self) -> None:
+        s = self.settings
+        self._spool = await asyncio.to_thread(
+            Spool,
+            s.resolved_spool_dir,
+            max_bytes=s.spool_max_bytes,
+            segment_bytes=s.spool_segment_bytes,
+            full_policy=s.spool_full_policy,
+            fsync=s.spool_fsync,
+            fsync_interval_ms=s.spool_fsync_interval_ms,
+        )
+        self.metrics.spool_bytes.set(self._spool.pending_bytes)
+        if self._spool.pending_records:
+            log.info(
+                "spool holds %d events from an earlier run; replaying when Kafka answers",
+                self._spool.pending_records,
+            )
+        self._tasks = [asyncio.create_task(self._send_loop(), name="lk-publisher-send")]
+        if s.publish_enabled:
+            self._tasks.append(asyncio.create_task(self._connect_and_replay(), name="lk-publisher-replay"))
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Send what is buffered (or spool it), wait for acks, close the spool and producer."""
+        self._closing = True
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        if self._tasks:
+            try:
+                await asyncio.wait_for(self._tasks[0], timeout)
+            except TimeoutError:
+                log.warning("publisher sender did not finish in %.1fs", timeout)
+        for task in self._tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        while self._inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if self._producer is not None:
+            try:
+                await asyncio.wait_for(self._producer.stop(), max(0.5, deadline - time.monotonic()))
+            except Exception:
+                log.warning("kafka producer did not stop cleanly", exc_info=True)
+        await self._spool_records(self._failed + list(self._buf) + self._overflow)
+        self._failed, self._overflow = [], []
+        self._buf.clear()
+        if self._spool is not None:
+            await asyncio.to_thread(self._spool.close)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _drop(self, n: int, reason: str) -> None:
+        self.counts["dropped"] += n
+        self.metrics.dropped.labels(reason).inc(n)
+        self.metrics.events.labels("dropped").inc(n)
+        now = time.monotonic()
+        if now - self._last_drop_log > 10:
+            self._last_drop_log = now
+            log.warning(
+                "dropped %d event(s): %s (policy %s; see lightkeeper_agent_events_dropped_total)",
+                n,
+                reason,
+                self.settings.spool_full_policy,
+            )
+
+    async def _spool_records(self, records: list[Record]) -> None:
+        if not records:
+            return
+        if self._spool is None:
+            self._drop(len(records), "no_spool")
+            return
+        before = self._spool.dropped
+        try:
+            stored = await asyncio.to_thread(self._spool.append, records)
+        except OSError:
+            log.exception("spool write failed")
+            self._drop(len(records), "spool_error")
+            return
+        self.counts["spooled"] += stored
+        self.metrics.events.labels("spooled").inc(stored)
+        lost = self._spool.dropped - before
+        if stored < len(records) or lost:
+            self._drop(
+                len(records) - stored + (lost if self.settings.spool_full_policy == "drop_oldest" else 0),
+                "spool_full",
+            )
+        self.metrics.spool_bytes.set(self._spool.pending_bytes)
+
+    async def _send_loop(self) -> None:
+        last_sync = time.monotonic()
+        while True:
+            if not self._buf and not self._overflow and not self._failed:
+                if self._closing:
+                    return
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.spool_fsync_interval_ms / 1000)
+                except TimeoutError:
+                    pass
+            self.metrics.buffer_depth.set(len(self._buf) + len(self._overflow))
+            if self._failed or self._overflow:
+                records, self._failed = self._failed, []
+                records += self._overflow
+                self._overflow = []
+                await self._spool_records(records)
+            n = min(len(self._buf), self.settings.publish_batch_size)
+            batch = [self._buf.popleft() for _ in range(n)]
+            if batch:
+                if (
+                    self._healthy
+                    and self._producer is not None
+                    and self._inflight < self.settings.buffer_size
+                ):
+                    await self._send(batch, replay=False)
+                else:
+                    await self._spool_records(batch)
+            if self._spool is not None and self.settings.spool_fsync == "interval":
+                now = time.monotonic()
+                if (now - last_sync) * 1000 >= self.settings.spool_fsync_interval_ms:
+                    last_sync = now
+                    await asyncio.to_thread(self._spool.sync)
+            await asyncio.sleep(0)
+
+    async def _partitions_for(self) -> list[int]:
+        now = time.monotonic()
+        if not self._partitions or now - self._partitions_at > 60:
+            parts = await asyncio.wait_for(
+                self._producer.partitions_for(self.topic), self.settings.publish_timeout_s
+            )
+            self._partitions = sorted(parts)
+            self._partitions_at = now
+        return self._partitions
+
+    async def _send(self, records: list[Record], *, replay: bool) -> list[asyncio.Future[Any]]:
+        """Hand records to the producer grouped by partition; failures go to the spool (live) or
+        are reported through the returned futures (replay)."""
+        from aiokafka.partitioner import DefaultPartitioner
+
+        producer = self._producer
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            parts = await self._partitions_for()
+        except Exception as exc:
+            self._set_unhealthy(exc)
+            if not replay:
+                await self._spool_records(records)
+            raise_if(replay, exc)
+            return futures
+        partitioner = DefaultPartitioner()
+        groups: dict[int, list[Record]] = {}
+        for rec in records:
+            groups.setdefault(partitioner(rec[0], parts, parts), []).append(rec)
+        ts = int(time.time() * 1000)
+        for partition, recs in groups.items():
+            start = 0
+            while start < len(recs):
+                builder = producer.create_batch()
+                end = start
+                while end < len(recs) and builder.append(key=recs[end][0], value=recs[end][1], timestamp=ts):
+                    end += 1
+                if end == start:  # a single record larger than the batch limit
+                    end = start + 1
+                    self._drop(1, "too_large")
+                    start = end
+                    continue
+                chunk = recs[start:end]
+                start = end
+                try:
+                    fut = await asyncio.wait_for(
+                        producer.send_batch(builder, self.topic, partition=partition),
+                        self.settings.publish_timeout_s,
+                    )
+                except Exception as exc:
+                    self._set_unhealthy(exc)
+                    if replay:
+                        raise
+                    await self._spool_records(chunk + [r for rs in list(groups.values())[1:] for r in rs])
+                    return futures
+                if not replay:
+                    self._inflight += len(chunk)
+                    fut.add_done_callback(lambda f, c=chunk: self._on_ack(f, c))
+                futures.append(fut)
+        return futures
+
+    def _on_ack(self, fut: asyncio.Future[Any], chunk: list[Record]) -> None:
+        self._inflight -= len(chunk)
+        exc = None if fut.cancelled() else fut.exception()
+        if fut.cancelled() or exc is not None:
+            self._set_unhealthy(exc)
+            self._failed.extend(chunk)
+            self._wake.set()
+            return
+        self._mark_healthy()
+        self.counts["published"] += len(chunk)
+        self.metrics.events.labels("published").inc(len(chunk))
+
+    def _set_unhealthy(self, exc: BaseException | None) -> None:
+        if self._healthy:
+            log.warning(
+                "kafka unavailable (%s): spooling events to %s",
+                exc or "cancelled",
+                self.settings.resolved_spool_dir,
+            )
+        self._healthy = False
+        self.metrics.kafka_up.set(0)
+
+    def _mark_healthy(self) -> None:
+        if not self._healthy:
+            log.info("kafka reachable: publishing directly")
+        self._healthy = True
+        self.metrics.kafka_up.set(1)
+
+    async def _connect_and_replay(self) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        interval = self.settings.replay_interval_s
+        while self._producer is None:
+            producer = AIOKafkaProducer(**_producer_kwargs(self.settings))
+            try:
+                await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
+                self._producer = producer
+                self._partitions = []
+                await self._partitions_for()
+                self._mark_healthy()
+            except Exception as exc:
+                if self._producer is None:
+                    log.warning(
+                        "kafka not reachable at %s (%s); spooling, retrying every %.0fs",
+                        self.settings.kafka.bootstrap_servers,
+                        exc,
+                        interval,
+                    )
+                    await _stop_quietly(producer)
+                await asyncio.sleep(interval)
+        while True:
+            if self._spool is not None and self._spool.pending_records:
+                try:
+                    await self._replay_once()
+                    continue
+                except Exception as exc:
+                    self._set_unhealthy(exc)
+            elif not self._healthy and self._spool is not None:
+                # nothing spooled but a failure was seen: probe with metadata
+                try:
+                    self._partitions = []
+                    await self._partitions_for()
+                    self._mark_healthy()
+                except Exception:
+                    pass
+            await asyncio.sleep(interval if not self._healthy else min(interval, 0.2))
+
+    async def _replay_once(self) -> None:
+        assert self._spool is not None
+        records, position = await asyncio.to_thread(self._spool.read, self.settings.publish_batch_size)
+        if not records:
+            await asyncio.to_thread(self._spool.commit, position)
+            return
+        futures = await self._send(records, replay=True)
+        await asyncio.wait_for(asyncio.gather(*futures), self.settings.publish_timeout_s * 2)
+        await asyncio.to_thread(self._spool.commit, position)
+        self._mark_healthy()
+        self.counts["replayed"] += len(records)
+        self.metrics.events.labels("replayed").inc(len(records))
+        self.metrics.spool_bytes.set(self._spool.pending_bytes)
+
+
+def raise_if(condition: bool, exc: BaseException) -> None:
+    if condition:
+        raise exc
+
+
+async def _stop_quietly(producer: Any) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), 5)
+    except Exception:
+        log.debug("producer stop failed", exc_info=True)

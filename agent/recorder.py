@@ -1,0 +1,91 @@
+"""Builds events from captures off the request path and hands them to the sink.
+
+Handlers call :meth:`Recorder.record` (a deque append). A background task builds the
+events in small batches, yielding to the event loop between them. Any exception while
+building is counted (``lightkeeper_agent_event_build_errors_total``) and logged with the
+route, never propagated: monitoring bugs must not touch the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+
+from agent.capture import Capture
+from agent.context import ContextCache
+from agent.events import build_event
+from agent.metrics import AgentMetrics
+from agent.publisher import EventSink
+from agent.settings import AgentSettings
+from schemas.events import LLMCallEvent
+
+log = logging.getLogger(__name__)
+
+
+def event_key(event: LLMCallEvent) -> bytes:
+    """Kafka key: the trace id when there is one (a trace stays on one partition), else the event id."""
+    return (event.trace_id or event.event_id).encode()
+
+
+def encode(event: LLMCallEvent) -> bytes:
+    return event.__pydantic_serializer__.to_json(event)
+
+
+class Recorder:
+    """Bounded queue of captures plus the task that turns them into published events."""
+
+    def __init__(
+        self, settings: AgentSettings, sink: EventSink, metrics: AgentMetrics, contexts: ContextCache
+    ) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.metrics = metrics
+        self.contexts = contexts
+        self._queue: deque[Capture] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._rng = random.Random()
+
+    def record(self, cap: Capture) -> None:
+        """Queue a capture (never blocks or raises)."""
+        if len(self._queue) >= self.settings.buffer_size:
+            self.metrics.dropped.labels("capture_queue_full").inc()
+            self.metrics.events.labels("dropped").inc()
+            return
+        self._queue.append(cap)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def publish(self, event: LLMCallEvent) -> None:
+        """Publish an already-built event (OTLP, ingest)."""
+        self.sink.submit(event_key(event), encode(event))
+        self.metrics.events.labels("built").inc()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="lk-recorder")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+            for _ in range(min(len(self._queue), 64)):
+                cap = self._queue.popleft()
+                try:
+                    event = build_event(cap, self.settings, self.contexts, self._rng)
+                    self.publish(event)
+                except Exception:
+                    self.metrics.build_errors.inc()
+                    log.exception("could not build the event of a %s call to %s", cap.method, cap.route)
+            await asyncio.sleep(0)

@@ -1,0 +1,116 @@
+"""Scrubbing of everything an event carries before it leaves the process.
+
+Two layers, applied to every captured text (messages, output, tool arguments, context
+documents, error messages, tag values):
+
+1. **Secrets, always on**: the exact credential values seen in the request's auth headers,
+   plus key/token patterns (OpenAI/Anthropic ``sk-...``, ``Bearer ...``, AWS, GitHub, Google,
+   Slack, JWTs, ``api_key=...``/``password: ...`` assignments) become ``<API_KEY>``/``<SECRET>``.
+   ``Authorization``, ``x-api-key``, ``api-key`` and cookies are never captured at all.
+2. **PII, configurable** (``pii_redaction``, ``pii_types``): :mod:`processors.pii` (pure Python)
+   replaces emails, phones, Luhn-valid cards, IBANs, API keys, IPs and national ids with typed
+   placeholders (``<EMAIL>``...). Imported lazily; when absent only layer 1 runs (logged once).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Collection
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: Request headers holding credentials: forwarded upstream, never captured.
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "cookie",
+        "openai-organization",
+        "x-goog-api-key",
+        "ocp-apim-subscription-key",
+    }
+)
+
+_SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bsk-(?:proj-|ant-(?:api\d\d-)?|svcacct-)?[A-Za-z0-9_\-]{16,}"), "<API_KEY>"),
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "<API_KEY>"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), "<API_KEY>"),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{30,}\b"), "<API_KEY>"),
+    (re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"), "<API_KEY>"),
+    (re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"), "<API_KEY>"),
+    (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), "<SECRET>"),
+    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{8,}=*"), "Bearer <SECRET>"),
+    (
+        re.compile(
+            r"(?i)\b((?:x-)?api[_-]?key|secret(?:[_-]key)?|access[_-]?token|auth[_-]?token|password|passwd)"
+            r"(\"?\s*[:=]\s*[\"']?)([^\s\"',;}{]{6,})"
+        ),
+        r"\1\2<SECRET>",
+    ),
+]
+
+_PII: tuple[Callable[..., tuple[str, list[Any]]]] | None = None
+_PII_MISSING_LOGGED = False
+
+
+def _pii_redact() -> Callable[..., tuple[str, list[Any]]] | None:
+    global _PII, _PII_MISSING_LOGGED
+    if _PII is None:
+        try:
+            from processors.pii import redact
+        except ImportError:
+            if not _PII_MISSING_LOGGED:
+                log.warning(
+                    "processors.pii is not available: PII redaction is off (secrets are still scrubbed)"
+                )
+                _PII_MISSING_LOGGED = True
+            return None
+        _PII = (redact,)
+    return _PII[0]
+
+
+class Redactor:
+    """Scrubs texts of one event and remembers which redaction types fired."""
+
+    def __init__(
+        self, *, pii: bool, pii_types: Collection[str] | None, secrets: Collection[str] = ()
+    ) -> None:
+        self._pii = _pii_redact() if pii else None
+        self._pii_types = pii_types
+        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self.types: set[str] = set()
+
+    def __call__(self, text: str | None) -> str | None:
+        if not text:
+            return text
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "<API_KEY>")
+                self.types.add("API_KEY")
+        for pattern, repl in _SECRET_PATTERNS:
+            text, n = pattern.subn(repl, text)
+            if n:
+                self.types.add("API_KEY" if "API_KEY" in repl else "SECRET")
+        if self._pii is not None:
+            text, spans = self._pii(text, self._pii_types)
+            for span in spans:
+                self.types.add(str(getattr(span, "type", "PII")))
+        return text
+
+
+def header_secrets(headers: Any) -> list[str]:
+    """Credential values in request headers (the token part of ``Bearer x`` and the raw value)."""
+    values: list[str] = []
+    for name in SECRET_HEADERS:
+        value = headers.get(name)
+        if not value:
+            continue
+        values.append(value)
+        scheme, _, token = value.partition(" ")
+        if token and scheme.lower() in ("bearer", "basic", "token"):
+            values.append(token.strip())
+    return values

@@ -1,0 +1,103 @@
+"""Settings of the sidecar agent (``lightkeeper agent``).
+
+YAML section ``agent``; environment ``LIGHTKEEPER_<FIELD>`` (e.g. ``LIGHTKEEPER_OPENAI_BASE_URL``,
+``LIGHTKEEPER_KAFKA__BOOTSTRAP_SERVERS``); flags of ``lightkeeper agent`` override both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from lightkeeper.settings import LightkeeperSettings
+
+ProviderKind = Literal["openai", "anthropic"]
+SpoolFullPolicy = Literal["drop_newest", "drop_oldest"]
+
+
+class UpstreamRoute(BaseModel):
+    """A named upstream reached under ``/<name>/...`` (e.g. ``/azure/openai/deployments/...``).
+
+    ``provider`` selects the wire format the agent parses (OpenAI-compatible or Anthropic);
+    ``provider_name`` is what events record (``azure.ai.openai``, ``vllm``...; default: the name).
+    """
+
+    base_url: str
+    provider: ProviderKind = "openai"
+    provider_name: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+class AgentSettings(LightkeeperSettings):
+    """Everything ``lightkeeper agent`` reads. Defaults are safe: loopback only, bounded memory."""
+
+    yaml_section: ClassVar[str | None] = "agent"
+
+    host: str = "127.0.0.1"
+    """Listen address. Loopback by default: set 0.0.0.0 only behind a network policy."""
+    port: int = Field(default=8319, ge=0, le=65535)
+    """Listen port (0 picks a free port)."""
+    app_name: str = "default"
+    """``app`` of events whose request carries no ``X-Lightkeeper-App`` header."""
+
+    openai_base_url: str = "https://api.openai.com"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    routes: dict[str, UpstreamRoute] = Field(default_factory=dict)
+    """Further upstreams by route prefix: ``{"azure": {"base_url": ..., "provider": "openai"}}``."""
+
+    ingest_token: SecretStr | None = None
+    """When set, ``/v1/events``, ``/v1/context`` and ``/v1/traces`` need ``Authorization: Bearer <token>``."""
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    """Largest request body the agent accepts (proxy, ingest, OTLP); larger gets 413."""
+    max_body_bytes: int = Field(default=256 * 1024, ge=256)
+    """Cap on each captured text field of an event (prompt, output); longer is cut, ``truncated=True``."""
+    body_sample_rate: dict[str, float] = Field(default_factory=dict)
+    """Per route (e.g. ``/v1/chat/completions`` or a route name), the share of calls whose bodies
+    are kept; key ``*`` is the default (1.0). Metadata (usage, timing, status) is always kept."""
+    pii_redaction: bool = True
+    pii_types: list[str] | None = None
+    """PII types to redact (``processors.pii.PII_TYPES``); None = all."""
+
+    upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
+    upstream_read_timeout_s: float = Field(default=600.0, gt=0)
+    """Longest wait for the next bytes of an upstream response (headers or a stream chunk)."""
+    client_timeout_s: float = Field(default=120.0, gt=0)
+    """Longest wait for a client to send its request body."""
+    upstream_pool_size: int = Field(default=512, ge=1)
+
+    buffer_size: int = Field(default=20_000, ge=1)
+    """Events held in memory awaiting Kafka; beyond it they go to the spool."""
+    publish_batch_size: int = Field(default=500, ge=1)
+    publish_timeout_s: float = Field(default=10.0, gt=0)
+    """A batch not acknowledged by Kafka within this goes to the spool."""
+    linger_ms: int = Field(default=5, ge=0)
+    spool_dir: Path | None = None
+    """Default ``<data_dir>/spool``."""
+    spool_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    spool_segment_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    spool_full_policy: SpoolFullPolicy = "drop_newest"
+    spool_fsync: Literal["batch", "interval", "never"] = "batch"
+    """``batch``: fsync after each spooled batch; ``interval``: at most every ``spool_fsync_interval_ms``;
+    ``never``: leave it to the OS."""
+    spool_fsync_interval_ms: int = Field(default=200, ge=1)
+    replay_interval_s: float = Field(default=2.0, gt=0)
+    """How often the replay task checks whether Kafka is back."""
+    context_ttl_s: float = Field(default=300.0, gt=0)
+    """How long RAG context posted to ``/v1/context`` waits for (or after) its call."""
+    context_cache_size: int = Field(default=10_000, ge=1)
+    publish_enabled: bool = True
+    """False: build events but do not connect to Kafka (spool only). For air-gapped debugging."""
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        return self.spool_dir or (self.data_dir / "spool")
+
+    def sample_rate(self, route: str) -> float:
+        rates = self.body_sample_rate
+        return rates.get(route, rates.get("*", 1.0))

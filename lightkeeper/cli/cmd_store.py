@@ -1,0 +1,152 @@
+"""``lightkeeper migrate``, ``lightkeeper sql`` and ``lightkeeper export-schemas``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from lightkeeper.errors import ConfigError
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from lightkeeper.settings import LightkeeperSettings
+
+    return LightkeeperSettings.load(
+        getattr(args, "config", None),
+        store__url=getattr(args, "url", None),
+        store__database=getattr(args, "database", None),
+    )
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from lightkeeper.store import connect
+    from lightkeeper.store.migrate import discover, migrate, pending
+
+    settings = _settings(args)
+    database = settings.store.database
+    client = connect(settings.store_url, database)
+    if args.status:
+        todo = {m.version for m in pending(client, database)}
+        for m in discover():
+            print(f"{m.path.name:40} {'pending' if m.version in todo else 'applied'}")
+        return 0
+    applied = migrate(
+        client,
+        database,
+        settings.store.cluster,
+        events_ttl_days=settings.store.events_ttl_days,
+        derived_ttl_days=settings.store.derived_ttl_days,
+    )
+    names = {m.version: m.path.name for m in discover()}
+    if applied:
+        for version in applied:
+            print(f"applied {names[version]}")
+    else:
+        print(f"database {database} is up to date ({len(names)} migrations applied)")
+    return 0
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise ConfigError(f"--param must be name=value with a plain name, got {item!r}")
+        params[name] = value
+    return params
+
+
+def run_sql(args: argparse.Namespace) -> int:
+    from lightkeeper.store import connect
+    from lightkeeper.store.query import format_csv, format_json, format_table, run_query
+
+    settings = _settings(args)
+    client = connect(settings.store_url, settings.store.database)
+    params = _parse_params(args.param)
+    if args.format == "parquet":
+        return _sql_parquet(client, args, params)
+    result = run_query(client, args.query, params)
+    if args.format == "csv":
+        text = format_csv(result)
+    elif args.format == "json":
+        text = format_json(result) + "\n"
+    else:
+        text = format_table(result, max_width=args.max_width) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
+    import pyarrow.parquet as pq
+
+    from lightkeeper.errors import StoreError
+
+    if not args.output:
+        raise ConfigError("--format parquet needs --output FILE")
+    try:
+        table = client.query_arrow(args.query, parameters=params or None)
+    except Exception as exc:
+        raise StoreError(f"query failed: {exc}") from exc
+    pq.write_table(table, args.output)
+    print(f"wrote {table.num_rows} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def run_export_schemas(args: argparse.Namespace) -> int:
+    from schemas.codec import JSONSCHEMA_DIR, export_json_schemas, render_json_schemas
+
+    if args.check:
+        stale = [
+            name
+            for name, content in render_json_schemas().items()
+            if not (JSONSCHEMA_DIR / name).is_file() or (JSONSCHEMA_DIR / name).read_bytes() != content
+        ]
+        if stale:
+            print(f"out of date: {', '.join(stale)} (run `lightkeeper export-schemas`)", file=sys.stderr)
+            return 1
+        print("JSON Schemas are up to date")
+        return 0
+    for path in export_json_schemas():
+        print(f"wrote {path}")
+    return 0
+
+
+def _store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--url", help="store URL: chdb:///path (embedded, default <data_dir>/store) or http(s)://..."
+    )
+    p.add_argument("--database", help="database name (default: lightkeeper)")
+
+
+def register(subparsers: Any) -> None:
+    mig = subparsers.add_parser("migrate", help="apply pending store migrations (no-op when up to date)")
+    _store_args(mig)
+    mig.add_argument(
+        "--status", action="store_true", help="list migrations as applied/pending, change nothing"
+    )
+    mig.set_defaults(handler=run_migrate)
+
+    sql = subparsers.add_parser(
+        "sql",
+        help="run a query against the store",
+        description="Run a query. Pass user values as server-side parameters: write {name:Type} in "
+        "the query and --param name=value (never paste values into the SQL text).",
+    )
+    sql.add_argument("query", help='SQL, e.g. "SELECT count() FROM events_dedup WHERE app = {app:String}"')
+    _store_args(sql)
+    sql.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="query parameter")
+    sql.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
+    sql.add_argument("--output", "-o", help="write to this file instead of stdout (required for parquet)")
+    sql.add_argument("--max-width", type=int, default=60, help="table format: cut cells longer than this")
+    sql.set_defaults(handler=run_sql)
+
+    exp = subparsers.add_parser(
+        "export-schemas", help="write the JSON Schemas of all records to schemas/jsonschema"
+    )
+    exp.add_argument("--check", action="store_true", help="only check they are up to date (exit 1 if not)")
+    exp.set_defaults(handler=run_export_schemas)

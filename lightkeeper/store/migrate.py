@@ -1,0 +1,197 @@
+"""Schema migrations: numbered ``NNNN_name.sql`` files under ``schemas/clickhouse``.
+
+Rules:
+
+* DDL lives only in migration files; a shipped file is never edited (a change is a new file).
+  Applied versions are recorded with the SHA-256 of the file text in
+  ``<database>.schema_migrations``; :func:`migrate` refuses to run when an applied file changed.
+* Statements end with ``;`` at the end of a line. ``--`` comment lines are ignored.
+* Templating fills identifiers and configuration ONLY, never user input (queries from users use
+  server-side ``{name:Type}`` parameters): ``{database}``, ``{on_cluster}``, ``{replicated}``,
+  ``{ttl_events:COLUMN}``, ``{ttl_derived:COLUMN}``. The checksum is over the template, so
+  changing a TTL setting does not count as an edit (it applies to tables created afterwards).
+* Every statement is idempotent (``IF NOT EXISTS``), so a migration interrupted half-way is
+  simply applied again by the next run; a version is recorded only after all its statements ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lightkeeper.errors import MigrationError
+from lightkeeper.store.client import check_identifier
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+MIGRATION_TABLE = "schema_migrations"
+
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
+_STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file: its version, name, template text and checksum."""
+
+    version: int
+    name: str
+    path: Path
+    text: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """Values the templates may use (configuration, never user input)."""
+
+    database: str = "lightkeeper"
+    cluster: str | None = None
+    events_ttl_days: int = 90
+    derived_ttl_days: int = 365
+
+    def render(self, text: str) -> str:
+        check_identifier(self.database)
+        if self.cluster is not None:
+            check_identifier(self.cluster, "cluster")
+
+        def sub(match: re.Match[str]) -> str:
+            name, arg = match.group(1), match.group(2)
+            if name == "database" and arg is None:
+                return self.database
+            if name == "on_cluster" and arg is None:
+                return f"ON CLUSTER `{self.cluster}`" if self.cluster else ""
+            if name == "replicated" and arg is None:
+                return "Replicated" if self.cluster else ""
+            if name in ("ttl_events", "ttl_derived") and arg is not None:
+                days = self.events_ttl_days if name == "ttl_events" else self.derived_ttl_days
+                return f"TTL toDateTime({arg}) + toIntervalDay({int(days)})" if days > 0 else ""
+            raise MigrationError(f"unknown placeholder {match.group(0)!r} in a migration")
+
+        return _PLACEHOLDER.sub(sub, text)
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Every migration file in ``directory``, ordered by version; refuses duplicates and odd names."""
+    if not directory.is_dir():
+        raise MigrationError(f"migrations directory not found: {directory}")
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE.match(path.name)
+        if not match:
+            raise MigrationError(f"migration file {path.name!r} must be named NNNN_lowercase_name.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(
+                f"two migrations share version {version}: {found[version].path.name}, {path.name}"
+            )
+        found[version] = Migration(version, match.group(2), path, path.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a rendered file into statements (``;`` at a line end), dropping comment lines."""
+    lines = [ln for ln in sql.splitlines() if not ln.lstrip().startswith("--")]
+    body = "\n".join(lines)
+    return [s.strip() for s in _STATEMENT_END.split(body) if s.strip()]
+
+
+def applied(client: Any, database: str) -> dict[int, tuple[str, str]]:
+    """Applied versions -> (name, checksum); empty when nothing was ever applied."""
+    check_identifier(database)
+    exists = client.query(
+        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+        parameters={"db": database, "t": MIGRATION_TABLE},
+    ).result_rows[0][0]
+    if not exists:
+        return {}
+    rows = client.query(
+        f"SELECT version, argMax(name, applied_at), argMax(checksum, applied_at) "
+        f"FROM {database}.{MIGRATION_TABLE} GROUP BY version"
+    ).result_rows
+    return {int(v): (str(n), str(c)) for v, n, c in rows}
+
+
+def pending(client: Any, database: str = "lightkeeper", directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Migrations not applied yet (after checking that applied files were not edited)."""
+    migrations = discover(directory)
+    done = applied(client, database)
+    _check_unchanged(migrations, done)
+    return [m for m in migrations if m.version not in done]
+
+
+def _check_unchanged(migrations: list[Migration], done: dict[int, tuple[str, str]]) -> None:
+    by_version = {m.version: m for m in migrations}
+    for version, (name, checksum) in sorted(done.items()):
+        current = by_version.get(version)
+        if current is None:
+            raise MigrationError(
+                f"migration {version:04d}_{name} is recorded as applied but its file is missing from "
+                f"{MIGRATIONS_DIR}; restore it (applied migrations are never removed)"
+            )
+        if current.checksum != checksum:
+            raise MigrationError(
+                f"migration {current.path.name} was edited after it was applied (checksum "
+                f"{checksum[:12]} recorded, {current.checksum[:12]} now). Applied migrations are "
+                f"never edited: restore the file and put the change in a new numbered migration"
+            )
+
+
+def migrate(
+    client: Any,
+    database: str = "lightkeeper",
+    cluster: str | None = None,
+    *,
+    events_ttl_days: int = 90,
+    derived_ttl_days: int = 365,
+    directory: Path = MIGRATIONS_DIR,
+) -> list[int]:
+    """Apply pending migrations in order; return the versions applied (empty: up to date).
+
+    Raises :class:`MigrationError` when an applied file was edited or a statement fails (naming
+    the file and the statement).
+    """
+    ctx = TemplateContext(database, cluster, events_ttl_days, derived_ttl_days)
+    on_cluster = ctx.render("{on_cluster}")
+    _run(client, f"CREATE DATABASE IF NOT EXISTS {database} {on_cluster}", "bootstrap")
+    engine = ctx.render("{replicated}MergeTree")
+    _run(
+        client,
+        f"CREATE TABLE IF NOT EXISTS {database}.{MIGRATION_TABLE} {on_cluster} "
+        f"(version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        f"ENGINE = {engine} ORDER BY version",
+        "bootstrap",
+    )
+    todo = pending(client, database, directory)
+    done: list[int] = []
+    for migration in todo:
+        for statement in split_statements(ctx.render(migration.text)):
+            _run(client, statement, migration.path.name)
+        client.insert(
+            MIGRATION_TABLE,
+            [[migration.version, migration.name, migration.checksum]],
+            column_names=["version", "name", "checksum"],
+            database=database,
+        )
+        log.info("applied migration %s", migration.path.name)
+        done.append(migration.version)
+    if database != getattr(client, "database", None):
+        client.database = database
+    return done
+
+
+def _run(client: Any, statement: str, where: str) -> None:
+    try:
+        client.command(statement)
+    except Exception as exc:
+        first = " ".join(statement.split())[:120]
+        raise MigrationError(f"{where}: statement failed: {first}...: {exc}") from exc

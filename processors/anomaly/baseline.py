@@ -1,0 +1,100 @@
+"""Robust univariate baselines: EWMA level + EWMA absolute deviation, hour-of-day seasonality.
+
+Each series keeps an additive Holt–Winters-style state in event time:
+
+* ``level``: EWMA of the de-seasonalized value;
+* ``season[h]``: EWMA, per hour of day, of the value minus the level (used for the expected
+  value only once every hour of the day has ``season_min_obs`` observations — about a day of
+  history);
+* ``dev``: EWMA of the absolute residual, a robust scale (mean absolute deviation; ×1.253 ≈ σ
+  for Gaussian noise).
+
+Updates are Huber-clipped: a residual beyond ``clip`` scales moves the state only as much as
+one of ``clip`` scales would, so a spike barely shifts the baseline and a sustained incident
+keeps being detected while it lasts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class BaselineConfig:
+    """Tuning of the univariate baseline (defaults measured in ``bench/alerting.py``)."""
+
+    alpha: float = 0.05
+    """Level smoothing per observation (≈ 20-minute memory at one point per minute)."""
+    dev_alpha: float = 0.03
+    season_gamma: float = 0.05
+    season_min_obs: int = 30
+    clip: float = 3.0
+    warmup: int = 30
+    """Observations before a series may raise anomalies."""
+
+
+@dataclass(slots=True)
+class Observation:
+    """The baseline's view of one new value: what it expected and how unusual the value is."""
+
+    expected: float
+    actual: float
+    scale: float
+    z: float
+    warm: bool
+    seasonal: bool
+
+
+@dataclass(slots=True)
+class RobustBaseline:
+    """State of one series. ``update`` scores a value against the state, then learns it."""
+
+    config: BaselineConfig = field(default_factory=BaselineConfig)
+    level: float | None = None
+    dev: float = 0.0
+    n: int = 0
+    season: list[float] = field(default_factory=lambda: [0.0] * 24)
+    season_n: list[int] = field(default_factory=lambda: [0] * 24)
+    last_minute: datetime | None = None
+
+    @property
+    def seasonal_ready(self) -> bool:
+        return min(self.season_n) >= self.config.season_min_obs
+
+    def expected_at(self, ts: datetime) -> float:
+        if self.level is None:
+            return math.nan
+        return self.level + (self.season[ts.hour] if self.seasonal_ready else 0.0)
+
+    def scale(self, min_scale: float = 0.0) -> float:
+        return max(self.dev * 1.253, min_scale, 1e-12)
+
+    def update(self, ts: datetime, value: float, *, min_scale: float = 0.0) -> Observation:
+        """Score ``value`` observed at ``ts`` and fold it into the baseline."""
+        cfg = self.config
+        self.last_minute = ts
+        if self.level is None:
+            self.level = value
+            self.n = 1
+            return Observation(value, value, self.scale(min_scale), 0.0, False, False)
+        seasonal = self.seasonal_ready
+        expected = self.expected_at(ts)
+        scale = self.scale(min_scale)
+        resid = value - expected
+        z = resid / scale
+        warm = self.n >= cfg.warmup
+        # Learn with a Huber-clipped residual so outliers barely move the state.
+        limit = cfg.clip * scale if self.n >= cfg.warmup else math.inf
+        clipped = max(-limit, min(limit, resid))
+        h = ts.hour
+        self.level += cfg.alpha * clipped
+        season_resid = (expected + clipped) - self.level
+        self.season[h] += cfg.season_gamma * (season_resid - self.season[h])
+        self.season_n[h] += 1
+        # During warm-up learn the scale quickly (plain average), then as an EWMA.
+        dev_alpha = max(cfg.dev_alpha, 1.0 / (self.n + 1)) if self.n < cfg.warmup else cfg.dev_alpha
+        self.dev += dev_alpha * (abs(clipped) - self.dev)
+        self.n += 1
+        return Observation(expected, value, scale, z, warm, seasonal)

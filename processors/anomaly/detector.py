@@ -1,0 +1,210 @@
+"""Streaming anomaly detection over per-minute metric points.
+
+:class:`AnomalyDetector` keeps one :class:`RobustBaseline` per (series, metric, labels) and,
+for ``model`` series, one IsolationForest over the minute's vector of z-scores. Feed it the
+points of closed minutes (from :class:`~processors.anomaly.series.MinuteAggregator`) in
+event-time order; it returns :class:`~schemas.records.AnomalyRecord` objects for the anomalies
+topic and the ``anomalies`` table.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from processors.anomaly.baseline import BaselineConfig, RobustBaseline
+from processors.anomaly.multivariate import ForestConfig, MultivariateDetector
+from processors.anomaly.series import MetricPoint
+from schemas.records import AnomalyRecord, Severity
+
+
+@dataclass(slots=True)
+class MetricPolicy:
+    """When a metric's deviation counts as an anomaly.
+
+    All must hold: ``|z| >= z`` in an allowed ``direction``; ``|actual - expected| >=
+    max(min_abs, min_rel * |expected|)``; the minute summarizes at least ``min_weight``
+    observations. ``min_scale_rel`` floors the noise scale at a fraction of the expected value
+    and ``poisson`` floors it at √expected (counts).
+    """
+
+    direction: Literal["up", "down", "both"] = "up"
+    z: float = 6.0
+    min_abs: float = 0.0
+    min_rel: float = 0.0
+    min_weight: float = 1.0
+    min_scale_rel: float = 0.05
+    poisson: bool = False
+
+
+def default_policies() -> dict[str, MetricPolicy]:
+    """Per-metric policies; tuned on ``bench/alerting.py`` synthetic traffic."""
+
+    def rate() -> MetricPolicy:
+        return MetricPolicy("up", z=6.0, min_abs=0.05, min_weight=10.0, min_scale_rel=0.0)
+
+    return {
+        "requests": MetricPolicy("both", z=6.0, min_rel=0.5, poisson=True),
+        "cost_usd": MetricPolicy("up", z=6.0, min_rel=0.5),
+        "tokens": MetricPolicy("up", z=6.0, min_rel=0.5),
+        "latency_p95_ms": MetricPolicy("up", z=6.0, min_rel=0.3, min_weight=5.0),
+        "error_rate": rate(),
+        "toxicity_rate": rate(),
+        "hallucination_rate": rate(),
+        "injection_rate": rate(),
+    }
+
+
+@dataclass
+class AnomalyConfig:
+    """What the detector watches and how sensitive it is."""
+
+    policies: dict[str, MetricPolicy] = field(default_factory=default_policies)
+    series: tuple[str, ...] = ("model", "user")
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    forest: ForestConfig | None = field(default_factory=ForestConfig)
+    forest_min_z: float = 3.0
+    """The forest only reports a minute where some metric is at least this unusual."""
+    max_series: int = 100_000
+    severity_steps: tuple[float, float] = (1.5, 3.0)
+    """|z| / threshold at which severity becomes high, then critical (medium below)."""
+
+
+def severity_for(ratio: float, steps: tuple[float, float]) -> Severity:
+    """Severity from how many times over its threshold a score is."""
+    if ratio >= steps[1]:
+        return Severity.CRITICAL
+    if ratio >= steps[0]:
+        return Severity.HIGH
+    return Severity.MEDIUM
+
+
+class AnomalyDetector:
+    """Robust per-series baselines plus an optional multivariate forest, in event time."""
+
+    def __init__(self, config: AnomalyConfig | None = None) -> None:
+        self.config = config or AnomalyConfig()
+        self._baselines: OrderedDict[tuple[Any, ...], RobustBaseline] = OrderedDict()
+        self._forest = MultivariateDetector(self.config.forest) if self.config.forest else None
+        self.late_points = 0
+
+    @property
+    def series_count(self) -> int:
+        return len(self._baselines)
+
+    def update(self, points: Iterable[MetricPoint], now: datetime | None = None) -> list[AnomalyRecord]:
+        """Score ``points`` (closed minutes, any order within the batch) and learn them."""
+        cfg = self.config
+        found: list[AnomalyRecord] = []
+        vectors: dict[tuple[Any, ...], dict[str, float]] = {}
+        vector_meta: dict[tuple[Any, ...], MetricPoint] = {}
+        for p in sorted(points, key=lambda p: p.minute):
+            if p.series not in cfg.series:
+                continue
+            policy = cfg.policies.get(p.metric)
+            if policy is None:
+                continue
+            key = p.key()
+            base = self._baselines.get(key)
+            if base is None:
+                base = self._baselines[key] = RobustBaseline(cfg.baseline)
+                if len(self._baselines) > cfg.max_series:
+                    self._baselines.popitem(last=False)
+            elif base.last_minute is not None and p.minute <= base.last_minute:
+                self.late_points += 1
+                continue
+            self._baselines.move_to_end(key)
+            if p.weight < policy.min_weight:
+                continue  # too few observations to judge (and to learn from)
+            expected = base.expected_at(p.minute)
+            floor = policy.min_scale_rel * abs(expected) if base.level is not None else 0.0
+            if policy.poisson and base.level is not None:
+                floor = max(floor, abs(expected) ** 0.5)
+            obs = base.update(p.minute, p.value, min_scale=floor)
+            if p.series == "model":
+                vkey = (p.minute, p.series, tuple(sorted(p.labels.items())))
+                vectors.setdefault(vkey, {})[p.metric] = obs.z if obs.warm else 0.0
+                vector_meta.setdefault(vkey, p)
+            if not obs.warm or not self._significant(policy, obs.z, obs.expected, p.value):
+                continue
+            found.append(
+                self._record(
+                    p,
+                    obs.expected,
+                    obs.z,
+                    policy.z,
+                    "ewma_mad",
+                    now,
+                    {"scale": obs.scale, "seasonal": obs.seasonal, "weight": p.weight},
+                )
+            )
+        if self._forest is not None:
+            found.extend(self._multivariate(vectors, vector_meta, now))
+        return found
+
+    @staticmethod
+    def _significant(policy: MetricPolicy, z: float, expected: float, actual: float) -> bool:
+        if policy.direction == "up" and z < policy.z:
+            return False
+        if policy.direction == "down" and z > -policy.z:
+            return False
+        if policy.direction == "both" and abs(z) < policy.z:
+            return False
+        return abs(actual - expected) >= max(policy.min_abs, policy.min_rel * abs(expected))
+
+    def _multivariate(
+        self,
+        vectors: dict[tuple[Any, ...], dict[str, float]],
+        meta: dict[tuple[Any, ...], MetricPoint],
+        now: datetime | None,
+    ) -> list[AnomalyRecord]:
+        assert self._forest is not None
+        out: list[AnomalyRecord] = []
+        for vkey in sorted(vectors, key=lambda k: k[0]):
+            zs = vectors[vkey]
+            verdict = self._forest.observe(vkey[1:], zs)
+            if verdict is None or not verdict.anomalous:
+                continue
+            if max((abs(z) for z in zs.values()), default=0.0) < self.config.forest_min_z:
+                continue
+            p = meta[vkey]
+            details = {
+                "zscores": {k: round(v, 3) for k, v in zs.items()},
+                "top_features": verdict.top_features,
+            }
+            margin = self._forest.config.margin
+            rec = self._record(p, None, verdict.score, margin, "isolation_forest", now, details)
+            rec.metric = "multivariate"
+            rec.actual = verdict.score
+            out.append(rec)
+        return out
+
+    def _record(
+        self,
+        p: MetricPoint,
+        expected: float | None,
+        score: float,
+        threshold: float,
+        detector: str,
+        now: datetime | None,
+        details: dict[str, Any],
+    ) -> AnomalyRecord:
+        ratio = abs(score) / threshold if threshold else 0.0
+        extra: dict[str, Any] = {"detected_at": now} if now is not None else {}
+        return AnomalyRecord(
+            app=p.labels.get("app", ""),
+            model=p.labels.get("model", ""),
+            user_id=p.labels.get("user_id", ""),
+            metric=p.metric,
+            window_start=p.minute,
+            expected=expected,
+            actual=p.value,
+            score=float(score),
+            severity=severity_for(ratio, self.config.severity_steps),
+            detector=detector,
+            details={"series": p.series, "labels": p.labels, **details},
+            **extra,
+        )

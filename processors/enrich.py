@@ -1,0 +1,111 @@
+"""Enrichment of captured events: token counts where the provider reported none (marked
+estimated) and cost in USD from the pricing table.
+
+An event whose model has no price gets cost NULL and ``cost_unknown_model = 1`` — never 0.
+A known model whose call reported no usage and carried no text to estimate from also gets
+cost NULL (unknown), except failed calls without usage, which providers do not bill (0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from agent.tokens import estimate_messages, estimate_tokens
+from processors.pricing import PricingTable, TokenCounts, compute_cost, default_pricing
+from schemas.events import LLMCallEvent
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Enrichment:
+    """What enrichment adds to one event's row (the ``events`` cost columns)."""
+
+    cost_usd: Decimal | None
+    cost_input_usd: Decimal | None
+    cost_output_usd: Decimal | None
+    cost_cached_input_usd: Decimal | None
+    cost_reasoning_usd: Decimal | None
+    pricing_version: str
+    cost_unknown_model: bool
+    priced_as: str | None = None
+    """``provider/model_id`` of the price entry used (None when unknown)."""
+
+    def columns(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`lightkeeper.store.rows.event_row`."""
+        return {
+            "cost_usd": self.cost_usd,
+            "cost_input_usd": self.cost_input_usd,
+            "cost_output_usd": self.cost_output_usd,
+            "cost_cached_input_usd": self.cost_cached_input_usd,
+            "cost_reasoning_usd": self.cost_reasoning_usd,
+            "pricing_version": self.pricing_version,
+            "cost_unknown_model": self.cost_unknown_model,
+        }
+
+
+def fill_token_estimates(ev: LLMCallEvent) -> bool:
+    """Fill missing input/output token counts from the captured text; marks the usage
+    ``estimated``. Returns True when something was estimated. Nothing is invented when the
+    body was not captured (no text): counts stay None."""
+    usage = ev.usage
+    changed = False
+    if usage.input_tokens is None:
+        contents = [m.content for m in ev.input_messages if m.content]
+        if contents:
+            usage.input_tokens = estimate_messages(contents)
+            changed = True
+    if usage.output_tokens is None:
+        text = ev.output.text or ""
+        calls = "".join((c.name or "") + (c.arguments or "") for c in ev.output.tool_calls)
+        if text or calls:
+            usage.output_tokens = estimate_tokens(text) + estimate_tokens(calls)
+            changed = True
+    if changed:
+        usage.estimated = True
+    return changed
+
+
+class Enricher:
+    """Enriches events in place (token estimates) and returns their cost columns."""
+
+    def __init__(self, pricing: PricingTable | None = None, *, estimate: bool = True) -> None:
+        self.pricing = pricing or default_pricing()
+        self.estimate = estimate
+
+    def enrich(self, ev: LLMCallEvent) -> Enrichment:
+        """Token estimates (in place) and the cost of one event."""
+        if self.estimate:
+            fill_token_estimates(ev)
+        price = self.pricing.lookup(ev.response_model, ev.provider_name) or self.pricing.lookup(
+            ev.request_model, ev.provider_name
+        )
+        version = self.pricing.version
+        if price is None:
+            return Enrichment(None, None, None, None, None, version, True)
+        usage = ev.usage
+        priced_as = f"{price.provider}/{price.model_id}"
+        if usage.input_tokens is None and usage.output_tokens is None:
+            if ev.is_error:
+                return Enrichment(ZERO, ZERO, ZERO, ZERO, ZERO, version, False, priced_as)
+            return Enrichment(None, None, None, None, None, version, False, priced_as)
+        cost = compute_cost(
+            price,
+            TokenCounts(
+                input=usage.input_tokens,
+                output=usage.output_tokens,
+                cache_read=usage.cache_read_input_tokens,
+                cache_write=usage.cache_creation_input_tokens,
+                reasoning=usage.reasoning_output_tokens,
+            ),
+            ev.start_time.date(),
+        )
+        return Enrichment(
+            cost.total, cost.input, cost.output, cost.cached_input, cost.reasoning, version, False, priced_as
+        )
+
+    def enrich_batch(self, events: Sequence[LLMCallEvent]) -> list[Enrichment]:
+        return [self.enrich(ev) for ev in events]

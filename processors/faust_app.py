@@ -1,0 +1,213 @@
+"""The faust worker (``lightkeeper worker``): thin agents around the shared pipeline.
+
+* ``process_events`` consumes the events topic in batches (``stream.noack_take(n, within)``),
+  runs :class:`Pipeline` in a worker thread, stores the batch through :class:`Sink`, publishes
+  dead letters and derived records, and only THEN acknowledges the batch's events. faust commits
+  an offset once every earlier event of the partition is acknowledged, so an offset is never
+  committed before its event is in the store (at-least-once). ``noack_take`` is used instead of
+  ``take`` because ``take`` acknowledges in a ``finally`` — also when the loop is cancelled during
+  a store outage, which would commit unstored events.
+* ``usage_by_key`` keeps per (app, model) minute counters in a changelogged table. Its input is
+  repartitioned by the ``app|model`` key (the events agent sends one delta per key and batch to an
+  internal topic keyed by it), so each key's state lives on the worker owning that partition and
+  moves with it on rebalance. The counters feed live baselines; the store stays the source of
+  truth (a redelivered batch counts twice here, never in the store's dedup views).
+
+N workers with the same ``app_id`` share the events partitions as one consumer group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from lightkeeper.kafka.client import faust_broker_kwargs
+from processors.metrics import WorkerMetrics
+from processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
+from processors.settings import WorkerSettings
+from processors.sink import Sink
+from schemas.codec import encode
+
+log = logging.getLogger(__name__)
+
+RESULT_TOPICS = ("scores", "drift", "anomalies", "alerts")
+
+
+class UsageDelta(faust.Record, serializer="json"):
+    """Counts of one (app, model) key in one minute, from one batch."""
+
+    app: str
+    model: str
+    minute: str
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    unknown_cost: int
+
+
+@dataclass
+class WorkerParts:
+    """What the worker runs: the faust app and the shared processing objects."""
+
+    app: faust.App
+    pipeline: Pipeline
+    sink: Sink
+    metrics: WorkerMetrics
+    usage: Any
+    """The ``usage_by_key`` table: ``"app|model"`` -> ``{minute: counters}`` (last 60 minutes)."""
+
+
+def usage_deltas(batch: Batch) -> dict[str, UsageDelta]:
+    """Per ``app|model|minute`` counters of a stored batch (the repartitioned stream's input)."""
+    acc: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0, 0])
+    for ev, enr in zip(batch.events, batch.enrichments, strict=True):
+        minute = ev.start_time.replace(second=0, microsecond=0).isoformat()
+        a = acc[(ev.app, ev.model, minute)]
+        a[0] += 1
+        a[1] += int(ev.is_error)
+        a[2] += ev.usage.input_tokens or 0
+        a[3] += ev.usage.output_tokens or 0
+        a[4] += float(enr.cost_usd or 0)
+        a[5] += int(enr.cost_usd is None)
+    return {
+        f"{app}|{model}|{minute}": UsageDelta(
+            app=app, model=model, minute=minute, requests=int(a[0]), errors=int(a[1]),
+            input_tokens=int(a[2]), output_tokens=int(a[3]), cost_usd=a[4], unknown_cost=int(a[5]),
+        )
+        for (app, model, minute), a in acc.items()
+    }
+
+
+def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline | None = None) -> WorkerParts:
+    """Build the faust app wired to ``client`` (a migrated store client)."""
+    kafka = settings.kafka
+    metrics = WorkerMetrics()
+    pipeline = pipeline or Pipeline()
+    sink = Sink(
+        client,
+        database=settings.store.database,
+        metrics=metrics,
+        retry_initial_s=settings.retry_initial_s,
+        retry_max_s=settings.retry_max_s,
+    )
+    datadir = settings.data_dir / "worker" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        **faust_broker_kwargs(kafka),
+        store="memory://",
+        datadir=str(datadir),
+        web_enabled=False,
+        autodiscover=False,
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        topic_allow_declare=True,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        broker_max_poll_records=max(settings.batch_max, 500),
+        stream_buffer_maxsize=max(settings.batch_max * 2, 4096),
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_compression_type=None if kafka.compression_type in ("producer", "uncompressed") else kafka.compression_type,
+        table_cleanup_interval=30.0,
+        logging_config=None,
+    )
+    events_topic = app.topic(kafka.topic("events"), value_serializer="raw", key_serializer="raw")
+    dead_topic = kafka.topic("dead-letters")
+    usage_topic = app.topic(
+        f"{kafka.topic_prefix}{settings.app_id}-usage-by-key",
+        key_type=str,
+        value_type=UsageDelta,
+        partitions=kafka.partitions,
+        internal=True,
+    )
+    usage = app.Table(
+        f"{settings.app_id}-usage", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict
+    )
+
+    async def pause() -> None:
+        metrics.paused.set(1)
+        app.consumer.pause_partitions(app.consumer.assignment())
+
+    async def resume() -> None:
+        app.consumer.resume_partitions(app.consumer.assignment())
+
+    async def publish(batch: Batch) -> None:
+        producer = app.producer
+        sends = [
+            await producer.send(dead_topic, d.key, d.value, None, None, d.headers()) for d in batch.dead
+        ]
+        if settings.publish_results:
+            for name, records in batch.records.items():
+                topic = kafka.topic(name)
+                sends.extend([await producer.send(topic, None, encode(r), None, None, None) for r in records])
+        if settings.rollups and batch.events:
+            for key, delta in usage_deltas(batch).items():
+                sends.append(await usage_topic.send(key="|".join(key.split("|")[:2]), value=delta))
+        if sends:
+            await asyncio.gather(*sends)
+
+    def update_lag(events: list[Any]) -> None:
+        last: dict[Any, int] = {}
+        for e in events:
+            last[e.message.tp] = max(last.get(e.message.tp, -1), e.message.offset)
+        for tp, offset in last.items():
+            try:
+                hw = app.consumer.highwater(tp)
+            except Exception:  # noqa: BLE001 - lag is informational
+                continue
+            if hw is not None:
+                metrics.lag.labels(tp.topic, str(tp.partition)).set(max(hw - offset - 1, 0))
+
+    @app.agent(events_topic, name=f"{settings.app_id}.process_events")
+    async def process_events(stream: Any) -> None:
+        async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
+            raws = [
+                RawEvent(e.message.value or b"", e.message.key, e.message.topic, e.message.partition,
+                         e.message.offset, int(e.message.timestamp * 1000) if e.message.timestamp else None)
+                for e in events
+            ]
+            batch = await asyncio.to_thread(pipeline.process, raws)
+            stored = await sink.store(batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop)
+            if not stored:
+                log.warning("stopping with %d unstored events: not acknowledged, they will be redelivered", len(events))
+                return
+            await publish(batch)
+            for e in events:
+                await stream.ack(e)
+            update_lag(events)
+
+    @app.agent(usage_topic, name=f"{settings.app_id}.usage_by_key")
+    async def usage_by_key(stream: Any) -> None:
+        async for key, delta in stream.items():
+            minutes = dict(usage[key])
+            counters = dict(minutes.get(delta.minute) or {})
+            for field in ("requests", "errors", "input_tokens", "output_tokens", "unknown_cost"):
+                counters[field] = counters.get(field, 0) + getattr(delta, field)
+            counters["cost_usd"] = counters.get("cost_usd", 0.0) + delta.cost_usd
+            minutes[delta.minute] = counters
+            if len(minutes) > 60:
+                for old in sorted(minutes)[:-60]:
+                    del minutes[old]
+            usage[key] = minutes
+
+    return WorkerParts(app=app, pipeline=pipeline, sink=sink, metrics=metrics, usage=usage)
+
+
+def dead_letter_reason(headers: Any) -> str:
+    """The reason header of a dead-letter message (for tools and tests)."""
+    for name, value in headers or ():
+        if name == "lightkeeper.reason":
+            return bytes(value).decode()
+    return ""
+
+
+__all__ = ["RESULT_TOPICS", "DeadLetter", "UsageDelta", "WorkerParts", "create_worker", "dead_letter_reason", "usage_deltas"]

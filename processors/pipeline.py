@@ -1,0 +1,195 @@
+"""The processing pipeline: plain functions over batches, shared by the faust worker
+(``processors.faust_app``) and the embedded runtime (``lightkeeper.runtime``).
+
+A batch of raw event bytes goes through::
+
+    decode (bad bytes -> dead letter) -> enrich (tokens, cost) -> event rows (bad row -> dead
+    letter) -> stages (scores, drift, anomalies, alerts: each adds rows and records)
+
+and comes out as a :class:`Batch`: rows per store table, records per result topic and dead
+letters. The shells (faust agent, in-process queue consumer) only move bytes in, hand the
+batch to :class:`processors.sink.Sink`, publish, and acknowledge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from lightkeeper.errors import LightkeeperError, SchemaError
+from lightkeeper.store.rows import event_row
+from processors.enrich import Enricher, Enrichment
+from schemas.codec import decode_event
+from schemas.events import LLMCallEvent
+
+log = logging.getLogger(__name__)
+
+EVENTS_TABLE = "events"
+
+
+@dataclass(slots=True)
+class RawEvent:
+    """One message as consumed: the original bytes and where they came from."""
+
+    value: bytes
+    key: bytes | None = None
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    timestamp_ms: int | None = None
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """An input that cannot be processed: original bytes, the reason and where it came from."""
+
+    value: bytes
+    reason: str
+    stage: str
+    """``decode`` (not a valid event), ``row`` (cannot become a row) or ``store`` (refused)."""
+    key: bytes | None = None
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+
+    @classmethod
+    def of(cls, raw: RawEvent, reason: str, stage: str) -> DeadLetter:
+        return cls(raw.value, reason[:2000], stage, raw.key, raw.topic, raw.partition, raw.offset)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka headers describing the failure."""
+        return [
+            ("lightkeeper.reason", self.reason.encode()),
+            ("lightkeeper.stage", self.stage.encode()),
+            ("lightkeeper.source.topic", self.topic.encode()),
+            ("lightkeeper.source.partition", str(self.partition).encode()),
+            ("lightkeeper.source.offset", str(self.offset).encode()),
+        ]
+
+
+@dataclass
+class Batch:
+    """Everything one batch produced. ``events``/``enrichments``/``sources`` are aligned: the
+    i-th event came from ``sources[i]`` and its row is ``rows["events"][i]``."""
+
+    events: list[LLMCallEvent] = field(default_factory=list)
+    enrichments: list[Enrichment] = field(default_factory=list)
+    sources: list[RawEvent] = field(default_factory=list)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Store table -> rows to insert (``events`` first)."""
+    records: dict[str, list[BaseModel]] = field(default_factory=dict)
+    """Result topic name (``scores``, ``drift``, ``anomalies``, ``alerts``) -> records."""
+    dead: list[DeadLetter] = field(default_factory=list)
+    stage_errors: dict[str, str] = field(default_factory=dict)
+    """Stage name -> error of a stage that failed on this batch (its outputs are missing)."""
+
+    @property
+    def size(self) -> int:
+        return len(self.events) + len(self.dead)
+
+    def add_rows(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows.setdefault(table, []).extend(rows)
+
+    def add_records(self, topic: str, records: Iterable[BaseModel]) -> None:
+        self.records.setdefault(topic, []).extend(records)
+
+    def drop_event_rows(self, indexes: set[int]) -> None:
+        """Remove events (and their rows) the store refused; their dead letters are added by
+        the caller."""
+        keep = [i for i in range(len(self.events)) if i not in indexes]
+        self.events = [self.events[i] for i in keep]
+        self.enrichments = [self.enrichments[i] for i in keep]
+        self.sources = [self.sources[i] for i in keep]
+        rows = self.rows.get(EVENTS_TABLE, [])
+        self.rows[EVENTS_TABLE] = [rows[i] for i in keep if i < len(rows)]
+
+
+@runtime_checkable
+class Stage(Protocol):
+    """A step after enrichment. ``process`` reads ``batch.events`` (+ enrichments) and adds
+    rows (``batch.add_rows``) and records (``batch.add_records``). It must not drop events;
+    an exception fails only this stage for this batch (recorded in ``batch.stage_errors``)."""
+
+    name: str
+
+    def process(self, batch: Batch) -> None: ...
+
+
+def decode_batch(raws: Sequence[RawEvent]) -> tuple[list[LLMCallEvent], list[RawEvent], list[DeadLetter]]:
+    """Parse raw bytes into events; anything invalid becomes a dead letter with the reason."""
+    events: list[LLMCallEvent] = []
+    sources: list[RawEvent] = []
+    dead: list[DeadLetter] = []
+    for raw in raws:
+        if raw.value is None or not raw.value:
+            dead.append(DeadLetter.of(raw, "empty message", "decode"))
+            continue
+        try:
+            events.append(decode_event(raw.value))
+        except SchemaError as exc:
+            dead.append(DeadLetter.of(raw, str(exc), "decode"))
+            continue
+        except Exception as exc:  # noqa: BLE001 - any parser failure is a poison message
+            dead.append(DeadLetter.of(raw, f"undecodable: {exc!r}", "decode"))
+            continue
+        sources.append(raw)
+    return events, sources, dead
+
+
+class Pipeline:
+    """Decode, enrich, build rows and run the stages over one batch (synchronous, CPU-bound:
+    the shells run it in a worker thread)."""
+
+    def __init__(self, enricher: Enricher | None = None, stages: Sequence[Stage] = ()) -> None:
+        self.enricher = enricher or Enricher()
+        self.stages = list(stages)
+
+    def process(self, raws: Sequence[RawEvent]) -> Batch:
+        events, sources, dead = decode_batch(raws)
+        return self.process_events(events, sources, dead)
+
+    def process_events(
+        self,
+        events: Sequence[LLMCallEvent],
+        sources: Sequence[RawEvent] | None = None,
+        dead: Sequence[DeadLetter] = (),
+    ) -> Batch:
+        """Like :meth:`process` for already-parsed events (the embedded runtime's queue)."""
+        batch = Batch(dead=list(dead))
+        srcs = list(sources) if sources is not None else [RawEvent(b"") for _ in events]
+        rows: list[dict[str, Any]] = []
+        for ev, src in zip(events, srcs, strict=True):
+            try:
+                enrichment = self.enricher.enrich(ev)
+                row = event_row(ev, **enrichment.columns())
+            except LightkeeperError as exc:
+                batch.dead.append(DeadLetter.of(_ensure_bytes(src, ev), str(exc), "row"))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the batch
+                log.exception("cannot build the row of event %s", ev.event_id)
+                batch.dead.append(DeadLetter.of(_ensure_bytes(src, ev), f"row: {exc!r}", "row"))
+                continue
+            batch.events.append(ev)
+            batch.enrichments.append(enrichment)
+            batch.sources.append(src)
+            rows.append(row)
+        batch.rows[EVENTS_TABLE] = rows
+        for stage in self.stages:
+            if not batch.events:
+                break
+            try:
+                stage.process(batch)
+            except Exception as exc:  # noqa: BLE001 - a broken stage never blocks events
+                log.exception("stage %s failed on a batch of %d events", stage.name, len(batch.events))
+                batch.stage_errors[stage.name] = repr(exc)
+        return batch
+
+
+def _ensure_bytes(src: RawEvent, ev: LLMCallEvent) -> RawEvent:
+    if src.value:
+        return src
+    return RawEvent(ev.model_dump_json().encode(), src.key, src.topic, src.partition, src.offset)

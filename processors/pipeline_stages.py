@@ -1,0 +1,134 @@
+"""Stages that plug into :class:`processors.pipeline.Pipeline` after enrichment.
+
+Each wraps another team's processor behind the :class:`Stage` protocol and is enabled when its
+module imports and loads (``build_stages``): scores (``processors.scoring.registry``). A stage
+that cannot load is logged and left out; the worker still stores events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from lightkeeper.errors import ConfigError, LightkeeperError
+from processors.pipeline import Batch, Stage
+from schemas.records import Detector, ScoreRecord
+
+log = logging.getLogger(__name__)
+
+#: Stage names in the order they run.
+STAGE_NAMES = ("scores",)
+
+#: scorer name -> ((detector, which text), ...)
+_SCORER_TARGETS: dict[str, tuple[tuple[Detector, str], ...]] = {
+    "toxicity": ((Detector.TOXICITY_PROMPT, "prompt"), (Detector.TOXICITY_RESPONSE, "response")),
+    "injection": ((Detector.INJECTION, "prompt"),),
+    "pii": ((Detector.PII_PROMPT, "prompt"), (Detector.PII_RESPONSE, "response")),
+    "hallucination": ((Detector.HALLUCINATION, "grounded"),),
+}
+
+
+class ScoresStage:
+    """Runs the quality scorers on every event of the batch; adds ``scores`` rows and records.
+
+    Hallucination is scored only for events that carried context documents (RAG); empty texts
+    are not scored. One scorer failing leaves the others' scores in place.
+    """
+
+    name = "scores"
+
+    def __init__(self, scorers: dict[str, Any]) -> None:
+        self.scorers = scorers
+
+    def process(self, batch: Batch) -> None:
+        from lightkeeper.store.rows import score_row
+        from processors.scoring.base import ScoreInput
+
+        records: list[ScoreRecord] = []
+        failures: list[str] = []
+        for scorer_name, scorer in self.scorers.items():
+            for detector, which in _SCORER_TARGETS.get(scorer_name, ()):
+                items: list[Any] = []
+                owners: list[int] = []
+                for i, ev in enumerate(batch.events):
+                    if which == "prompt":
+                        text = ev.prompt_text()
+                        item = ScoreInput(text=text) if text else None
+                    elif which == "response":
+                        text = ev.response_text()
+                        item = ScoreInput(text=text) if text else None
+                    else:
+                        docs = [d.text for d in ev.context_documents or () if d.text]
+                        text = ev.response_text()
+                        item = ScoreInput(text=text, context=docs, question=ev.prompt_text()) if docs and text else None
+                    if item is not None:
+                        items.append(item)
+                        owners.append(i)
+                if not items:
+                    continue
+                try:
+                    results = scorer.score_batch(items)
+                except Exception as exc:  # noqa: BLE001 - one scorer's failure is not the batch's
+                    log.exception("scorer %s failed on %d items", scorer_name, len(items))
+                    failures.append(f"{scorer_name}: {exc!r}")
+                    continue
+                for i, result in zip(owners, results, strict=True):
+                    ev = batch.events[i]
+                    records.append(
+                        ScoreRecord(
+                            event_id=ev.event_id,
+                            detector=detector,
+                            score=None if result.score is None else min(max(float(result.score), 0.0), 1.0),
+                            flagged=bool(result.flagged),
+                            threshold=getattr(scorer, "threshold", None),
+                            details=result.details,
+                            model_version=f"{scorer.name}-{scorer.version}",
+                            app=ev.app,
+                            environment=ev.environment,
+                            request_model=ev.request_model,
+                            event_time=ev.start_time,
+                        )
+                    )
+        batch.add_rows("scores", [score_row(r) for r in records])
+        batch.add_records("scores", records)
+        if failures:
+            batch.stage_errors[self.name] = "; ".join(failures)
+
+
+def _scores_stage(settings: Any) -> Stage | None:
+    from processors.scoring.registry import SCORERS, get_scorer
+
+    scorers: dict[str, Any] = {}
+    for name in SCORERS:
+        try:
+            scorers[name] = get_scorer(name)
+        except (ConfigError, LightkeeperError, ImportError, OSError) as exc:
+            log.warning("scorer %s not available: %s", name, exc)
+    return ScoresStage(scorers) if scorers else None
+
+
+_FACTORIES = {"scores": _scores_stage}
+
+
+def build_stages(settings: Any, names: Sequence[str] | None = None) -> list[Stage]:
+    """The stages to run: ``names`` (or ``settings.stages``; None = every known stage), each
+    left out with a warning when its module cannot load. Unknown names are a ConfigError."""
+    wanted = names if names is not None else getattr(settings, "stages", None)
+    if wanted is None:
+        wanted = list(STAGE_NAMES)
+    unknown = [n for n in wanted if n not in _FACTORIES]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
+    stages: list[Stage] = []
+    for name in STAGE_NAMES:
+        if name not in wanted:
+            continue
+        try:
+            stage = _FACTORIES[name](settings)
+        except Exception as exc:  # noqa: BLE001 - a stage that cannot load is left out
+            log.warning("stage %s not available: %s", name, exc)
+            continue
+        if stage is not None:
+            stages.append(stage)
+    return stages

@@ -1,0 +1,154 @@
+"""Prompt-injection / jailbreak scorer for prompts.
+
+Features per prompt (shared by training and scoring, see :func:`injection_features`):
+  - the MiniLM embedding of the prompt (computed once per event, shared with other scorers);
+  - cosine similarity to known attack patterns (max and mean of the top 3), whose embeddings
+    ship in the artifact, so the nearest pattern can be reported;
+  - counts of cheap regex cues over the *whole* text (the embedding only reads the first 256
+    word pieces, jailbreaks often hide the payload later);
+  - log length.
+A calibrated logistic regression turns them into a probability; the threshold was chosen on
+out-of-fold scores for <= 2 % false positives on benign prompts (see the model card).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from processors.scoring.base import ScoreInput, ScoreResult
+
+__all__ = ["CUE_PATTERNS", "InjectionScorer", "injection_features", "regex_cues"]
+
+#: Regex cues (name -> pattern), counted over the whole prompt, capped at 3 each.
+CUE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "override": re.compile(
+        r"\b(ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|"
+        r"any|your|these|those|original)\b[^.\n]{0,30}\b(instructions?|rules|guidelines|prompts?|"
+        r"directions|polic(y|ies)|restrictions|programming|constraints)",
+        re.IGNORECASE,
+    ),
+    "exfiltrate": re.compile(
+        r"\b(system prompt|initial (instructions|prompt)|hidden (instructions|prompt)|"
+        r"(reveal|print|repeat|show|output|leak)\b[^.\n]{0,30}\b(instructions|prompt|password|secret))",
+        re.IGNORECASE,
+    ),
+    "persona": re.compile(
+        r"\b(DAN|do anything now|developer mode|dev mode|jailbr(eak|oken)|god mode|"
+        r"unrestricted|unfiltered|uncensored|amoral|no (restrictions|limits|limitations|filters|"
+        r"rules|boundaries|ethics|morals))\b",
+        re.IGNORECASE,
+    ),
+    "roleplay": re.compile(
+        r"\b(stay in character|break(ing)? character|you are now|from now on|pretend (to be|you)|"
+        r"act as|roleplay|role-play|simulate)\b",
+        re.IGNORECASE,
+    ),
+    "no_refusal": re.compile(
+        r"\b(never (refuse|say no|decline)|(without|no|any) (warnings?|disclaimers?|censorship|"
+        r"moral|ethical)|can(no|')t refuse|must (comply|answer|obey))",
+        re.IGNORECASE,
+    ),
+    "policy": re.compile(
+        r"\b(openai|anthropic|content|usage|safety)\s+(polic(y|ies)|guidelines|filters?)\b", re.IGNORECASE
+    ),
+    "markup": re.compile(r"(</?(system|user|assistant)>|###\s*(instruction|system)|\[/?INST\])", re.IGNORECASE),
+}
+
+
+def regex_cues(text: str) -> list[float]:
+    """Count of each :data:`CUE_PATTERNS` cue in ``text`` (capped at 3), in dict order."""
+    return [float(min(3, len(p.findall(text)))) for p in CUE_PATTERNS.values()]
+
+
+def injection_features(
+    texts: list[str], emb: np.ndarray, pattern_emb: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrix (n, 384 + 2 + len(CUE_PATTERNS) + 1) and the index of each text's
+    nearest attack pattern. ``emb`` rows and ``pattern_emb`` rows are L2-normalized."""
+    sims = emb @ pattern_emb.T if len(pattern_emb) else np.zeros((len(texts), 1), dtype=np.float32)
+    top = np.sort(sims, axis=1)[:, ::-1][:, :3]
+    nearest = np.argmax(sims, axis=1)
+    extra = np.empty((len(texts), 2 + len(CUE_PATTERNS) + 1), dtype=np.float32)
+    extra[:, 0] = top[:, 0]
+    extra[:, 1] = top.mean(axis=1)
+    for i, t in enumerate(texts):
+        extra[i, 2:-1] = regex_cues(t)
+        extra[i, -1] = math.log1p(len(t)) / 10.0
+    return np.hstack([emb.astype(np.float32, copy=False), extra]), nearest
+
+
+class InjectionScorer:
+    """Scores prompts: probability (0-1) that the prompt is an injection or jailbreak attempt.
+
+    Holds the loaded artifact (calibrated classifier, attack-pattern texts and embeddings,
+    threshold). ``details``: label, nearest_pattern, similarity, cues (names of regex cues hit),
+    model_version.
+    """
+
+    name = "injection"
+
+    def __init__(self, artifact_path: str | None = None, embedder: Any = None) -> None:
+        from processors.scoring.registry import load_artifact
+
+        art = load_artifact("injection", artifact_path)
+        self._clf = art["clf"]
+        self._patterns: list[str] = list(art["patterns"])
+        self._pattern_emb = np.asarray(art["pattern_emb"], dtype=np.float32)
+        self.threshold = float(art["threshold"])
+        self.version = str(art["version"])
+        self._embedder = embedder
+
+    def _embed(self, items: list[ScoreInput], texts: list[str]) -> np.ndarray:
+        missing = [i for i, it in enumerate(items) if it.embedding is None]
+        out = np.empty((len(items), self._pattern_emb.shape[1]), dtype=np.float32)
+        if missing:
+            if self._embedder is None:
+                from processors.embedding import get_embedder
+
+                self._embedder = get_embedder()
+            out[missing] = self._embedder.embed([texts[i] for i in missing])
+        for i, it in enumerate(items):
+            if it.embedding is not None:
+                out[i] = np.asarray(it.embedding, dtype=np.float32).reshape(-1)
+        return out
+
+    def score_batch(self, items: list[ScoreInput]) -> list[ScoreResult]:
+        """One result per item, in order; an item without text gets ``score=None`` and an error."""
+        results: list[ScoreResult | None] = [None] * len(items)
+        ok: list[int] = []
+        for i, it in enumerate(items):
+            if not isinstance(it.text, str) or not it.text.strip():
+                results[i] = ScoreResult(None, {"error": "empty or missing text"})
+            elif it.embedding is not None and np.asarray(it.embedding).size != self._pattern_emb.shape[1]:
+                results[i] = ScoreResult(None, {"error": "embedding has the wrong dimension"})
+            else:
+                ok.append(i)
+        if ok:
+            sub = [items[i] for i in ok]
+            texts = [it.text for it in sub]
+            emb = self._embed(sub, texts)
+            feats, nearest = injection_features(texts, emb, self._pattern_emb)
+            probs = self._clf.predict_proba(feats)[:, 1]
+            cue_names = list(CUE_PATTERNS)
+            for j, i in enumerate(ok):
+                p = float(np.clip(probs[j], 0.0, 1.0))
+                flagged = p >= self.threshold
+                k = int(nearest[j])
+                cues = [cue_names[c] for c, v in enumerate(feats[j, -1 - len(cue_names) : -1]) if v > 0]
+                results[i] = ScoreResult(
+                    round(p, 6),
+                    {
+                        "label": "injection" if flagged else "benign",
+                        "nearest_pattern": self._patterns[k] if self._patterns else None,
+                        "similarity": round(float(feats[j, 384]), 4),
+                        "cues": cues,
+                        "threshold": self.threshold,
+                        "model_version": self.version,
+                    },
+                    flagged,
+                )
+        return [r if r is not None else ScoreResult(None, {"error": "not scored"}) for r in results]

@@ -1,0 +1,89 @@
+"""Toxicity scorer (prompts and responses are scored separately by the pipeline; the model is
+the same).
+
+A calibrated logistic regression over the shared MiniLM sentence embedding, optionally joined
+with character n-gram TF-IDF features when the artifact carries a fitted vectorizer (see the
+model card for which variant shipped and why). Trained on Davidson tweets + HateCheck (see
+``processors/training/train_toxicity.py``); ``score`` is the probability that the text is
+toxic (hate, harassment, threats, abusive profanity), balanced for equal class priors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from processors.scoring.base import ScoreInput, ScoreResult
+
+__all__ = ["ToxicityScorer", "toxicity_features"]
+
+
+def toxicity_features(texts: list[str], emb: np.ndarray, tfidf: Any = None) -> Any:
+    """Feature matrix: the embedding (dense) or embedding + TF-IDF (sparse CSR)."""
+    if tfidf is None:
+        return emb
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(emb), tfidf.transform(texts)], format="csr")
+
+
+class ToxicityScorer:
+    """Probability (0-1) that a text is toxic. Holds the loaded artifact (classifier, optional
+    TF-IDF vectorizer, threshold). ``details``: label (toxic/clean), threshold, model_version."""
+
+    name = "toxicity"
+
+    def __init__(self, artifact_path: str | None = None, embedder: Any = None) -> None:
+        from processors.scoring.registry import load_artifact
+
+        art = load_artifact("toxicity", artifact_path)
+        self._clf = art["clf"]
+        self._tfidf = art.get("tfidf")
+        self.threshold = float(art["threshold"])
+        self.version = str(art["version"])
+        self._embedder = embedder
+        self.dim = 384
+
+    def _embed(self, items: list[ScoreInput]) -> np.ndarray:
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        missing = [i for i, it in enumerate(items) if it.embedding is None]
+        if missing:
+            if self._embedder is None:
+                from processors.embedding import get_embedder
+
+                self._embedder = get_embedder()
+            out[missing] = self._embedder.embed([items[i].text for i in missing])
+        for i, it in enumerate(items):
+            if it.embedding is not None:
+                out[i] = np.asarray(it.embedding, dtype=np.float32).reshape(-1)
+        return out
+
+    def score_batch(self, items: list[ScoreInput]) -> list[ScoreResult]:
+        """One result per item, in order; an item without text gets ``score=None`` and an error."""
+        results: list[ScoreResult | None] = [None] * len(items)
+        ok: list[int] = []
+        for i, it in enumerate(items):
+            if not isinstance(it.text, str) or not it.text.strip():
+                results[i] = ScoreResult(None, {"error": "empty or missing text"})
+            elif it.embedding is not None and np.asarray(it.embedding).size != self.dim:
+                results[i] = ScoreResult(None, {"error": "embedding has the wrong dimension"})
+            else:
+                ok.append(i)
+        if ok:
+            sub = [items[i] for i in ok]
+            feats = toxicity_features([it.text for it in sub], self._embed(sub), self._tfidf)
+            probs = self._clf.predict_proba(feats)[:, 1]
+            for j, i in enumerate(ok):
+                p = float(np.clip(probs[j], 0.0, 1.0))
+                flagged = p >= self.threshold
+                results[i] = ScoreResult(
+                    round(p, 6),
+                    {
+                        "label": "toxic" if flagged else "clean",
+                        "threshold": self.threshold,
+                        "model_version": self.version,
+                    },
+                    flagged,
+                )
+        return [r if r is not None else ScoreResult(None, {"error": "not scored"}) for r in results]

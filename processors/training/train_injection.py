@@ -1,0 +1,166 @@
+"""Train the prompt-injection / jailbreak detector.
+
+Data: ``injection/jailbreak_classification`` train split (+ the hand-written lists of
+:mod:`processors.training.augment_injection`, even indices). The test split and the odd-indexed
+hand-written prompts are never used for fitting or tuning; they are only evaluated.
+
+Model: calibrated logistic regression over :func:`processors.scoring.injection.injection_features`
+(MiniLM embedding + similarity to known attack patterns + regex cues). C is chosen by 5-fold CV
+on the training split; the decision threshold is the one giving <= ``target_fpr`` false positives
+on out-of-fold benign training prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from processors.scoring.injection import CUE_PATTERNS, injection_features
+from processors.training import augment_injection as aug
+from processors.training.common import (
+    SEED,
+    binary_metrics,
+    embed_cached,
+    fpr_threshold,
+    set_seeds,
+    write_artifact,
+)
+from processors.training.data import data_root, load_jailbreak
+
+__all__ = ["make_model", "train"]
+
+log = logging.getLogger(__name__)
+
+C_GRID = (0.03, 0.1, 0.3)
+
+
+def make_model(c: float) -> Any:
+    """Calibrated (Platt, 5-fold) scaled logistic regression."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    base = make_pipeline(
+        StandardScaler(),
+        LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=SEED),
+    )
+    return CalibratedClassifierCV(base, method="sigmoid", cv=5)
+
+
+def _oof(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(y))
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y):
+        out[te] = make_model(c).fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+    return out
+
+
+def _tfidf_baseline(tr_texts: list[str], y: np.ndarray, te_texts: list[str], yte: np.ndarray) -> float:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    clf = LogisticRegression(max_iter=2000, class_weight="balanced").fit(vec.fit_transform(tr_texts), y)
+    return round(float(roc_auc_score(yte, clf.predict_proba(vec.transform(te_texts))[:, 1])), 4)
+
+
+def train(
+    data_dir: str | None = None,
+    out_dir: str | None = None,
+    version: int = 1,
+    augment: bool = True,
+    target_fpr: float = 0.01,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train, evaluate, write ``injection-v<version>`` and return the card."""
+    from pathlib import Path
+
+    set_seeds()
+    root = data_root(data_dir)
+    jb_tr, jb_te = load_jailbreak(root, "train"), load_jailbreak(root, "test")
+    atk_tr, atk_ho = aug.split_even_odd(aug.ATTACK_EXAMPLES)
+    tricky_tr, tricky_ho = aug.split_even_odd(aug.BENIGN_TRICKY)
+    plain_tr, plain_ho = aug.split_even_odd(aug.BENIGN_PLAIN)
+
+    pattern_emb = embed_cached("inj_patterns", aug.ATTACK_PATTERNS)
+
+    def feats(name: str, texts: list[str]) -> np.ndarray:
+        return injection_features(texts, embed_cached(name, texts), pattern_emb)[0]
+
+    x_jb, x_te = feats(jb_tr.name, jb_tr.texts), feats(jb_te.name, jb_te.texts)
+    x_aug = feats("inj_aug_train", atk_tr + tricky_tr + plain_tr)
+    y_aug = np.asarray([1] * len(atk_tr) + [0] * (len(tricky_tr) + len(plain_tr)))
+    x_ho = feats("inj_aug_heldout", atk_ho + tricky_ho + plain_ho)
+    y_ho = np.asarray([1] * len(atk_ho) + [0] * (len(tricky_ho) + len(plain_ho)))
+    n_atk_ho, n_tricky_ho = len(atk_ho), len(tricky_ho)
+
+    x = np.vstack([x_jb, x_aug]) if augment else x_jb
+    y = np.concatenate([jb_tr.y, y_aug]) if augment else jb_tr.y
+    echo(f"injection: {len(y)} training prompts ({int(y.sum())} attacks), augment={augment}")
+
+    cv_scores: dict[str, float] = {}
+    oof_by_c: dict[float, np.ndarray] = {}
+    for c in C_GRID:
+        oof_by_c[c] = _oof(x, y, c)
+        cv_scores[str(c)] = binary_metrics(y, oof_by_c[c])["auroc"]
+        echo(f"  5-fold CV AUROC (train split) C={c}: {cv_scores[str(c)]:.4f}")
+    best_c = max(C_GRID, key=lambda c: cv_scores[str(c)])
+    oof = oof_by_c[best_c]
+    threshold = max(0.5, fpr_threshold(oof[y == 0], target_fpr))
+    cv = binary_metrics(y, oof, threshold)
+    echo(f"  chosen C={best_c}; threshold {threshold:.4f} (OOF benign FPR <= {target_fpr:.1%})")
+    echo(f"  CV (out-of-fold) at threshold: {cv}")
+
+    model = make_model(best_c).fit(x, y)
+    p_te = model.predict_proba(x_te)[:, 1]
+    p_ho = model.predict_proba(x_ho)[:, 1]
+    test = binary_metrics(jb_te.y, p_te, threshold)
+    test["fpr_benign"] = round(float(np.mean(p_te[jb_te.y == 0] >= threshold)), 4)
+    held = binary_metrics(y_ho, p_ho, threshold)
+    held["fpr_tricky"] = round(float(np.mean(p_ho[n_atk_ho : n_atk_ho + n_tricky_ho] >= threshold)), 4)
+    held["fpr_plain"] = round(float(np.mean(p_ho[n_atk_ho + n_tricky_ho :] >= threshold)), 4)
+    held["tpr_attacks"] = round(float(np.mean(p_ho[:n_atk_ho] >= threshold)), 4)
+    fp_tricky = [t for t, p in zip(tricky_ho, p_ho[n_atk_ho : n_atk_ho + n_tricky_ho], strict=True) if p >= threshold]
+    echo(f"  held-out jailbreak test split: {test}")
+    echo(f"  held-out hand-written prompts: {held}")
+    if fp_tricky:
+        echo(f"  false positives among held-out tricky benign prompts: {fp_tricky}")
+
+    ablation = {
+        "tfidf_lr_baseline_test_auroc": _tfidf_baseline(jb_tr.texts, jb_tr.y, jb_te.texts, jb_te.y),
+        "embedding_only_test_auroc": binary_metrics(
+            jb_te.y, make_model(best_c).fit(x[:, :384], y).predict_proba(x_te[:, :384])[:, 1]
+        )["auroc"],
+    }
+    echo(f"  ablation (test split AUROC): {ablation}")
+
+    sources = {**jb_tr.sources}
+    card = {
+        "metrics": {
+            "cv_auroc_by_C": cv_scores,
+            "cv_out_of_fold": cv,
+            "test_split": test,
+            "heldout_handwritten": held,
+            "heldout_tricky_false_positives": fp_tricky,
+            "ablation": ablation,
+        },
+        "params": {"C": best_c, "augment": augment, "target_fpr": target_fpr, "seed": SEED},
+        "threshold": threshold,
+        "features": ["embedding[384]", "pattern_sim_max", "pattern_sim_top3", *CUE_PATTERNS, "log_len"],
+        "training_data": {"files": sources, "n": len(y), "positives": int(y.sum())},
+    }
+    artifact = {
+        "clf": model,
+        "threshold": threshold,
+        "patterns": list(aug.ATTACK_PATTERNS),
+        "pattern_emb": pattern_emb,
+    }
+    mp, cp = write_artifact("injection", version, artifact, card, Path(out_dir) if out_dir else None)
+    echo(f"  wrote {mp} and {cp}")
+    return card

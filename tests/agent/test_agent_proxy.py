@@ -1,0 +1,206 @@
+"""Proxy round trips against the fake provider, with events checked field by field."""
+
+from __future__ import annotations
+
+import aiohttp
+import orjson
+import pytest
+
+from schemas.codec import decode_event
+from schemas.events import LLMCallEvent
+
+
+async def _events(agent, n: int) -> list[LLMCallEvent]:
+    records = await agent.sink.wait_for(n)
+    return [decode_event(v) for _, v in records]
+
+
+async def test_openai_chat_non_streaming_round_trip(agent_factory, fake_llm):
+    agent = await agent_factory()
+    body = {"model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 64, "seed": 7,
+            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}]}
+    headers = {"Authorization": "Bearer sk-test-0123456789abcdefghijkl", "X-Lightkeeper-App": "shop",
+               "X-Lightkeeper-User": "u-1", "X-Lightkeeper-Session": "s-1", "X-Lightkeeper-Tags": "team=search, tier=gold",
+               "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/chat/completions", json=body, headers=headers) as r:
+            raw = await r.read()
+            assert r.status == 200
+    direct = orjson.loads(raw)
+    # upstream saw the auth header and none of the lightkeeper headers
+    got = fake_llm.fake.received[-1]
+    assert got.headers["Authorization"] == "Bearer sk-test-0123456789abcdefghijkl"
+    assert not any(k.lower().startswith("x-lightkeeper-") for k in got.headers)
+    assert orjson.loads(got.body) == body
+    (ev,) = await _events(agent, 1)
+    assert ev.source == "proxy" and ev.app == "shop" and ev.user_id == "u-1" and ev.session_id == "s-1"
+    assert ev.tags == {"team": "search", "tier": "gold"}
+    assert ev.trace_id == "0af7651916cd43dd8448eb211c80319c" and ev.span_id == "b7ad6b7169203331"
+    assert ev.provider_name == "openai" and ev.operation_name == "chat" and ev.route == "/v1/chat/completions"
+    assert ev.request_model == "gpt-4o-mini" and ev.response_model == "gpt-4o-mini"
+    assert ev.request.temperature == 0.2 and ev.request.max_tokens == 64 and ev.request.seed == 7
+    assert [m.role for m in ev.input_messages] == ["system", "user"]
+    assert ev.input_messages[1].content == "Capital of France?"
+    assert ev.output.text == direct["choices"][0]["message"]["content"]
+    assert ev.response_id == direct["id"]
+    assert ev.usage.input_tokens == direct["usage"]["prompt_tokens"]
+    assert ev.usage.output_tokens == direct["usage"]["completion_tokens"]
+    assert ev.usage.estimated is False
+    assert ev.finish_reasons == ["stop"] and ev.http_status == 200 and not ev.is_error and not ev.streaming
+    assert ev.duration_ms is not None and ev.duration_ms > 0
+
+
+async def test_body_passes_through_byte_for_byte(agent_factory, fake_llm):
+    agent = await agent_factory()
+    payload = b'{"model":"m","messages":[{"role":"user","content":"x"}],  "extra_field": [1, 2]}'
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/chat/completions", data=payload,
+                          headers={"Content-Type": "application/json"}) as r:
+            via_agent = await r.read()
+            status = r.status
+    assert status == 200
+    assert fake_llm.fake.received[-1].body == payload
+    assert orjson.loads(via_agent)["object"] == "chat.completion"
+
+
+async def test_openai_streaming_usage_from_final_chunk(agent_factory, fake_llm):
+    fake_llm.fake.config.chunk_delay_ms = 5
+    agent = await agent_factory()
+    body = {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Explain photosynthesis"}]}
+    chunks: list[bytes] = []
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/chat/completions", json=body) as r:
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            async for chunk in r.content.iter_any():
+                chunks.append(chunk)
+    text = b"".join(chunks)
+    assert text.endswith(b"data: [DONE]\n\n")
+    datas = [orjson.loads(line[6:]) for line in text.split(b"\n") if line.startswith(b"data: {")]
+    expected_text = "".join((d["choices"][0]["delta"].get("content") or "") for d in datas if d["choices"])
+    final_usage = datas[-1]["usage"]
+    (ev,) = await _events(agent, 1)
+    assert ev.streaming and ev.output.text == expected_text
+    assert ev.usage.input_tokens == final_usage["prompt_tokens"]
+    assert ev.usage.output_tokens == final_usage["completion_tokens"]
+    assert ev.usage.estimated is False
+    assert ev.finish_reasons == ["stop"]
+    assert ev.time_to_first_token_ms is not None and 0 < ev.time_to_first_token_ms <= ev.duration_ms
+
+
+async def test_cumulative_per_chunk_usage_is_not_summed(agent_factory):
+    agent = await agent_factory()
+    body = {"model": "vllm-model", "stream": True, "messages": [{"role": "user", "content": "hello there"}]}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/chat/completions", json=body, headers={"X-Fake-Mode": "cumulative"}) as r:
+            text = await r.read()
+    datas = [orjson.loads(line[6:]) for line in text.split(b"\n") if line.startswith(b"data: {")]
+    (ev,) = await _events(agent, 1)
+    assert ev.usage.output_tokens == datas[-1]["usage"]["completion_tokens"]
+    assert ev.usage.output_tokens < sum(d["usage"]["completion_tokens"] for d in datas)
+
+
+async def test_stream_without_usage_is_estimated(agent_factory):
+    agent = await agent_factory()
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/chat/completions", json=body) as r:
+            await r.read()
+    (ev,) = await _events(agent, 1)
+    assert ev.usage.estimated is True
+    assert ev.usage.input_tokens and ev.usage.input_tokens > 5
+    assert ev.usage.output_tokens and ev.usage.output_tokens > 5
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_anthropic_messages(agent_factory, stream):
+    agent = await agent_factory()
+    body = {"model": "claude-3-5-haiku-latest", "max_tokens": 100, "system": "You are terse.", "stream": stream,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Reset my password"}]}]}
+    headers = {"x-api-key": "sk-ant-api03-secretsecretsecret1234", "anthropic-version": "2023-06-01"}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/messages", json=body, headers=headers) as r:
+            raw = await r.read()
+            assert r.status == 200
+    (ev,) = await _events(agent, 1)
+    assert ev.provider_name == "anthropic" and ev.streaming is stream
+    assert [m.role for m in ev.input_messages] == ["system", "user"]
+    assert ev.input_messages[1].content == "Reset my password"
+    assert ev.finish_reasons == ["end_turn"]
+    if stream:
+        datas = [orjson.loads(line[6:]) for line in raw.split(b"\n") if line.startswith(b"data: ")]
+        start = next(d for d in datas if d["type"] == "message_start")
+        delta = next(d for d in datas if d["type"] == "message_delta")
+        text = "".join(d["delta"]["text"] for d in datas if d["type"] == "content_block_delta")
+        assert ev.output.text == text
+        assert ev.usage.input_tokens == start["message"]["usage"]["input_tokens"]
+        assert ev.usage.output_tokens == delta["usage"]["output_tokens"]  # final, not 1 + final
+    else:
+        resp = orjson.loads(raw)
+        assert ev.output.text == resp["content"][0]["text"]
+        assert ev.usage.input_tokens == resp["usage"]["input_tokens"]
+        assert ev.usage.output_tokens == resp["usage"]["output_tokens"]
+    assert b"sk-ant-api03" not in agent.sink.records[0][1]
+
+
+@pytest.mark.parametrize("path", ["/v1/completions", "/v1/responses", "/v1/embeddings"])
+async def test_other_openai_endpoints(agent_factory, path):
+    agent = await agent_factory()
+    body = {"model": "m1", "prompt": "Say hi", "input": "Say hi"}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + path, json=body) as r:
+            resp = orjson.loads(await r.read())
+    (ev,) = await _events(agent, 1)
+    assert ev.input_messages[-1].content == "Say hi"
+    if path == "/v1/embeddings":
+        assert ev.operation_name == "embeddings" and ev.usage.input_tokens == resp["usage"]["prompt_tokens"]
+    elif path == "/v1/responses":
+        assert ev.output.text == resp["output"][0]["content"][0]["text"]
+        assert ev.usage.output_tokens == resp["usage"]["output_tokens"]
+    else:
+        assert ev.operation_name == "text_completion" and ev.output.text == resp["choices"][0]["text"]
+
+
+async def test_responses_api_streaming(agent_factory):
+    agent = await agent_factory()
+    body = {"model": "gpt-4.1", "input": "Summarise the report", "stream": True}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/responses", json=body) as r:
+            raw = await r.read()
+    completed = [orjson.loads(line[6:]) for line in raw.split(b"\n") if b"response.completed" in line
+                 and line.startswith(b"data: ")][0]["response"]
+    (ev,) = await _events(agent, 1)
+    assert ev.output.text == completed["output"][0]["content"][0]["text"]
+    assert ev.usage.input_tokens == completed["usage"]["input_tokens"] and ev.streaming
+
+
+async def test_named_route_and_context_header(agent_factory, fake_llm):
+    agent = await agent_factory(routes={"vllm": {"base_url": fake_llm.url + "/v1", "provider": "openai",
+                                                 "provider_name": "vllm"}})
+    docs = [{"text": "Paris is the capital of France.", "id": "d1", "score": 0.9}, "Second doc"]
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/vllm/chat/completions", json={"model": "llama", "messages": [
+                {"role": "user", "content": "Capital?"}]}, headers={"X-Lightkeeper-Context": orjson.dumps(docs).decode()}) as r:
+            assert r.status == 200
+    assert fake_llm.fake.received[-1].path == "/v1/chat/completions"
+    (ev,) = await _events(agent, 1)
+    assert ev.provider_name == "vllm" and ev.route == "/vllm/chat/completions"
+    assert ev.context_documents is not None
+    assert [d.text for d in ev.context_documents] == ["Paris is the capital of France.", "Second doc"]
+    assert ev.context_documents[0].id == "d1" and ev.context_documents[0].score == 0.9
+
+
+async def test_context_posted_by_trace_id(agent_factory):
+    agent = await agent_factory()
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/context", json={"trace_id": "trace-42", "documents": ["Doc A"]}) as r:
+            assert r.status == 200
+        async with s.post(agent.url + "/v1/chat/completions", json={"model": "m", "messages": [
+                {"role": "user", "content": "q"}]}, headers={"X-Lightkeeper-Trace-Id": "trace-42"}) as r:
+            await r.read()
+        async with s.post(agent.url + "/v1/chat/completions", json={"model": "m", "messages": [
+                {"role": "user", "content": "q"}]}) as r:
+            await r.read()
+    evs = await _events(agent, 2)
+    assert evs[0].trace_id == "trace-42" and [d.text for d in evs[0].context_documents] == ["Doc A"]
+    assert evs[1].context_documents is None  # documented default: unknown context

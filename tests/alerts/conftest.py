@@ -1,0 +1,13 @@
+"""Fixtures of the alerting tests."""
+
+from __future__ import annotations
+
+import pytest
+from alert_helpers import make_note
+
+from alerts.notification import Notification
+
+
+@pytest.fixture
+def note() -> Notification:
+    return make_note()
