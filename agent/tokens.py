@@ -1,8 +1,8 @@
 """Local token estimate for calls whose provider reported no usage.
 
 No tokenizer files can be downloaded where the agent runs, so this is a heuristic calibrated
-on BPE tokenizers (cl100k/o200k-like): a word of up to 4 letters is one token, longer words
-one token per ~4 characters, every digit group of up to 3 digits one token, every punctuation
+on BPE tokenizers (cl100k/o200k-like): a word of up to 6 letters is one token, longer words
+one more token per ~5 further characters, every digit group of up to 3 digits one token, every punctuation
 or symbol character one token, and non-ASCII letters one token each. Events carrying these
 counts have ``usage.estimated = True``. Typical error on English prose: about ±15 %.
 """
@@ -28,7 +28,7 @@ def estimate_tokens(text: str | None) -> int:
         piece = match.group()
         first = piece[0]
         if first.isascii() and first.isalpha():
-            count += 1 if len(piece) <= 4 else (len(piece) + 3) // 4
+            count += 1 if len(piece) <= 6 else 1 + (len(piece) - 2) // 5
         elif first.isdigit():
             count += (len(piece) + 2) // 3
         else:

@@ -130,7 +130,7 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         internal=True,
     )
     usage = app.Table(
-        f"{settings.app_id}-usage", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict
+        "usage", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict
     )
 
     async def pause() -> None:
