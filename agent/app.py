@@ -142,7 +142,7 @@ async def serve(settings: AgentSettings, sink: EventSink | None = None) -> tuple
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     server = site._server
-    port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else settings.port  # type: ignore[union-attr]
+    port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else settings.port  # type: ignore[attr-defined]
     return runner, port
 
 

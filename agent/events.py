@@ -35,7 +35,7 @@ def _decode_body(body: bytes, encoding: str) -> bytes:
     if enc == "deflate":
         return zlib.decompress(body)
     if enc == "br":
-        import brotli  # type: ignore[import-not-found]
+        import brotli
 
         return bytes(brotli.decompress(body))
     raise ValueError(f"unsupported content-encoding {encoding!r}")

@@ -11,6 +11,7 @@ are reported as rejected in the OTLP ``partial_success`` answer.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -63,10 +64,8 @@ def _hex_ids_to_base64(doc: Any) -> Any:
                 for key in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"):
                     value = span.get(key)
                     if isinstance(value, str) and value and len(value) in (16, 32):
-                        try:
+                        with contextlib.suppress(ValueError):
                             span[key] = base64.b64encode(bytes.fromhex(value)).decode()
-                        except ValueError:
-                            pass
     return doc
 
 

@@ -18,6 +18,7 @@ later ``replayed``) or ``dropped`` (buffer and spool full; counted by reason and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -53,9 +54,9 @@ class MemorySink:
         self.records.append((key, value))
         self._event.set()
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> list[Record]:
+    async def wait_for(self, count: int, timeout_s: float = 5.0) -> list[Record]:
         """Wait until at least ``count`` records arrived; returns them all."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         while len(self.records) < count:
             self._event.clear()
             left = deadline - time.monotonic()
@@ -108,7 +109,8 @@ class KafkaPublisher:
         self._healthy = False
         self._partitions: list[int] = []
         self._partitions_at = 0.0
-        self._inflight = 0
+        self._unacked: dict[int, tuple[list[Record], float]] = {}
+        self._next_id = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._spool: Spool | None = None
@@ -163,27 +165,29 @@ class KafkaPublisher:
         if s.publish_enabled:
             self._tasks.append(asyncio.create_task(self._connect_and_replay(), name="lk-publisher-replay"))
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout_s: float = 10.0) -> None:
         """Send what is buffered (or spool it), wait for acks, close the spool and producer."""
         self._closing = True
         self._wake.set()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         if self._tasks:
             try:
-                await asyncio.wait_for(self._tasks[0], timeout)
+                await asyncio.wait_for(self._tasks[0], timeout_s)
             except TimeoutError:
-                log.warning("publisher sender did not finish in %.1fs", timeout)
+                log.warning("publisher sender did not finish in %.1fs", timeout_s)
         for task in self._tasks[1:]:
             task.cancel()
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
-        while self._inflight and time.monotonic() < deadline:
+        while self._unacked and time.monotonic() < deadline:  # noqa: ASYNC110 - acks arrive via callbacks
             await asyncio.sleep(0.02)
         if self._producer is not None:
             try:
                 await asyncio.wait_for(self._producer.stop(), max(0.5, deadline - time.monotonic()))
             except Exception:
                 log.warning("kafka producer did not stop cleanly", exc_info=True)
-        await self._spool_records(self._failed + list(self._buf) + self._overflow)
+        unacked = [r for chunk, _ in self._unacked.values() for r in chunk]
+        self._unacked.clear()  # late acks of these are ignored; they go to the spool instead
+        await self._spool_records(self._failed + unacked + list(self._buf) + self._overflow)
         self._failed, self._overflow = [], []
         self._buf.clear()
         if self._spool is not None:
@@ -234,10 +238,8 @@ class KafkaPublisher:
                 if self._closing:
                     return
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.spool_fsync_interval_ms / 1000)
-                except TimeoutError:
-                    pass
             self.metrics.buffer_depth.set(len(self._buf) + len(self._overflow))
             if self._failed or self._overflow:
                 records, self._failed = self._failed, []
@@ -250,17 +252,30 @@ class KafkaPublisher:
                 if (
                     self._healthy
                     and self._producer is not None
-                    and self._inflight < self.settings.buffer_size
+                    and self._inflight() < self.settings.buffer_size
                 ):
                     await self._send(batch, replay=False)
                 else:
                     await self._spool_records(batch)
+            self._check_stuck()
             if self._spool is not None and self.settings.spool_fsync == "interval":
                 now = time.monotonic()
                 if (now - last_sync) * 1000 >= self.settings.spool_fsync_interval_ms:
                     last_sync = now
                     await asyncio.to_thread(self._spool.sync)
             await asyncio.sleep(0)
+
+    def _inflight(self) -> int:
+        return sum(len(chunk) for chunk, _ in self._unacked.values())
+
+    def _check_stuck(self) -> None:
+        """A batch unacknowledged for ``publish_timeout_s`` means Kafka is down or stalled: new events
+        go to the spool. The stuck batch stays with the producer (delivered when Kafka returns, or
+        spooled at shutdown), so it is never sent twice."""
+        if self._healthy and self._unacked:
+            oldest = min(t for _, t in self._unacked.values())
+            if time.monotonic() - oldest > self.settings.publish_timeout_s:
+                self._set_unhealthy(TimeoutError(f"no acknowledgement in {self.settings.publish_timeout_s}s"))
 
     async def _partitions_for(self) -> list[int]:
         now = time.monotonic()
@@ -318,13 +333,17 @@ class KafkaPublisher:
                     await self._spool_records(chunk + [r for rs in list(groups.values())[1:] for r in rs])
                     return futures
                 if not replay:
-                    self._inflight += len(chunk)
-                    fut.add_done_callback(lambda f, c=chunk: self._on_ack(f, c))
+                    self._next_id += 1
+                    self._unacked[self._next_id] = (chunk, time.monotonic())
+                    fut.add_done_callback(lambda f, i=self._next_id: self._on_ack(f, i))
                 futures.append(fut)
         return futures
 
-    def _on_ack(self, fut: asyncio.Future[Any], chunk: list[Record]) -> None:
-        self._inflight -= len(chunk)
+    def _on_ack(self, fut: asyncio.Future[Any], batch_id: int) -> None:
+        entry = self._unacked.pop(batch_id, None)
+        if entry is None:  # already spooled at shutdown
+            return
+        chunk = entry[0]
         exc = None if fut.cancelled() else fut.exception()
         if fut.cancelled() or exc is not None:
             self._set_unhealthy(exc)
@@ -359,6 +378,7 @@ class KafkaPublisher:
             producer = AIOKafkaProducer(**_producer_kwargs(self.settings))
             try:
                 await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
+                await self._ensure_topic()
                 self._producer = producer
                 self._partitions = []
                 await self._partitions_for()
@@ -374,21 +394,41 @@ class KafkaPublisher:
                     await _stop_quietly(producer)
                 await asyncio.sleep(interval)
         while True:
+            if not self._healthy and not await self._probe():
+                await asyncio.sleep(interval)
+                continue
             if self._spool is not None and self._spool.pending_records:
                 try:
                     await self._replay_once()
                     continue
                 except Exception as exc:
                     self._set_unhealthy(exc)
-            elif not self._healthy and self._spool is not None:
-                # nothing spooled but a failure was seen: probe with metadata
-                try:
-                    self._partitions = []
-                    await self._partitions_for()
-                    self._mark_healthy()
-                except Exception:
-                    pass
             await asyncio.sleep(interval if not self._healthy else min(interval, 0.2))
+
+    async def _probe(self) -> bool:
+        """True when a broker answers a metadata request (Kafka is back)."""
+        try:
+            ok = await asyncio.wait_for(
+                self._producer.client.force_metadata_update(), self.settings.publish_timeout_s
+            )
+        except Exception:
+            return False
+        if ok and not self._unacked:
+            self._mark_healthy()
+        return bool(ok)
+
+    async def _ensure_topic(self) -> None:
+        """Create the events topic if missing (idempotent); without admin rights just log."""
+        if not self.settings.ensure_topics:
+            return
+        from lightkeeper.kafka.topics import ensure_topics_async
+
+        try:
+            await ensure_topics_async(
+                self.settings.kafka, ("events",), timeout_s=self.settings.publish_timeout_s
+            )
+        except Exception as exc:
+            log.warning("could not ensure topic %s exists (%s); assuming it does", self.topic, exc)
 
     async def _replay_once(self) -> None:
         assert self._spool is not None
@@ -397,7 +437,9 @@ class KafkaPublisher:
             await asyncio.to_thread(self._spool.commit, position)
             return
         futures = await self._send(records, replay=True)
-        await asyncio.wait_for(asyncio.gather(*futures), self.settings.publish_timeout_s * 2)
+        # no timeout: a batch handed to the producer is delivered when Kafka answers (or fails);
+        # re-sending it after a timeout would duplicate it.
+        await asyncio.gather(*futures)
         await asyncio.to_thread(self._spool.commit, position)
         self._mark_healthy()
         self.counts["replayed"] += len(records)

@@ -15,6 +15,8 @@ from lightkeeper.settings import LightkeeperSettings
 
 ProviderKind = Literal["openai", "anthropic"]
 SpoolFullPolicy = Literal["drop_newest", "drop_oldest"]
+#: Structured identifiers redacted by default.
+DEFAULT_PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "API_KEY", "IP_ADDRESS", "NATIONAL_ID")
 
 
 class UpstreamRoute(BaseModel):
@@ -61,8 +63,10 @@ class AgentSettings(LightkeeperSettings):
     """Per route (e.g. ``/v1/chat/completions`` or a route name), the share of calls whose bodies
     are kept; key ``*`` is the default (1.0). Metadata (usage, timing, status) is always kept."""
     pii_redaction: bool = True
-    pii_types: list[str] | None = None
-    """PII types to redact (``processors.pii.PII_TYPES``); None = all."""
+    pii_types: list[str] | None = Field(default_factory=lambda: list(DEFAULT_PII_TYPES))
+    """PII types to redact (names from ``processors.pii.PII_TYPES``); None = every type the detector
+    knows, including the heuristic PERSON/ADDRESS/DATE_OF_BIRTH (off by default: they cut
+    ordinary words and hurt the quality scorers)."""
 
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     upstream_read_timeout_s: float = Field(default=600.0, gt=0)
@@ -91,6 +95,8 @@ class AgentSettings(LightkeeperSettings):
     context_ttl_s: float = Field(default=300.0, gt=0)
     """How long RAG context posted to ``/v1/context`` waits for (or after) its call."""
     context_cache_size: int = Field(default=10_000, ge=1)
+    ensure_topics: bool = True
+    """Create the events topic at connect when it is missing (needs admin rights; failure is logged)."""
     publish_enabled: bool = True
     """False: build events but do not connect to Kafka (spool only). For air-gapped debugging."""
 

@@ -73,12 +73,12 @@ class Spool:
             size, count = self._scan(path, repair=True)
             self._sizes[seq] = size
             self._counts[seq] = count
-        self._cursor: tuple[int, int] = self._load_cursor()
-        self._consumed = self._records_before(self._cursor)
         self._active_seq = max(self._sizes, default=0) + 1
         self._active = open(self._seg_path(self._active_seq), "ab")  # noqa: SIM115 - held open
         self._sizes[self._active_seq] = 0
         self._counts[self._active_seq] = 0
+        self._cursor: tuple[int, int] = self._load_cursor()
+        self._consumed = self._records_before(self._cursor)
 
     # -- files ---------------------------------------------------------------------------------
     def _seg_path(self, seq: int) -> Path:

@@ -9,6 +9,7 @@ and "anomaly severity >= high" are ordinary threshold rules.
 
 from __future__ import annotations
 
+import itertools
 import operator
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -105,6 +106,7 @@ class RuleEvaluator:
             k = (r.series, r.metric)
             self._span[k] = max(self._span.get(k, timedelta(0)), r.window)
         self._points: dict[tuple[str, str], deque[MetricPoint]] = {k: deque() for k in self._span}
+        self._partial: dict[tuple[str, str], list[MetricPoint]] = {}
         self.latest_minute: datetime | None = None
 
     def observe(self, points: Iterable[MetricPoint]) -> int:
@@ -119,6 +121,16 @@ class RuleEvaluator:
             if self.latest_minute is None or p.minute > self.latest_minute:
                 self.latest_minute = p.minute
         return kept
+
+    def set_partial(self, points: Iterable[MetricPoint]) -> None:
+        """Replace the provisional points of still-open minutes (from
+        :meth:`MinuteAggregator.snapshot`); evaluation adds them to the closed minutes."""
+        partial: dict[tuple[str, str], list[MetricPoint]] = {}
+        for p in points:
+            k = (p.series, p.metric)
+            if k in self._span:
+                partial.setdefault(k, []).append(p)
+        self._partial = partial
 
     def _prune(self, now: datetime) -> None:
         for k, buf in self._points.items():
@@ -137,7 +149,8 @@ class RuleEvaluator:
     def evaluate_rule(self, rule: Rule, now: datetime) -> list[Evaluation]:
         start = now - rule.window
         groups: dict[tuple[str, ...], list[MetricPoint]] = {}
-        for p in self._points.get((rule.series, rule.metric), ()):
+        key = (rule.series, rule.metric)
+        for p in itertools.chain(self._points.get(key, ()), self._partial.get(key, ())):
             if start <= p.minute < now and rule.matches(p.labels):
                 groups.setdefault(tuple(p.labels.get(k, "") for k in rule.group_by), []).append(p)
         out: list[Evaluation] = []

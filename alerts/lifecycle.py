@@ -86,6 +86,11 @@ class AlertEngine:
             if self._first_minute is None or p.minute < self._first_minute:
                 self._first_minute = p.minute
 
+    def observe_partial(self, points: Iterable[MetricPoint]) -> None:
+        """Provisional points of still-open minutes (replacing the previous ones): lets
+        streaming rules fire within seconds instead of when the minute closes."""
+        self.evaluator.set_partial(points)
+
     def observe_drift(self, records: Iterable[DriftRecord]) -> None:
         self.observe(points_from_drift(records))
 

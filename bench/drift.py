@@ -88,7 +88,6 @@ def embed_all(texts: dict[str, list[tuple[str, str]]]) -> dict[str, np.ndarray]:
     return result
 
 
-
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SHIFTS = [
     ("qa", "jailbreak"),
@@ -103,7 +102,9 @@ SHIFTS = [
 class Stream:
     """iid draws from one source with synthetic stationary call metadata."""
 
-    def __init__(self, texts: dict[str, list[tuple[str, str]]], embs: dict[str, np.ndarray], seed: int) -> None:
+    def __init__(
+        self, texts: dict[str, list[tuple[str, str]]], embs: dict[str, np.ndarray], seed: int
+    ) -> None:
         from processors.drift.observation import script_of
 
         self.texts, self.embs = texts, embs
@@ -211,7 +212,7 @@ def main() -> int:
 
     # 1. false alarms on stationary streams (after the reference is complete)
     if not args.skip_stationary:
-        total_events, alarms, drifted_records, checks = 0, {}, 0, 0
+        total_events, alarms, drifted_records, checks, positives = 0, {}, 0, 0, 0
         t_cpu = time.process_time()
         for source in SOURCES:
             mon = DriftMonitor(cfg)
@@ -220,16 +221,22 @@ def main() -> int:
             total_events += args.stationary
             checks += mon.counters["checks"]
             drifted_records += sum(1 for _, r in recs if r.drifted)
+            positives += sum(1 for _, r in recs if r.score > r.threshold)
             for fam, n in episodes(recs).items():
                 alarms[fam] = alarms.get(fam, 0) + n
-            print(f"  stationary {source:9s}: {args.stationary} events, {mon.counters['checks']} checks, "
-                  f"false alarms {episodes(recs) or 0}")
+            print(
+                f"  stationary {source:9s}: {args.stationary} events, {mon.counters['checks']} checks, "
+                f"false alarms {episodes(recs) or 0}"
+            )
         cpu = time.process_time() - t_cpu
         n_alarms = sum(alarms.values())
-        print(f"false alarms per 10,000 stationary events: {n_alarms * 10000 / total_events:.2f} "
-              f"({n_alarms} alarms {alarms}, {drifted_records} drifted records, {total_events} events, "
-              f"{checks} checks; CPU {cpu:.1f}s = {cpu / (total_events + len(SOURCES) * w.reference_size) * 1e3:.2f}"
-              " ms/event)")
+        per_event_ms = cpu / (total_events + len(SOURCES) * w.reference_size) * 1e3
+        print(
+            f"false alarms per 10,000 stationary events: {n_alarms * 10000 / total_events:.2f} "
+            f"({n_alarms} alarms {alarms}, {drifted_records} drifted records, {total_events} events, "
+            f"{checks} checks, {positives} single positive target-checks before the consecutive rule; "
+            f"CPU {cpu:.1f}s = {per_event_ms:.2f} ms/event)"
+        )
 
     # 2. detection delay after a shift
     delays: dict[str, list[int | None]] = {"any": [], "prompt_embedding": [], "metadata": []}
@@ -247,12 +254,16 @@ def main() -> int:
         delays["prompt_embedding"].append(first.get("prompt_embedding"))
         delays["metadata"].append(first.get("metadata"))
         example = next((r.examples[:1] for _, r in recs if r.drifted and r.target == "prompt_embedding"), [])
-        print(f"  shift {a:>9s} -> {b:9s}: detected after {first} events {pre or ''}; example {example!r:.90}")
+        print(
+            f"  shift {a:>9s} -> {b:9s}: detected after {first} events {pre or ''}; example {example!r:.90}"
+        )
     for fam, vals in delays.items():
         found = [v for v in vals if v is not None]
-        print(f"events from shift start to detection [{fam}]: "
-              f"{', '.join('missed' if v is None else str(v) for v in vals)}"
-              + (f" (median {int(np.median(found))}, max {max(found)})" if found else ""))
+        print(
+            f"events from shift start to detection [{fam}]: "
+            f"{', '.join('missed' if v is None else str(v) for v in vals)}"
+            + (f" (median {int(np.median(found))}, max {max(found)})" if found else "")
+        )
 
     # 3. CPU per check, 1,000 vs 1,000
     rng = np.random.default_rng(3)
@@ -265,8 +276,10 @@ def main() -> int:
             t = time.process_time()
             embedding_drift(ref, cur, method=method, pca_components=th.pca_components)
             times.append(time.process_time() - t)
-        print(f"CPU per embedding check ({method}) at 1,000 vs 1,000: median {np.median(times):.3f}s "
-              f"(min {min(times):.3f}s)")
+        print(
+            f"CPU per embedding check ({method}) at 1,000 vs 1,000: median {np.median(times):.3f}s "
+            f"(min {min(times):.3f}s)"
+        )
     mon = DriftMonitor(cfg)
     obs = stream.take("qa", 2000)
     feed(mon, obs)
@@ -277,13 +290,21 @@ def main() -> int:
     for _ in range(5):
         t = time.process_time()
         metadata_drift(
-            list(cfg.numeric_features), num, num[::-1].copy(), list(cfg.categorical_features), cats, cats[::-1]
+            list(cfg.numeric_features),
+            num,
+            num[::-1].copy(),
+            list(cfg.categorical_features),
+            cats,
+            cats[::-1],
         )
         times.append(time.process_time() - t)
     print(f"CPU per metadata check (all features) at 1,000 vs 1,000: median {np.median(times):.3f}s")
     blob = state.to_bytes()
-    print(f"memory per tracked key: {state.nbytes() / 1024:.0f} KiB in windows "
-          f"(reference {w.reference_size} + current {w.current_size}); serialized state {len(blob) / 1024:.0f} KiB")
+    print(
+        f"memory per tracked key: {state.nbytes() / 1024:.0f} KiB in windows "
+        f"(reference {w.reference_size} + current {w.current_size}); "
+        f"serialized state {len(blob) / 1024:.0f} KiB"
+    )
     return 0
 
 

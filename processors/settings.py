@@ -53,6 +53,8 @@ class WorkerSettings(LightkeeperSettings):
     retry_initial_s: float = Field(default=0.5, gt=0)
     """First back-off while the store is unavailable (doubles up to ``retry_max_s``)."""
     retry_max_s: float = Field(default=30.0, gt=0)
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    """Kafka group session timeout: how soon partitions of a dead worker move to the others."""
     estimate_tokens: bool = True
     """Estimate token counts from the captured text where the provider reported none."""
     stages: list[str] | None = None

@@ -150,9 +150,9 @@ class AnthropicStream:
                 entry["json"] += delta["partial_json"]
                 return True
         elif kind == "message_delta":
-            delta = obj.get("delta") if isinstance(obj.get("delta"), dict) else {}
-            if isinstance(delta.get("stop_reason"), str):
-                self._stop = delta["stop_reason"]
+            md: dict[str, Any] = obj["delta"] if isinstance(obj.get("delta"), dict) else {}
+            if isinstance(md.get("stop_reason"), str):
+                self._stop = md["stop_reason"]
             self._merge_usage(obj.get("usage"))
         elif kind == "error" and isinstance(obj.get("error"), dict):
             self._error = {

@@ -85,7 +85,7 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tool_call(c: dict[str, Any]) -> dict[str, Any]:
-    fn = c.get("function") if isinstance(c.get("function"), dict) else {}
+    fn: dict[str, Any] = c["function"] if isinstance(c.get("function"), dict) else {}
     return {
         "id": as_str(c.get("id")),
         "name": str(fn.get("name") or "unknown"),
@@ -236,7 +236,7 @@ class OpenAIStream:
         call = self._calls.setdefault(key, {"id": None, "name": "", "arguments": ""})
         if isinstance(tc.get("id"), str):
             call["id"] = tc["id"]
-        fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+        fn: dict[str, Any] = tc["function"] if isinstance(tc.get("function"), dict) else {}
         if isinstance(fn.get("name"), str):
             call["name"] += fn["name"]
         if isinstance(fn.get("arguments"), str):

@@ -56,7 +56,7 @@ def _parse(detector: str, lineno: int, raw: str) -> tuple[dict[str, Any], Any]:
             problems.append("missing or empty field 'response' (string)")
         if q is not None and not isinstance(q, str):
             problems.append("field 'question' must be a string")
-        if problems:
+        if problems or not isinstance(resp, str):
             return {**obj, "error": "; ".join(problems)}, None
         return obj, ScoreInput(text=resp, context=ctx, question=q)
     text = obj.get("text")
@@ -132,26 +132,27 @@ def score_stream(
 def run_score(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
-    from processors.scoring.registry import get_scorer
+    from lightkeeper.errors import ConfigError
+    from processors.scoring.registry import SCORERS, get_scorer
 
-    scorer = None
     if args.artifact:
-        from processors.scoring.registry import SCORERS
-
         import importlib
 
         module_name, _, cls_name = SCORERS[args.detector].partition(":")
-        scorer = getattr(importlib.import_module(module_name), cls_name)(artifact_path=args.artifact)
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        if "artifact_path" not in inspect.signature(cls).parameters:
+            raise ConfigError(f"the {args.detector} scorer does not load an artifact; drop --artifact")
+        scorer = cls(artifact_path=args.artifact)
     else:
         scorer = get_scorer(args.detector)
     with ExitStack() as stack:
         src: IO[str] = (
-            stack.enter_context(open(args.input, encoding="utf-8", errors="replace"))  # noqa: SIM115
+            stack.enter_context(open(args.input, encoding="utf-8", errors="replace"))
             if args.input and args.input != "-"
             else sys.stdin
         )
         dst: IO[str] = (
-            stack.enter_context(open(args.output, "w", encoding="utf-8"))  # noqa: SIM115
+            stack.enter_context(open(args.output, "w", encoding="utf-8"))
             if args.output and args.output != "-"
             else sys.stdout
         )

@@ -60,11 +60,22 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 
 def run_sql(args: argparse.Namespace) -> int:
     from lightkeeper.store import connect
-    from lightkeeper.store.query import format_csv, format_json, format_table, run_query
+    from lightkeeper.store.client import connect_readonly
 
     settings = _settings(args)
-    client = connect(settings.store_url, settings.store.database)
     params = _parse_params(args.param)
+    if args.write:
+        return _sql(connect(settings.store_url, settings.store.database), args, params)
+    client = connect_readonly(settings.store_url, settings.store.database)
+    try:
+        return _sql(client, args, params)
+    finally:
+        client.close()
+
+
+def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
+    from lightkeeper.store.query import format_csv, format_json, format_table, run_query
+
     if args.format == "parquet":
         return _sql_parquet(client, args, params)
     result = run_query(client, args.query, params)
@@ -134,8 +145,9 @@ def register(subparsers: Any) -> None:
     sql = subparsers.add_parser(
         "sql",
         help="run a query against the store",
-        description="Run a query. Pass user values as server-side parameters: write {name:Type} in "
-        "the query and --param name=value (never paste values into the SQL text).",
+        description="Run a query (read-only unless --write). Pass user values as server-side "
+        "parameters: write {name:Type} in the query and --param name=value (never paste values "
+        "into the SQL text).",
     )
     sql.add_argument("query", help='SQL, e.g. "SELECT count() FROM events_dedup WHERE app = {app:String}"')
     _store_args(sql)
@@ -143,6 +155,7 @@ def register(subparsers: Any) -> None:
     sql.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
     sql.add_argument("--output", "-o", help="write to this file instead of stdout (required for parquet)")
     sql.add_argument("--max-width", type=int, default=60, help="table format: cut cells longer than this")
+    sql.add_argument("--write", action="store_true", help="allow statements that change data or schema")
     sql.set_defaults(handler=run_sql)
 
     exp = subparsers.add_parser(

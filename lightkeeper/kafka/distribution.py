@@ -37,6 +37,10 @@ SCALA_VERSION = "2.13"
 LOG4J_VERSION = "2.25.5"
 """log4j2 backend added next to Kafka (Kafka 4.x logs through slf4j 1.7 and log4j2)."""
 MIN_JAVA = 17
+_ONLINE_FLAGS = (
+    "-Dmaven.wagon.http.retryHandler.count=3",
+    "-Dmaven.wagon.httpconnectionManager.ttlSeconds=60",
+)
 
 _POM = """<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -174,7 +178,9 @@ def _download(version: str, home: Path, timeout_s: float) -> KafkaDistribution:
             base.append(f"-Dmaven.repo.local={Path(os.environ['LIGHTKEEPER_MAVEN_REPO']).expanduser()}")
         errors: list[str] = []
         for offline in (True, False):
-            cmd = [*base[:2], "-o", *base[2:]] if offline else base
+            # offline first (the local Maven repository may hold everything); online retries
+            # transient HTTP failures
+            cmd = [*base[:2], "-o", *base[2:]] if offline else [*base, *_ONLINE_FLAGS]
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
             except subprocess.TimeoutExpired:

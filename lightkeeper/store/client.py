@@ -72,13 +72,33 @@ def connect(url: str, database: str = "lightkeeper") -> Any:
     return client
 
 
-def _open_chdb(path: str) -> Any:
+def connect_readonly(url: str, database: str = "lightkeeper") -> Any:
+    """A separate, uncached client that refuses writes and DDL (ClickHouse ``readonly=2``), for
+    running queries typed by people. Close it when done.
+
+    Why separate: on chdb, settings given to one query stay in that client's session, so
+    read-only mode must never be switched on for the shared client :func:`connect` returns."""
+    check_identifier(database)
+    path = chdb_path(url)
+    if path is not None:
+        with _lock:
+            client = _open_chdb(path, settings={"readonly": 2})
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"unsupported store URL {url!r}: use chdb:///path or http(s)://host:port")
+        client = _open_server(url, settings={"readonly": 2})
+    _use_if_exists(client, database)
+    return client
+
+
+def _open_chdb(path: str, settings: dict[str, Any] | None = None) -> Any:
     import clickhouse_connect
 
     if path != ":memory:":
         os.makedirs(path, exist_ok=True)
     try:
-        return clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        return clickhouse_connect.get_client(dsn=f"chdb://{path}", settings=settings)
     except Exception as exc:
         text = str(exc)
         if "already initialized with path" in text:
@@ -96,11 +116,11 @@ def _open_chdb(path: str) -> Any:
         raise StoreUnavailable(f"cannot open the embedded store at {path}: {text}") from exc
 
 
-def _open_server(url: str) -> Any:
+def _open_server(url: str, settings: dict[str, Any] | None = None) -> Any:
     import clickhouse_connect
 
     try:
-        return clickhouse_connect.get_client(dsn=url)
+        return clickhouse_connect.get_client(dsn=url, settings=settings)
     except Exception as exc:
         safe = urlsplit(url)._replace(netloc=urlsplit(url).hostname or "").geturl()
         raise StoreUnavailable(f"cannot reach the ClickHouse server at {safe}: {exc}") from exc

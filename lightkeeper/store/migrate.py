@@ -9,7 +9,8 @@ Rules:
 * Templating fills identifiers and configuration ONLY, never user input (queries from users use
   server-side ``{name:Type}`` parameters): ``{database}``, ``{on_cluster}``, ``{replicated}``,
   ``{ttl_events:COLUMN}``, ``{ttl_derived:COLUMN}``. The checksum is over the template, so
-  changing a TTL setting does not count as an edit (it applies to tables created afterwards).
+  changing a TTL setting does not count as an edit: :func:`migrate` then alters the TTL of the
+  tables that declared one (``MODIFY TTL`` / ``REMOVE TTL``), and does nothing when unchanged.
 * Every statement is idempotent (``IF NOT EXISTS``), so a migration interrupted half-way is
   simply applied again by the next run; a version is recorded only after all its statements ran.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lightkeeper.errors import MigrationError
+from lightkeeper.store._ttl import declared_ttls, reconcile_ttls
 from lightkeeper.store.client import check_identifier
 
 log = logging.getLogger(__name__)
@@ -184,6 +186,14 @@ def migrate(
         )
         log.info("applied migration %s", migration.path.name)
         done.append(migration.version)
+    declared = declared_ttls([s for m in discover(directory) for s in split_statements(m.text)])
+    try:
+        days = {"ttl_events": events_ttl_days, "ttl_derived": derived_ttl_days}
+        changed = reconcile_ttls(client, database, declared, days, on_cluster)
+    except Exception as exc:
+        raise MigrationError(f"updating table TTLs failed: {exc}") from exc
+    for table, (old, new) in changed.items():
+        log.info("TTL of %s.%s changed from %s to %s days (0: none)", database, table, old, new)
     if database != getattr(client, "database", None):
         client.database = database
     return done

@@ -24,6 +24,8 @@ from schemas.events import LLMCallEvent
 from schemas.records import AlertRecord, AnomalyRecord, DriftRecord, ScoreRecord
 
 _NANO = Decimal("0.000000001")
+_MAX_USD = Decimal(10**9)
+_ZERO = Decimal(0)
 
 #: Enrichment columns of ``events`` that :func:`event_row` accepts as keyword arguments.
 COST_COLUMNS = (
@@ -48,8 +50,8 @@ def usd(value: Any) -> Decimal | None:
         amount = value if isinstance(value, Decimal) else Decimal(str(value))
         amount = amount.quantize(_NANO)
     except (InvalidOperation, ValueError):
-        raise SchemaError(f"invalid cost {value!r}: not a number", [("cost", "not a number")]) from None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal(10**9):
+        raise SchemaError(f"invalid cost {value!r}: not a finite amount", [("cost", "not a finite amount")]) from None
+    if not amount.is_finite() or amount < _ZERO or amount >= _MAX_USD:
         raise SchemaError(f"invalid cost {value!r}: must be within [0, 1e9) USD", [("cost", "out of range")])
     return amount
 

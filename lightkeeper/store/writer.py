@@ -159,6 +159,10 @@ class BatchWriter:
         """Insert ``batch`` now as one Arrow batch (bypassing the buffer); returns its size."""
         if not batch:
             return 0
+        with self._lock:
+            return self._write_locked(batch)
+
+    def _write_locked(self, batch: list[dict[str, Any]]) -> int:
         if self._schema is None:
             try:
                 self._schema = table_schema(self.client, self.database, self.table)

@@ -38,8 +38,10 @@ from aiohttp import web
 
 _ANSWERS = [
     "The capital of France is Paris. It has been the country's political and cultural centre for centuries.",
-    "To reset your password, open Settings, choose Security, then select Reset password and follow the email link.",
-    "Photosynthesis converts light energy into chemical energy, producing glucose and oxygen from CO2 and water.",
+    "To reset your password, open Settings, choose Security, then select Reset password and follow "
+    "the email link.",
+    "Photosynthesis converts light energy into chemical energy, producing glucose and oxygen from "
+    "CO2 and water.",
     "I can't help with that request, but I'm happy to help with something else.",
     "Here is a short summary: the report shows revenue grew 12% year over year, driven by subscriptions.",
     "The function returns the sum of the list; for an empty list it returns zero.",
@@ -425,7 +427,7 @@ class FakeLLM:
         )
         await resp.prepare(request)
         start_usage = {**usage, "output_tokens": 1}
-        msg = {
+        msg: dict[str, Any] = {
             "id": mid,
             "type": "message",
             "role": "assistant",
@@ -489,7 +491,7 @@ async def start_fake_llm(
     await site.start()
     server = site._server
     assert server is not None
-    bound = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bound = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     return fake, runner, f"http://{host}:{bound}"
 
 

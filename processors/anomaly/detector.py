@@ -9,6 +9,7 @@ topic and the ``anomalies`` table.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Literal
 from processors.anomaly.baseline import BaselineConfig, RobustBaseline
 from processors.anomaly.multivariate import ForestConfig, MultivariateDetector
 from processors.anomaly.series import MetricPoint
+from processors.anomaly.stats import binomial_z
 from schemas.records import AnomalyRecord, Severity
 
 
@@ -26,9 +28,15 @@ class MetricPolicy:
     """When a metric's deviation counts as an anomaly.
 
     All must hold: ``|z| >= z`` in an allowed ``direction``; ``|actual - expected| >=
-    max(min_abs, min_rel * |expected|)``; the minute summarizes at least ``min_weight``
-    observations. ``min_scale_rel`` floors the noise scale at a fraction of the expected value
-    and ``poisson`` floors it at √expected (counts).
+    max(min_abs, min_rel * |expected|)`` (in the metric's own units); the minute summarizes at
+    least ``min_weight`` observations.
+
+    ``transform`` picks the noise model: ``none`` (z on the value; scale floored at
+    ``min_scale_rel`` × expected), ``log`` (baseline on log(value + eps): multiplicative
+    metrics such as cost, tokens, latency), ``poisson`` (counts: scale floored at √expected),
+    ``binomial`` (rates: z from the exact binomial tail of ``value × weight`` successes in
+    ``weight`` trials at the baseline rate, floored at ``p_floor``). ``min_scale`` floors the
+    scale in the transformed space.
     """
 
     direction: Literal["up", "down", "both"] = "up"
@@ -36,21 +44,26 @@ class MetricPolicy:
     min_abs: float = 0.0
     min_rel: float = 0.0
     min_weight: float = 1.0
+    transform: Literal["none", "log", "poisson", "binomial"] = "none"
+    eps: float = 1e-6
+    min_scale: float = 0.0
     min_scale_rel: float = 0.05
-    poisson: bool = False
+    p_floor: float = 0.005
 
 
 def default_policies() -> dict[str, MetricPolicy]:
     """Per-metric policies; tuned on ``bench/alerting.py`` synthetic traffic."""
 
     def rate() -> MetricPolicy:
-        return MetricPolicy("up", z=6.0, min_abs=0.05, min_weight=10.0, min_scale_rel=0.0)
+        return MetricPolicy("up", z=5.0, min_abs=0.05, min_weight=10.0, transform="binomial")
 
     return {
-        "requests": MetricPolicy("both", z=6.0, min_rel=0.5, poisson=True),
-        "cost_usd": MetricPolicy("up", z=6.0, min_rel=0.5),
-        "tokens": MetricPolicy("up", z=6.0, min_rel=0.5),
-        "latency_p95_ms": MetricPolicy("up", z=6.0, min_rel=0.3, min_weight=5.0),
+        "requests": MetricPolicy("both", z=6.0, min_rel=0.5, transform="poisson"),
+        "cost_usd": MetricPolicy("up", z=6.0, min_rel=1.0, transform="log", eps=1e-6, min_scale=0.1),
+        "tokens": MetricPolicy("up", z=6.0, min_rel=1.0, transform="log", eps=1.0, min_scale=0.1),
+        "latency_p95_ms": MetricPolicy(
+            "up", z=6.0, min_rel=0.3, min_weight=5.0, transform="log", eps=1.0, min_scale=0.05
+        ),
         "error_rate": rate(),
         "toxicity_rate": rate(),
         "hallucination_rate": rate(),
@@ -119,31 +132,58 @@ class AnomalyDetector:
             self._baselines.move_to_end(key)
             if p.weight < policy.min_weight:
                 continue  # too few observations to judge (and to learn from)
-            expected = base.expected_at(p.minute)
-            floor = policy.min_scale_rel * abs(expected) if base.level is not None else 0.0
-            if policy.poisson and base.level is not None:
-                floor = max(floor, abs(expected) ** 0.5)
-            obs = base.update(p.minute, p.value, min_scale=floor)
+            judged = self._judge(base, policy, p)
+            if judged is None:
+                continue
+            z, expected, warm, details = judged
             if p.series == "model":
                 vkey = (p.minute, p.series, tuple(sorted(p.labels.items())))
-                vectors.setdefault(vkey, {})[p.metric] = obs.z if obs.warm else 0.0
+                vectors.setdefault(vkey, {})[p.metric] = z if warm else 0.0
                 vector_meta.setdefault(vkey, p)
-            if not obs.warm or not self._significant(policy, obs.z, obs.expected, p.value):
+            if not warm or not self._significant(policy, z, expected, p.value):
                 continue
-            found.append(
-                self._record(
-                    p,
-                    obs.expected,
-                    obs.z,
-                    policy.z,
-                    "ewma_mad",
-                    now,
-                    {"scale": obs.scale, "seasonal": obs.seasonal, "weight": p.weight},
-                )
-            )
+            found.append(self._record(p, expected, z, policy.z, "ewma_mad", now, details))
         if self._forest is not None:
             found.extend(self._multivariate(vectors, vector_meta, now))
         return found
+
+    @staticmethod
+    def _judge(
+        base: RobustBaseline, policy: MetricPolicy, p: MetricPoint
+    ) -> tuple[float, float, bool, dict[str, Any]] | None:
+        """Score ``p`` against its baseline (then learn it): (z, expected value, warm, details)."""
+        value = p.value
+        if policy.transform == "log":
+            if value < 0:
+                return None
+            x = math.log(value + policy.eps)
+        else:
+            x = value
+        prior = base.expected_at(p.minute)
+        floor = policy.min_scale
+        if base.level is not None:
+            if policy.transform == "none":
+                floor = max(floor, policy.min_scale_rel * abs(prior))
+            elif policy.transform == "poisson":
+                floor = max(floor, math.sqrt(max(prior, 1.0)))
+            elif policy.transform == "binomial":
+                rate = min(max(prior, policy.p_floor), 0.999)
+                floor = max(floor, math.sqrt(rate * (1 - rate) / max(p.weight, 1.0)))
+        obs = base.update(p.minute, x, min_scale=floor)
+        z = obs.z
+        expected = obs.expected
+        if policy.transform == "log":
+            expected = max(0.0, math.exp(obs.expected) - policy.eps)
+        elif policy.transform == "binomial" and base.n > 1:
+            rate = min(max(obs.expected, policy.p_floor), 0.999)
+            z = binomial_z(value * p.weight, p.weight, rate)
+        details: dict[str, Any] = {
+            "scale": obs.scale,
+            "seasonal": obs.seasonal,
+            "weight": p.weight,
+            "transform": policy.transform,
+        }
+        return z, expected, obs.warm, details
 
     @staticmethod
     def _significant(policy: MetricPolicy, z: float, expected: float, actual: float) -> bool:

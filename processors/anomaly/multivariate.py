@@ -40,6 +40,47 @@ class ForestConfig:
     seed: int = 0
 
 
+def _average_path_length(n: np.ndarray) -> np.ndarray:
+    """c(n): average path length of an unsuccessful BST search (as in scikit-learn)."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+class FastForest:
+    """Scores ONE vector against a fitted IsolationForest by walking its trees' arrays.
+
+    scikit-learn's ``score_samples`` costs tens of milliseconds per call (per-tree dispatch);
+    this walk gives the same number in well under a millisecond for a streaming minute.
+    """
+
+    def __init__(self, forest: Any) -> None:
+        self.trees = []
+        for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
+            t = est.tree_
+            leaf_extra = _average_path_length(t.n_node_samples)
+            self.trees.append((t.children_left.tolist(), t.children_right.tolist(),
+                               [int(feats[f]) if f >= 0 else -1 for f in t.feature], t.threshold.tolist(),
+                               leaf_extra.tolist()))
+        self.norm = float(_average_path_length(np.array([forest.max_samples_]))[0])
+
+    def score(self, x: np.ndarray) -> float:
+        """Same value as ``IsolationForest.score_samples([x])[0]`` (lower = more anomalous)."""
+        values = x.tolist()
+        total = 0.0
+        for left, right, feature, threshold, extra in self.trees:
+            node, depth = 0, 0
+            while left[node] != -1:
+                node = left[node] if values[feature[node]] <= threshold[node] else right[node]
+                depth += 1
+            total += depth + extra[node]
+        mean = total / len(self.trees)
+        return float(-(2.0 ** (-mean / self.norm)))
+
+
 @dataclass(slots=True)
 class ForestVerdict:
     score: float
@@ -54,7 +95,7 @@ class MultivariateDetector:
 
     config: ForestConfig = field(default_factory=ForestConfig)
     _history: dict[Any, deque[np.ndarray]] = field(default_factory=dict)
-    _models: dict[Any, tuple[Any, float]] = field(default_factory=dict)
+    _models: dict[Any, tuple[FastForest, float]] = field(default_factory=dict)
     _since_fit: dict[Any, int] = field(default_factory=dict)
 
     def vector(self, zscores: dict[str, float]) -> np.ndarray:
@@ -69,7 +110,7 @@ class MultivariateDetector:
         model = self._models.get(key)
         if model is not None:
             forest, threshold = model
-            s = float(forest.score_samples(x.reshape(1, -1))[0])
+            s = forest.score(x)
             gap = threshold - s
             order = np.argsort(-np.abs(x))[:3]
             verdict = ForestVerdict(gap, gap > cfg.margin, [cfg.features[i] for i in order if abs(x[i]) > 0])
@@ -89,7 +130,7 @@ class MultivariateDetector:
         forest.fit(data)
         scores = forest.score_samples(data)
         threshold = float(np.quantile(scores, self.config.quantile))
-        self._models[key] = (forest, threshold)
+        self._models[key] = (FastForest(forest), threshold)
         self._since_fit[key] = 0
 
     def is_fitted(self, key: Any) -> bool:

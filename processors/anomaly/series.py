@@ -203,25 +203,52 @@ class MinuteAggregator:
 
     def add_event(self, event: LLMCallEvent, cost_usd: float | None = None) -> None:
         """Count one enriched event (``cost_usd`` from enrichment; None counts as 0)."""
-        ts = event.start_time if event.start_time.tzinfo else event.start_time.replace(tzinfo=UTC)
+        self.add_call(
+            event.start_time,
+            event.app,
+            event.model,
+            user_id=event.user_id,
+            tags=event.tags,
+            error=event.is_error,
+            cost_usd=_event_cost(event, cost_usd),
+            input_tokens=event.usage.input_tokens or 0,
+            output_tokens=event.usage.output_tokens or 0,
+            duration_ms=event.duration_ms,
+        )
+
+    def add_call(
+        self,
+        start_time: datetime,
+        app: str,
+        model: str,
+        *,
+        user_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        error: bool = False,
+        cost_usd: float = 0.0,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        duration_ms: float | None = None,
+    ) -> None:
+        """Count one call given its fields (what :meth:`add_event` extracts from an event)."""
+        ts = start_time if start_time.tzinfo else start_time.replace(tzinfo=UTC)
         self._advance(ts)
         minute = floor_minute(ts)
-        targets: list[tuple[str, dict[str, str]]] = [("model", {"app": event.app, "model": event.model})]
-        if self.user_series and event.user_id:
-            targets.append(("user", {"app": event.app, "user_id": event.user_id}))
+        targets: list[tuple[str, dict[str, str]]] = [("model", {"app": app, "model": model})]
+        if self.user_series and user_id:
+            targets.append(("user", {"app": app, "user_id": user_id}))
         for tag in self.tag_series:
-            if tag in event.tags:
-                targets.append((f"tag:{tag}", {"app": event.app, tag: event.tags[tag]}))
-        cost = _event_cost(event, cost_usd)
+            if tags and tag in tags:
+                targets.append((f"tag:{tag}", {"app": app, tag: tags[tag]}))
         for series, labels in targets:
             b = self._bucket(minute, series, labels)
             b.requests += 1
-            b.errors += 1 if event.is_error else 0
-            b.cost += cost
-            b.input_tokens += event.usage.input_tokens or 0
-            b.output_tokens += event.usage.output_tokens or 0
-            if event.duration_ms is not None:
-                b.latencies.append(float(event.duration_ms))
+            b.errors += 1 if error else 0
+            b.cost += cost_usd
+            b.input_tokens += input_tokens
+            b.output_tokens += output_tokens
+            if duration_ms is not None:
+                b.latencies.append(float(duration_ms))
 
     def add_events(self, events: Iterable[LLMCallEvent], costs: Iterable[float | None] | None = None) -> None:
         events = list(events)
@@ -231,17 +258,38 @@ class MinuteAggregator:
 
     def add_score(self, score: ScoreRecord) -> None:
         """Count one detector verdict toward the quality rates of its (app, model) minute."""
-        kind = _QUALITY.get(str(score.detector))
-        if kind is None or score.score is None:
+        if score.score is None:
             return
-        minute = floor_minute(score.event_time)
-        labels = {"app": score.app, "model": score.request_model or "unknown"}
-        b = self._bucket(minute, "model", labels)
-        b.scored.setdefault(kind, set()).add(score.event_id)
-        if score.flagged:
-            b.flagged.setdefault(kind, set()).add(score.event_id)
+        self.add_verdict(
+            score.event_id,
+            str(score.detector),
+            float(score.score),
+            score.flagged,
+            score.app,
+            score.request_model or "unknown",
+            score.event_time,
+        )
+
+    def add_verdict(
+        self,
+        event_id: str,
+        detector: str,
+        score: float,
+        flagged: bool,
+        app: str,
+        model: str,
+        event_time: datetime,
+    ) -> None:
+        """Count one verdict given its fields (what :meth:`add_score` extracts from a record)."""
+        kind = _QUALITY.get(detector)
+        if kind is None:
+            return
+        b = self._bucket(floor_minute(event_time), "model", {"app": app, "model": model})
+        b.scored.setdefault(kind, set()).add(event_id)
+        if flagged:
+            b.flagged.setdefault(kind, set()).add(event_id)
         if kind == "hallucination":
-            b.hallucination_scores.append(float(score.score))
+            b.hallucination_scores.append(score)
 
     def add_scores(self, scores: Iterable[ScoreRecord]) -> None:
         for score in scores:
@@ -264,6 +312,15 @@ class MinuteAggregator:
         out: list[MetricPoint] = []
         for minute in sorted(minutes):
             for (series, labels), bucket in self._buckets.pop(minute).items():
+                out.extend(bucket.points(series, dict(labels), minute))
+        return out
+
+    def snapshot(self) -> list[MetricPoint]:
+        """Points of the still-open minutes, without closing them (for streaming rules that must
+        react before a minute ends). Call again for fresh values; they replace, not add."""
+        out: list[MetricPoint] = []
+        for minute in sorted(self._buckets):
+            for (series, labels), bucket in self._buckets[minute].items():
                 out.extend(bucket.points(series, dict(labels), minute))
         return out
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from lightkeeper.errors import ConfigError
 
-TARGETS = ("prompt_embedding", "response_embedding", "metadata")
+TargetName = Literal["prompt_embedding", "response_embedding", "metadata"]
+TARGETS: tuple[TargetName, ...] = ("prompt_embedding", "response_embedding", "metadata")
 
 DEFAULT_NUMERIC = ("input_tokens", "output_tokens", "duration_ms", "cost_usd", "prompt_chars")
 DEFAULT_CATEGORICAL = ("finish_reason", "error_type", "tool_use", "script")
@@ -86,9 +87,7 @@ class DriftConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    targets: list[Literal["prompt_embedding", "response_embedding", "metadata"]] = Field(
-        default_factory=lambda: list(TARGETS)
-    )
+    targets: list[TargetName] = Field(default_factory=lambda: list(TARGETS))
     windows: WindowConfig = Field(default_factory=WindowConfig)
     thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
     numeric_features: list[str] = Field(default_factory=lambda: list(DEFAULT_NUMERIC))
@@ -155,6 +154,7 @@ def _merge_validate(base: DriftConfig, override: dict[str, Any], app: str) -> Dr
         return DriftConfig.model_validate(merged)
     except ValidationError as exc:
         problems = "; ".join(
-            f"apps.{app}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+            f"apps.{app}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
         )
         raise ValueError(problems) from None

@@ -106,7 +106,12 @@ class DriftMonitor:
             if not cfg.enabled:
                 continue
             self.counters["observations"] += 1
-            row = self._row(obs, cfg)
+            try:
+                row = self._row(obs, cfg)
+            except Exception as exc:  # a malformed observation must not stop the stream
+                log.warning("drift: skipped a malformed observation (%s: %s)", type(exc).__name__, exc)
+                self.counters["skipped_bad_observation"] += 1
+                continue
             if row is None:
                 continue
             for key in obs.keys or ("",):
@@ -200,7 +205,9 @@ class DriftMonitor:
             for name in cfg.categorical_features
         )
         n = cfg.snippet_chars
-        return Row(t, embs["prompt"], embs["response"], num, cat, (obs.prompt or "")[:n], (obs.response or "")[:n])
+        return Row(
+            t, embs["prompt"], embs["response"], num, cat, (obs.prompt or "")[:n], (obs.response or "")[:n]
+        )
 
     def _state(self, ident: KeyIdentity, cfg: DriftConfig) -> KeyState | None:
         key_id = ident.id
@@ -289,8 +296,12 @@ class DriftMonitor:
         cur_emb = dequantize(getattr(cur_s, attr)[cur_sel])
         th = cfg.thresholds
         res = embedding_drift(
-            ref_emb, cur_emb, method=th.embedding_method, alpha=th.embedding_alpha,
-            mmd_threshold=th.mmd_threshold, pca_components=th.pca_components,
+            ref_emb,
+            cur_emb,
+            method=th.embedding_method,
+            alpha=th.embedding_alpha,
+            mmd_threshold=th.mmd_threshold,
+            pca_components=th.pca_components,
         )
         drifted, started = self._decide(state, target, res.positive)
         examples: list[str] = []
@@ -300,9 +311,18 @@ class DriftMonitor:
                 examples.append(texts[int(cur_sel[i])])
         reference, current = self._bounds(state, cur_sel, res.reference_size, res.current_size)
         record = DriftRecord(
-            app=state.ident.app, model=state.ident.model, key=state.ident.key, target=target,
-            method=f"evidently:{res.method}", score=res.score, threshold=res.threshold, p_value=res.p_value,
-            drifted=drifted, reference=reference, current=current, examples=examples,
+            app=state.ident.app,
+            model=state.ident.model,
+            key=state.ident.key,
+            target=target,
+            method=f"evidently:{res.method}",
+            score=res.score,
+            threshold=res.threshold,
+            p_value=res.p_value,
+            drifted=drifted,
+            reference=reference,
+            current=current,
+            examples=examples,
         )
         if started:
             record.report_path = self._submit_report(state, target, record, sel)
@@ -314,8 +334,14 @@ class DriftMonitor:
         ref_num, cur_num = ref_s.num[: ref_s.n], cur_s.num[sel]
         ref_cat, cur_cat = ref_s.cat[: ref_s.n], [cur_s.cat[int(i)] for i in sel]
         res = metadata_drift(
-            list(cfg.numeric_features), ref_num, cur_num, list(cfg.categorical_features), ref_cat, cur_cat,
-            alpha=cfg.thresholds.metadata_alpha, min_category_count=cfg.thresholds.min_category_count,
+            list(cfg.numeric_features),
+            ref_num,
+            cur_num,
+            list(cfg.categorical_features),
+            ref_cat,
+            cur_cat,
+            alpha=cfg.thresholds.metadata_alpha,
+            min_category_count=cfg.thresholds.min_category_count,
         )
         top = res.top
         if top is None:
@@ -331,21 +357,35 @@ class DriftMonitor:
                 examples.append(f"{top.name}={value}: {cur_s.prompt_text[int(sel[i])]}")
         positives = [f.name for f in res.features if f.positive]
         reference, current = self._bounds(state, sel, ref_s.n, int(sel.size))
-        record = DriftRecord(
-            app=state.ident.app, model=state.ident.model, key=state.ident.key,
-            target=f"metadata:{top.name}" if drifted else "metadata",
-            method=f"evidently:{top.method}", score=_neglog10(top.p_value),
-            threshold=_neglog10(res.per_feature_alpha),
-            p_value=top.p_value, drifted=drifted, reference=reference, current=current,
-            top_features=positives or [f.name for f in res.features[:3]], examples=examples,
-            features=[{"name": f.name, "method": f.method, "p_value": f.p_value, "positive": f.positive}
-                      for f in res.features],
+        record = DriftRecord.model_validate(
+            {
+                "app": state.ident.app,
+                "model": state.ident.model,
+                "key": state.ident.key,
+                "target": f"metadata:{top.name}" if drifted else "metadata",
+                "method": f"evidently:{top.method}",
+                "score": _neglog10(top.p_value),
+                "threshold": _neglog10(res.per_feature_alpha),
+                "p_value": top.p_value,
+                "drifted": drifted,
+                "reference": reference,
+                "current": current,
+                "top_features": positives or [f.name for f in res.features[:3]],
+                "examples": examples,
+                # extra field (records keep unknown fields): every tested feature
+                "features": [
+                    {"name": f.name, "method": f.method, "p_value": f.p_value, "positive": f.positive}
+                    for f in res.features
+                ],
+            }
         )
         if started:
             record.report_path = self._submit_report(state, "metadata", record, sel)
         return record
 
-    def _submit_report(self, state: KeyState, target: str, record: DriftRecord, sel: np.ndarray) -> str | None:
+    def _submit_report(
+        self, state: KeyState, target: str, record: DriftRecord, sel: np.ndarray
+    ) -> str | None:
         if self._reports is None:
             return None
         status = state.targets[target]
@@ -370,9 +410,13 @@ class DriftMonitor:
         ref_s, cur_s = state.reference.samples, state.current.samples
         emb = _EMB_TARGETS.get(target)
         return ReportJob(
-            drift_id=record.drift_id, app=state.ident.app, model=state.ident.model, key=state.ident.key,
+            drift_id=record.drift_id,
+            app=state.ident.app,
+            model=state.ident.model,
+            key=state.ident.key,
             target=target,
             reference=frame_from_samples(ref_s, np.arange(ref_s.n), cfg, emb),
             current=frame_from_samples(cur_s, sel, cfg, emb),
-            numeric=list(cfg.numeric_features), categorical=list(cfg.categorical_features),
+            numeric=list(cfg.numeric_features),
+            categorical=list(cfg.categorical_features),
         )

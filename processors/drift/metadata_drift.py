@@ -122,7 +122,9 @@ def metadata_drift(
     for j, name in enumerate(categorical_names):
         res = _categorical_test([c[j] for c in ref_cat], [c[j] for c in cur_cat], per, min_category_count)
         if res is not None:
-            out.append(FeatureDrift(name, "categorical", "chisquare", res[0], res[1], len(ref_cat), len(cur_cat)))
+            out.append(
+                FeatureDrift(name, "categorical", "chisquare", res[0], res[1], len(ref_cat), len(cur_cat))
+            )
     per_tested = alpha / max(len(out), 1)
     for f in out:  # Bonferroni over the features actually tested
         f.positive = f.p_value < per_tested
@@ -157,7 +159,9 @@ def atypical_rows(
     ref_counts = Counter(c[column_index] for c in ref_cat)
     cur_counts = Counter(c[column_index] for c in cur_cat)
     n_ref, n_cur = max(len(ref_cat), 1), max(len(cur_cat), 1)
-    ratio = {v: (n / n_cur) / ((ref_counts.get(v, 0) + 1) / n_ref) for v, n in cur_counts.items() if v is not None}
+    ratio = {
+        v: (n / n_cur) / ((ref_counts.get(v, 0) + 1) / n_ref) for v, n in cur_counts.items() if v is not None
+    }
     if not ratio:
         return []
     worst = max(ratio.items(), key=lambda kv: kv[1])[0]

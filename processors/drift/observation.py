@@ -84,11 +84,7 @@ def group_keys(ev: LLMCallEvent, group_by: Sequence[str]) -> tuple[str, ...]:
     """``("",)`` plus one ``"<dim>=<value>"`` key per configured dimension the event has."""
     keys = [""]
     for dim in group_by:
-        value: Any
-        if dim.startswith("tag:"):
-            value = ev.tags.get(dim[4:])
-        else:
-            value = getattr(ev, dim, None)
+        value: Any = ev.tags.get(dim[4:]) if dim.startswith("tag:") else getattr(ev, dim, None)
         if value not in (None, ""):
             keys.append(f"{dim}={value}")
     return tuple(keys)
@@ -116,4 +112,3 @@ def observation_from_event(
         keys=group_keys(ev, group_by),
         event_id=ev.event_id,
     )
-

@@ -121,7 +121,9 @@ def render_html(job: ReportJob) -> str:
         ref, cur, tsne_cols = _add_raw_embeddings(job, ref, cur)
         tsne = [EmbeddingsDrift(embeddings_name="embedding")] if tsne_cols else []
     numeric = [c for c in job.numeric if c in ref.columns and ref[c].notna().any() and cur[c].notna().any()]
-    categorical = [c for c in job.categorical if c in ref.columns and ref[c].notna().any() and cur[c].notna().any()]
+    categorical = [
+        c for c in job.categorical if c in ref.columns and ref[c].notna().any() and cur[c].notna().any()
+    ]
     columns = numeric + categorical + pcs
     if not columns and not tsne:
         raise ConfigError("nothing to report: no metadata feature or embedding has values on both sides")

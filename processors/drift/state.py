@@ -118,7 +118,8 @@ class KeyState:
         }
         buf = io.BytesIO()
         header_arr = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        np.savez_compressed(buf, header=header_arr, **ref_arrays, **cur_arrays)
+        payload: dict[str, Any] = {**ref_arrays, **cur_arrays, "header": header_arr}
+        np.savez_compressed(buf, **payload)
         return buf.getvalue()
 
     @classmethod

@@ -121,7 +121,7 @@ class Samples:
 
     def to_state(self, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         n = self.n
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             f"{prefix}times": self.times[:n],
             f"{prefix}prompt": self.prompt[:n],
             f"{prefix}prompt_ok": self.prompt_ok[:n],

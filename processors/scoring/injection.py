@@ -28,12 +28,14 @@ CUE_PATTERNS: dict[str, re.Pattern[str]] = {
     "override": re.compile(
         r"\b(ignore|disregard|forget|override|bypass)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|"
         r"any|your|these|those|original)\b[^.\n]{0,30}\b(instructions?|rules|guidelines|prompts?|"
-        r"directions|polic(y|ies)|restrictions|programming|constraints)",
+        r"directions|polic(y|ies)|restrictions|programming|constraints)"
+        r"|\b(ignore|disregard|forget)\s+(all\s+)?(of\s+)?(the\s+|everything\s+)?(above|before|prior|previous)\b",
         re.IGNORECASE,
     ),
     "exfiltrate": re.compile(
-        r"\b(system prompt|initial (instructions|prompt)|hidden (instructions|prompt)|"
-        r"(reveal|print|repeat|show|output|leak)\b[^.\n]{0,30}\b(instructions|prompt|password|secret))",
+        r"\b(reveal|print|repeat|show|output|leak|display|tell me|what (is|are|were))\b[^.\n]{0,30}"
+        r"\b(your|the)\b[^.\n]{0,20}\b(system prompt|instructions|initial prompt|hidden prompt|password|"
+        r"secret|rules you)|\byour (system prompt|system message|initial instructions|hidden instructions)",
         re.IGNORECASE,
     ),
     "persona": re.compile(
@@ -55,7 +57,9 @@ CUE_PATTERNS: dict[str, re.Pattern[str]] = {
     "policy": re.compile(
         r"\b(openai|anthropic|content|usage|safety)\s+(polic(y|ies)|guidelines|filters?)\b", re.IGNORECASE
     ),
-    "markup": re.compile(r"(</?(system|user|assistant)>|###\s*(instruction|system)|\[/?INST\])", re.IGNORECASE),
+    "markup": re.compile(
+        r"(</?(system|user|assistant)>|###\s*(instruction|system)|\[/?INST\])", re.IGNORECASE
+    ),
 }
 
 

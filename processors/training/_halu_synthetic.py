@@ -22,15 +22,42 @@ _NEG = re.compile(r"\s+not\b|n't\b|\bnever\b")
 _NUM = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?![\w.]?\d)")
 _ENT = re.compile(r"(?<=\s)[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2}")
 _PAREN = re.compile(r"\s*\([^()]{1,80}\)")
-_DATE_PHRASE = re.compile(r"^(?P<main>.{10,}?)\s+(?P<date>(?:in|on|since|during)\s+(?:[A-Z][a-z]+\s+)?\d{4})(?P<rest>[.,;]?.*)$")
+_DATE_PHRASE = re.compile(
+    r"^(?P<main>.{10,}?)\s+(?P<date>(?:in|on|since|during)\s+(?:[A-Z][a-z]+\s+)?\d{4})(?P<rest>[.,;]?.*)$"
+)
 _SYNONYMS: dict[str, str] = {
-    "film": "movie", "movie": "film", "began": "started", "started": "began", "created": "made",
-    "famous": "well-known", "large": "big", "big": "large", "small": "little", "located": "situated",
-    "company": "firm", "received": "got", "several": "a number of", "purchased": "bought",
-    "bought": "purchased", "approximately": "about", "about": "around", "died": "passed away",
-    "children": "kids", "city": "town", "also": "as well", "known": "recognized", "wrote": "authored",
-    "showed": "demonstrated", "built": "constructed", "won": "earned", "home": "house",
-    "television": "TV", "American": "US", "United States": "US", "however": "but", "often": "frequently",
+    "film": "movie",
+    "movie": "film",
+    "began": "started",
+    "started": "began",
+    "created": "made",
+    "famous": "well-known",
+    "large": "big",
+    "big": "large",
+    "small": "little",
+    "located": "situated",
+    "company": "firm",
+    "received": "got",
+    "several": "a number of",
+    "purchased": "bought",
+    "bought": "purchased",
+    "approximately": "about",
+    "about": "around",
+    "died": "passed away",
+    "children": "kids",
+    "city": "town",
+    "also": "as well",
+    "known": "recognized",
+    "wrote": "authored",
+    "showed": "demonstrated",
+    "built": "constructed",
+    "won": "earned",
+    "home": "house",
+    "television": "TV",
+    "American": "US",
+    "United States": "US",
+    "however": "but",
+    "often": "frequently",
 }
 
 
@@ -71,7 +98,7 @@ def _negate(s: str, rng: random.Random) -> str | None:
         return re.sub(r"\s{2,}", " ", out)
     m = _AUX.search(s)
     if m:
-        return s[: m.end()] + " not" + s[m.end():]
+        return s[: m.end()] + " not" + s[m.end() :]
     return None
 
 
@@ -89,12 +116,19 @@ def _change_number(s: str, rng: random.Random) -> str | None:
         new = str(int(val) + rng.choice([-12, -7, -4, -2, -1, 1, 2, 3, 5, 9]))
     elif raw.isdigit():
         iv = int(val)
-        new = str(max(0, rng.choice([iv + rng.randint(1, 9), iv * rng.choice([2, 3, 10]), max(iv - rng.randint(1, 9), 0)])))
+        new = str(
+            max(
+                0,
+                rng.choice(
+                    [iv + rng.randint(1, 9), iv * rng.choice([2, 3, 10]), max(iv - rng.randint(1, 9), 0)]
+                ),
+            )
+        )
         if new == raw:
             new = str(iv + 1)
     else:
         new = f"{val * rng.choice([0.5, 1.5, 2.0]):.1f}"
-    return s[: m.start()] + new + s[m.end():]
+    return s[: m.start()] + new + s[m.end() :]
 
 
 def _swap_entity(s: str, pool: list[str], rng: random.Random) -> str | None:
@@ -105,7 +139,7 @@ def _swap_entity(s: str, pool: list[str], rng: random.Random) -> str | None:
     options = [p for p in pool if p != m.group(0) and p not in s]
     if not options:
         return None
-    return s[: m.start()] + rng.choice(options) + s[m.end():]
+    return s[: m.start()] + rng.choice(options) + s[m.end() :]
 
 
 def _change_month(s: str, rng: random.Random) -> str | None:

@@ -78,13 +78,26 @@ def evaluate(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         prec = pred_ok[t] / pred_n[t] if pred_n[t] else float("nan")
         rec_ = gold_hit[t] / gold_n[t] if gold_n[t] else float("nan")
         f1 = 2 * prec * rec_ / (prec + rec_) if pred_n[t] and gold_n[t] and prec + rec_ > 0 else float("nan")
-        out[t] = {"precision": prec, "recall": rec_, "f1": f1, "gold": gold_n[t], "found": gold_hit[t],
-                  "predicted": pred_n[t], "correct": pred_ok[t]}
+        out[t] = {
+            "precision": prec,
+            "recall": rec_,
+            "f1": f1,
+            "gold": gold_n[t],
+            "found": gold_hit[t],
+            "predicted": pred_n[t],
+            "correct": pred_ok[t],
+        }
     tot_g, tot_h = sum(gold_n.values()), sum(gold_hit.values())
     tot_p, tot_o = sum(pred_n.values()), sum(pred_ok.values())
-    out["ALL"] = {"precision": tot_o / max(tot_p, 1), "recall": tot_h / max(tot_g, 1), "gold": tot_g,
-                  "found": tot_h, "predicted": tot_p, "correct": tot_o,
-                  "f1": 2 * tot_o * tot_h / max(tot_o * tot_g + tot_h * tot_p, 1)}
+    out["ALL"] = {
+        "precision": tot_o / max(tot_p, 1),
+        "recall": tot_h / max(tot_g, 1),
+        "gold": tot_g,
+        "found": tot_h,
+        "predicted": tot_p,
+        "correct": tot_o,
+        "f1": 2 * tot_o * tot_h / max(tot_o * tot_g + tot_h * tot_p, 1),
+    }
     return out
 
 
@@ -92,8 +105,10 @@ def format_table(result: dict[str, dict[str, float]]) -> str:
     """A fixed-width table of :func:`evaluate`'s result."""
     lines = [f"{'type':<14}{'prec':>7}{'recall':>8}{'f1':>7}{'gold':>7}{'pred':>7}"]
     for t, m in result.items():
-        lines.append(f"{t:<14}{m['precision']:>7.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}"
-                     f"{int(m['gold']):>7}{int(m['predicted']):>7}")
+        lines.append(
+            f"{t:<14}{m['precision']:>7.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}"
+            f"{int(m['gold']):>7}{int(m['predicted']):>7}"
+        )
     return "\n".join(lines)
 
 

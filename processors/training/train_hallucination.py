@@ -75,7 +75,9 @@ def load_halueval(root: Path) -> list[Example]:
             seen.add(key)
             ctx = [row["knowledge"].strip()]
             out.append(Example("halueval_qa", row["knowledge"], ctx, row["question"], row["right_answer"], 0))
-            out.append(Example("halueval_qa", row["knowledge"], ctx, row["question"], row["hallucinated_answer"], 1))
+            out.append(
+                Example("halueval_qa", row["knowledge"], ctx, row["question"], row["hallucinated_answer"], 1)
+            )
     return out
 
 
@@ -104,8 +106,10 @@ def load_q2(root: Path) -> list[Example]:
 def load_synthetic(halueval: list[Example], seed: int = SEED) -> list[Example]:
     """The synthetic summary set from the distinct HaluEval documents."""
     docs = sorted({e.context[0] for e in halueval})
-    return [Example("synthetic_summary", p.document, [p.document], None, p.summary, p.label, p.edit)
-            for p in make_summary_pairs(docs, seed=seed)]
+    return [
+        Example("synthetic_summary", p.document, [p.document], None, p.summary, p.label, p.edit)
+        for p in make_summary_pairs(docs, seed=seed)
+    ]
 
 
 @dataclass(slots=True)
@@ -177,8 +181,9 @@ def make_model(kind: str) -> Any:
     if kind == "logreg":
         return make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
     if kind == "hgb":
-        hgb = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05,
-                                             l2_regularization=1.0, random_state=SEED)
+        hgb = HistGradientBoostingClassifier(
+            max_depth=3, max_iter=150, learning_rate=0.05, l2_regularization=1.0, random_state=SEED
+        )
         return CalibratedClassifierCV(hgb, method="sigmoid", cv=3)
     raise ValueError(f"unknown model kind {kind!r}")
 
@@ -238,8 +243,12 @@ def evaluate(F: Featurized, kind: str, cols: np.ndarray) -> dict[str, Any]:
     return res
 
 
-def train(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
-          kind: str = "auto", write: bool = True) -> dict[str, Any]:
+def train(
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    kind: str = "auto",
+    write: bool = True,
+) -> dict[str, Any]:
     """Load data, evaluate, fit the final model on all data and write the artifact. Returns the
     metrics (also written into the model card)."""
     from processors.training.common import embed_cached, set_seeds, write_artifact
@@ -251,7 +260,9 @@ def train(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
     halu = load_halueval(root)
     examples = halu + load_q2(root) + load_synthetic(halu)
     F = featurize(examples, lambda texts: embed_cached("hallucination", texts))
-    log.info("featurized %d examples / %d sentences in %.1fs", len(examples), len(F.X), time.perf_counter() - t0)
+    log.info(
+        "featurized %d examples / %d sentences in %.1fs", len(examples), len(F.X), time.perf_counter() - t0
+    )
     all_cols = np.arange(N_FEATURES)
     no_len = np.asarray([i for i, n in enumerate(FEATURE_NAMES) if n not in ("len_log", "tok_novel_log")])
     candidates = {"logreg": all_cols, "logreg_nolen": no_len, "hgb": all_cols, "hgb_nolen": no_len}
@@ -259,7 +270,9 @@ def train(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
         candidates = {k: v for k, v in candidates.items() if k.split("_")[0] == kind}
     results = {name: evaluate(F, name.split("_")[0], cols) for name, cols in candidates.items()}
     # Choose by the worst leave-one-dataset-out AUROC (generalization), then the mean.
-    best = max(results, key=lambda n: (min(results[n]["lodo"].values()), np.mean(list(results[n]["lodo"].values()))))
+    best = max(
+        results, key=lambda n: (min(results[n]["lodo"].values()), np.mean(list(results[n]["lodo"].values())))
+    )
     cols = candidates[best]
     final = _fit(best.split("_")[0], F, np.ones(len(F.y), bool), cols)
     metrics: dict[str, Any] = {
@@ -270,14 +283,27 @@ def train(data_dir: str | Path | None = None, out_dir: str | Path | None = None,
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
     if write:
-        files = [root / "hallucination" / "halueval_qa" / n for n in ("qa_one-turn_data.json", "qa_multi-turn_data.json")]
+        files = [
+            root / "hallucination" / "halueval_qa" / n
+            for n in ("qa_one-turn_data.json", "qa_multi-turn_data.json")
+        ]
         files += sorted((root / "hallucination" / "q2_dialogue").glob("*.csv"))
-        model = {"clf": final, "feature_names": [FEATURE_NAMES[i] for i in cols], "columns": [int(c) for c in cols],
-                 "aggregate": "max", "threshold": 0.5}
-        card = {"metrics": metrics, "data": {str(p): file_sha256(p) for p in files},
-                "notes": "synthetic_summary is a synthetic set built from HaluEval documents (see "
-                         "processors/training/_halu_synthetic.py); AUROC = unsupported vs supported."}
-        paths = write_artifact("hallucination", ARTIFACT_VERSION, model, card, Path(out_dir) if out_dir else None)
+        model = {
+            "clf": final,
+            "feature_names": [FEATURE_NAMES[i] for i in cols],
+            "columns": [int(c) for c in cols],
+            "aggregate": "max",
+            "threshold": 0.5,
+        }
+        card = {
+            "metrics": metrics,
+            "data": {str(p): file_sha256(p) for p in files},
+            "notes": "synthetic_summary is a synthetic set built from HaluEval documents (see "
+            "processors/training/_halu_synthetic.py); AUROC = unsupported vs supported.",
+        }
+        paths = write_artifact(
+            "hallucination", ARTIFACT_VERSION, model, card, Path(out_dir) if out_dir else None
+        )
         metrics["artifact"] = str(paths[0])
     return metrics
 

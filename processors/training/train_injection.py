@@ -38,25 +38,28 @@ C_GRID = (0.03, 0.1, 0.3)
 
 
 def make_model(c: float) -> Any:
-    """Calibrated (Platt, 5-fold) scaled logistic regression."""
+    """Standardized features -> Platt-calibrated (5-fold) balanced logistic regression."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    base = make_pipeline(
-        StandardScaler(),
-        LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=SEED),
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=SEED)
+    return Pipeline(
+        [("scale", StandardScaler()), ("clf", CalibratedClassifierCV(lr, method="sigmoid", cv=5))]
     )
-    return CalibratedClassifierCV(base, method="sigmoid", cv=5)
 
 
-def _oof(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
+def _fit(c: float, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> Any:
+    return make_model(c).fit(x, y, clf__sample_weight=w)
+
+
+def _oof(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold
 
     out = np.zeros(len(y))
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=SEED).split(x, y):
-        out[te] = make_model(c).fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+        out[te] = _fit(c, x[tr], y[tr], w[tr]).predict_proba(x[te])[:, 1]
     return out
 
 
@@ -76,6 +79,7 @@ def train(
     version: int = 1,
     augment: bool = True,
     target_fpr: float = 0.01,
+    aug_weight: float = 3.0,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train, evaluate, write ``injection-v<version>`` and return the card."""
@@ -102,12 +106,20 @@ def train(
 
     x = np.vstack([x_jb, x_aug]) if augment else x_jb
     y = np.concatenate([jb_tr.y, y_aug]) if augment else jb_tr.y
-    echo(f"injection: {len(y)} training prompts ({int(y.sum())} attacks), augment={augment}")
+    w = (
+        np.concatenate([np.ones(len(jb_tr.y)), np.full(len(y_aug), aug_weight)])
+        if augment
+        else np.ones(len(y))
+    )
+    echo(
+        f"injection: {len(y)} training prompts ({int(y.sum())} attacks), "
+        f"augment={augment} (weight {aug_weight})"
+    )
 
     cv_scores: dict[str, float] = {}
     oof_by_c: dict[float, np.ndarray] = {}
     for c in C_GRID:
-        oof_by_c[c] = _oof(x, y, c)
+        oof_by_c[c] = _oof(x, y, w, c)
         cv_scores[str(c)] = binary_metrics(y, oof_by_c[c])["auroc"]
         echo(f"  5-fold CV AUROC (train split) C={c}: {cv_scores[str(c)]:.4f}")
     best_c = max(C_GRID, key=lambda c: cv_scores[str(c)])
@@ -117,7 +129,7 @@ def train(
     echo(f"  chosen C={best_c}; threshold {threshold:.4f} (OOF benign FPR <= {target_fpr:.1%})")
     echo(f"  CV (out-of-fold) at threshold: {cv}")
 
-    model = make_model(best_c).fit(x, y)
+    model = _fit(best_c, x, y, w)
     p_te = model.predict_proba(x_te)[:, 1]
     p_ho = model.predict_proba(x_ho)[:, 1]
     test = binary_metrics(jb_te.y, p_te, threshold)
@@ -126,19 +138,29 @@ def train(
     held["fpr_tricky"] = round(float(np.mean(p_ho[n_atk_ho : n_atk_ho + n_tricky_ho] >= threshold)), 4)
     held["fpr_plain"] = round(float(np.mean(p_ho[n_atk_ho + n_tricky_ho :] >= threshold)), 4)
     held["tpr_attacks"] = round(float(np.mean(p_ho[:n_atk_ho] >= threshold)), 4)
-    fp_tricky = [t for t, p in zip(tricky_ho, p_ho[n_atk_ho : n_atk_ho + n_tricky_ho], strict=True) if p >= threshold]
+    fp_tricky = [
+        t for t, p in zip(tricky_ho, p_ho[n_atk_ho : n_atk_ho + n_tricky_ho], strict=True) if p >= threshold
+    ]
     echo(f"  held-out jailbreak test split: {test}")
     echo(f"  held-out hand-written prompts: {held}")
     if fp_tricky:
         echo(f"  false positives among held-out tricky benign prompts: {fp_tricky}")
 
-    ablation = {
+    ablation: dict[str, Any] = {
         "tfidf_lr_baseline_test_auroc": _tfidf_baseline(jb_tr.texts, jb_tr.y, jb_te.texts, jb_te.y),
         "embedding_only_test_auroc": binary_metrics(
-            jb_te.y, make_model(best_c).fit(x[:, :384], y).predict_proba(x_te[:, :384])[:, 1]
+            jb_te.y, _fit(best_c, x[:, :384], y, w).predict_proba(x_te[:, :384])[:, 1]
         )["auroc"],
     }
-    echo(f"  ablation (test split AUROC): {ablation}")
+    if augment:
+        m0 = _fit(best_c, x_jb, jb_tr.y, np.ones(len(jb_tr.y)))
+        ablation["no_augmentation_test_auroc"] = binary_metrics(jb_te.y, m0.predict_proba(x_te)[:, 1])[
+            "auroc"
+        ]
+        ablation["no_augmentation_heldout_handwritten"] = binary_metrics(
+            y_ho, m0.predict_proba(x_ho)[:, 1], threshold
+        )
+    echo(f"  ablation: {ablation}")
 
     sources = {**jb_tr.sources}
     card = {
@@ -150,7 +172,13 @@ def train(
             "heldout_tricky_false_positives": fp_tricky,
             "ablation": ablation,
         },
-        "params": {"C": best_c, "augment": augment, "target_fpr": target_fpr, "seed": SEED},
+        "params": {
+            "C": best_c,
+            "augment": augment,
+            "aug_weight": aug_weight,
+            "target_fpr": target_fpr,
+            "seed": SEED,
+        },
         "threshold": threshold,
         "features": ["embedding[384]", "pattern_sim_max", "pattern_sim_top3", *CUE_PATTERNS, "log_len"],
         "training_data": {"files": sources, "n": len(y), "positives": int(y.sum())},

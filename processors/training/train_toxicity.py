@@ -49,7 +49,12 @@ def make_tfidf() -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), min_df=3, max_features=40_000, sublinear_tf=True, lowercase=True
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        min_df=3,
+        max_features=40_000,
+        sublinear_tf=True,
+        lowercase=True,
     )
 
 
@@ -116,7 +121,9 @@ def _evaluate_variant(
     for tr, te in GroupKFold(5).split(hc.emb, hc.y, groups=hc.group):
         tr = tr[hc_train_mask[tr]]
         oof[te] = _fit_predict(
-            [dav.take(everything), hc.take(tr), *extra_parts], ([hc.texts[i] for i in te], hc.emb[te]), use_tfidf
+            [dav.take(everything), hc.take(tr), *extra_parts],
+            ([hc.texts[i] for i in te], hc.emb[te]),
+            use_tfidf,
         )
     res["hatecheck_templates_heldout"] = binary_metrics(hc.y, oof)
     res["hatecheck_templates_heldout_by_functionality"] = _per_functionality(hc.tag, hc.y, oof)
@@ -147,10 +154,15 @@ def train(
     set_seeds()
     root = data_root(data_dir)
     dav_ds, hc_ds = load_davidson(root), load_hatecheck(root)
-    dav, hc = _Set(dav_ds, embed_cached(dav_ds.name, dav_ds.texts)), _Set(hc_ds, embed_cached(hc_ds.name, hc_ds.texts))
+    dav, hc = (
+        _Set(dav_ds, embed_cached(dav_ds.name, dav_ds.texts)),
+        _Set(hc_ds, embed_cached(hc_ds.name, hc_ds.texts)),
+    )
     clean_tr, clean_ho = aug.split_even_odd(aug.CLEAN_COUNTER)
     toxic_tr, toxic_ho = aug.split_even_odd(aug.TOXIC_EXTRA)
-    extra_ds = LabeledTexts("tox_aug_train", clean_tr + toxic_tr, np.asarray([0] * len(clean_tr) + [1] * len(toxic_tr)))
+    extra_ds = LabeledTexts(
+        "tox_aug_train", clean_tr + toxic_tr, np.asarray([0] * len(clean_tr) + [1] * len(toxic_tr))
+    )
     extra = _Set(extra_ds, embed_cached(extra_ds.name, extra_ds.texts))
     ho_texts = clean_ho + toxic_ho
     ho_y = np.asarray([0] * len(clean_ho) + [1] * len(toxic_ho))
@@ -163,7 +175,10 @@ def train(
             name = ("emb+tfidf" if use_tfidf else "emb") + ("+aug" if use_aug else "")
             echo(f"  variant {name}:")
             res = _evaluate_variant(dav, hc, extra if use_aug else None, use_tfidf, echo)
-            parts = [dav.take(np.arange(len(dav.y))), hc.take(np.flatnonzero([t != "profanity_nh" for t in hc.tag]))]
+            parts = [
+                dav.take(np.arange(len(dav.y))),
+                hc.take(np.flatnonzero([t != "profanity_nh" for t in hc.tag])),
+            ]
             if use_aug:
                 parts.append(extra.take(np.arange(len(extra.y))))
             p = _fit_predict(parts, (ho_texts, ho_emb), use_tfidf)
@@ -173,8 +188,10 @@ def train(
     best = max(variants, key=lambda k: variants[k]["selection_score"])
     chosen = variants[best]
     echo(f"  chosen variant: {best} (selection score {chosen['selection_score']})")
-    echo(f"  HateCheck accuracy per functionality (templates held out): "
-         f"{chosen['hatecheck_templates_heldout_by_functionality']}")
+    echo(
+        f"  HateCheck accuracy per functionality (templates held out): "
+        f"{chosen['hatecheck_templates_heldout_by_functionality']}"
+    )
 
     # Final fit on everything of the chosen variant, calibrated.
     texts = dav.texts + [t for t, m in zip(hc.texts, hc.tag, strict=True) if m != "profanity_nh"]
@@ -193,8 +210,12 @@ def train(
         "params": {"C": C, "davidson_max_offensive": 4000, "seed": SEED, "calibration": "sigmoid, 3-fold"},
         "threshold": 0.5,
         "features": ["embedding[384]"] + (["char_wb 2-5 tfidf"] if chosen["tfidf"] else []),
-        "training_data": {"files": sources, "n": len(y), "positives": int(y.sum()),
-                          "excluded": "hatecheck profanity_nh"},
+        "training_data": {
+            "files": sources,
+            "n": len(y),
+            "positives": int(y.sum()),
+            "excluded": "hatecheck profanity_nh",
+        },
     }
     artifact: dict[str, Any] = {"clf": model, "threshold": 0.5, "tfidf": vec}
     mp, cp = write_artifact("toxicity", version, artifact, card, Path(out_dir) if out_dir else None)

@@ -22,12 +22,16 @@ async def _one(agent):
 @pytest.mark.parametrize(("status", "kind"), [(429, "rate_limit_exceeded"), (500, "server_error")])
 async def test_openai_http_errors_pass_through(agent_factory, status, kind):
     agent = await agent_factory()
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=CHAT, headers={"X-Fake-Mode": f"error:{status}"}) as r:
-            body = orjson.loads(await r.read())
-            assert r.status == status
-            if status == 429:
-                assert r.headers["Retry-After"] == "1"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/v1/chat/completions", json=CHAT, headers={"X-Fake-Mode": f"error:{status}"}
+        ) as r,
+    ):
+        body = orjson.loads(await r.read())
+        assert r.status == status
+        if status == 429:
+            assert r.headers["Retry-After"] == "1"
     assert body["error"]["type"] == kind
     ev = await _one(agent)
     assert ev.http_status == status and ev.error_type == kind and ev.error_message == f"fake {kind}"
@@ -36,21 +40,28 @@ async def test_openai_http_errors_pass_through(agent_factory, status, kind):
 
 async def test_anthropic_overloaded(agent_factory):
     agent = await agent_factory()
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/messages", json={"model": "c", "max_tokens": 5, "messages": []},
-                          headers={"X-Fake-Mode": "error:529"}) as r:
-            assert r.status == 529
-            assert (await r.json())["error"]["type"] == "overloaded_error"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/v1/messages",
+            json={"model": "c", "max_tokens": 5, "messages": []},
+            headers={"X-Fake-Mode": "error:529"},
+        ) as r,
+    ):
+        assert r.status == 529
+        assert (await r.json())["error"]["type"] == "overloaded_error"
     ev = await _one(agent)
     assert ev.error_type == "overloaded_error" and ev.http_status == 529
 
 
 async def test_upstream_timeout_gives_504_and_error_event(agent_factory):
     agent = await agent_factory(upstream_read_timeout_s=0.3)
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=CHAT, headers={"X-Fake-Mode": "hang"}) as r:
-            assert r.status == 504
-            assert (await r.json())["error"]["type"] == "upstream_timeout"
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(agent.url + "/v1/chat/completions", json=CHAT, headers={"X-Fake-Mode": "hang"}) as r,
+    ):
+        assert r.status == 504
+        assert (await r.json())["error"]["type"] == "upstream_timeout"
     ev = await _one(agent)
     assert ev.error_type == "upstream_timeout" and ev.http_status == 504
     assert 250 <= ev.duration_ms < 5000
@@ -62,19 +73,20 @@ async def test_upstream_unreachable_gives_502(agent_factory):
     port = sock.getsockname()[1]
     sock.close()
     agent = await agent_factory(openai_base_url=f"http://127.0.0.1:{port}")
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=CHAT) as r:
-            assert r.status == 502
+    async with aiohttp.ClientSession() as s, s.post(agent.url + "/v1/chat/completions", json=CHAT) as r:
+        assert r.status == 502
     ev = await _one(agent)
     assert ev.error_type == "upstream_unreachable" and ev.http_status == 502
 
 
 async def test_malformed_json_passes_through_unchanged(agent_factory):
     agent = await agent_factory()
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=CHAT, headers={"X-Fake-Mode": "malformed"}) as r:
-            assert r.status == 200
-            assert await r.read() == b'{"id": "chatcmpl-broken", "choices": ['
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(agent.url + "/v1/chat/completions", json=CHAT, headers={"X-Fake-Mode": "malformed"}) as r,
+    ):
+        assert r.status == 200
+        assert await r.read() == b'{"id": "chatcmpl-broken", "choices": ['
     ev = await _one(agent)
     assert ev.error_type == "malformed_response" and ev.http_status == 200
     assert "response body is not JSON" in ev.metadata["capture_problems"][0]
@@ -96,11 +108,16 @@ async def test_client_disconnect_mid_stream_is_recorded(agent_factory, fake_llm)
 
 async def test_upstream_disconnect_mid_stream_is_recorded(agent_factory):
     agent = await agent_factory()
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json={**CHAT, "stream": True},
-                          headers={"X-Fake-Mode": "disconnect"}) as r:
-            with pytest.raises(aiohttp.ClientPayloadError):
-                await r.read()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers={"X-Fake-Mode": "disconnect"},
+        ) as r,
+    ):
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
     ev = await _one(agent)
     assert ev.error_type == "upstream_disconnected" and ev.streaming
 
@@ -125,6 +142,8 @@ async def test_event_build_bug_never_reaches_the_client(agent_factory, monkeypat
 
 async def test_request_too_large_is_rejected(agent_factory):
     agent = await agent_factory(max_request_bytes=2048)
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", data=b"x" * 5000) as r:
-            assert r.status == 413
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(agent.url + "/v1/chat/completions", data=b"x" * 5000) as r,
+    ):
+        assert r.status == 413

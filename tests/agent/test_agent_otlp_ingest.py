@@ -25,22 +25,40 @@ def _export_spans(endpoint: str, token: str | None = None) -> None:
     tracer = provider.get_tracer("test")
     # OpenLLMetry style
     with tracer.start_as_current_span("openai.chat") as span:
-        span.set_attributes({
-            "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.response.model": "gpt-4o-mini-2024",
-            "gen_ai.request.temperature": 0.3, "gen_ai.usage.prompt_tokens": 21, "gen_ai.usage.completion_tokens": 9,
-            "gen_ai.prompt.0.role": "system", "gen_ai.prompt.0.content": "Be nice",
-            "gen_ai.prompt.1.role": "user", "gen_ai.prompt.1.content": "Hi, I'm jane@example.com",
-            "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "Hello Jane!",
-            "gen_ai.completion.0.finish_reason": "stop", "user.id": "u-9",
-        })
+        span.set_attributes(
+            {
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.response.model": "gpt-4o-mini-2024",
+                "gen_ai.request.temperature": 0.3,
+                "gen_ai.usage.prompt_tokens": 21,
+                "gen_ai.usage.completion_tokens": 9,
+                "gen_ai.prompt.0.role": "system",
+                "gen_ai.prompt.0.content": "Be nice",
+                "gen_ai.prompt.1.role": "user",
+                "gen_ai.prompt.1.content": "Hi, I'm jane@example.com",
+                "gen_ai.completion.0.role": "assistant",
+                "gen_ai.completion.0.content": "Hello Jane!",
+                "gen_ai.completion.0.finish_reason": "stop",
+                "user.id": "u-9",
+            }
+        )
     # current semconv with JSON messages, and an error status
     with tracer.start_as_current_span("chat claude") as span:
-        span.set_attributes({
-            "gen_ai.provider.name": "anthropic", "gen_ai.operation.name": "chat",
-            "gen_ai.request.model": "claude-sonnet", "gen_ai.usage.input_tokens": 50, "gen_ai.usage.output_tokens": 0,
-            "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "Q?"}]}]),
-            "gen_ai.output.messages": json.dumps([]), "error.type": "overloaded_error",
-        })
+        span.set_attributes(
+            {
+                "gen_ai.provider.name": "anthropic",
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "claude-sonnet",
+                "gen_ai.usage.input_tokens": 50,
+                "gen_ai.usage.output_tokens": 0,
+                "gen_ai.input.messages": json.dumps(
+                    [{"role": "user", "parts": [{"type": "text", "content": "Q?"}]}]
+                ),
+                "gen_ai.output.messages": json.dumps([]),
+                "error.type": "overloaded_error",
+            }
+        )
         span.set_status(Status(StatusCode.ERROR, "overloaded"))
     # not a GenAI span: ignored
     with tracer.start_as_current_span("http GET /"):
@@ -58,7 +76,10 @@ async def test_otlp_protobuf_from_real_sdk_exporter(agent_factory):
     assert ev.source == "otlp" and ev.app == "rag-bot" and ev.provider_name == "openai"
     assert ev.request_model == "gpt-4o-mini" and ev.response_model == "gpt-4o-mini-2024"
     assert ev.usage.input_tokens == 21 and ev.usage.output_tokens == 9 and ev.request.temperature == 0.3
-    assert [(m.role, m.content) for m in ev.input_messages] == [("system", "Be nice"), ("user", "Hi, I'm <EMAIL>")]
+    assert [(m.role, m.content) for m in ev.input_messages] == [
+        ("system", "Be nice"),
+        ("user", "Hi, I'm <EMAIL>"),
+    ]
     assert ev.output.text == "Hello Jane!" and ev.finish_reasons == ["stop"] and ev.user_id == "u-9"
     assert ev.trace_id and len(ev.trace_id) == 32 and ev.span_id and len(ev.span_id) == 16
     assert ev.duration_ms is not None and ev.duration_ms >= 0
@@ -73,26 +94,58 @@ async def test_otlp_protobuf_from_real_sdk_exporter(agent_factory):
 
 async def test_otlp_json_and_span_events(agent_factory):
     agent = await agent_factory()
-    doc = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
-           "scopeSpans": [{"spans": [{
-               "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "chat",
-               "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001500000000",
-               "attributes": [{"key": "gen_ai.system", "value": {"stringValue": "openai"}},
-                              {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}}],
-               "events": [{"name": "gen_ai.user.message", "attributes": [
-                              {"key": "content", "value": {"stringValue": "What is RAG?"}}]},
-                          {"name": "gen_ai.choice", "attributes": [
-                              {"key": "message", "value": {"stringValue": "{\"content\": \"Retrieval.\"}"}}]}],
-           }]}]}]}
+    doc = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "chat",
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000001500000000",
+                                "attributes": [
+                                    {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
+                                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},
+                                ],
+                                "events": [
+                                    {
+                                        "name": "gen_ai.user.message",
+                                        "attributes": [
+                                            {"key": "content", "value": {"stringValue": "What is RAG?"}}
+                                        ],
+                                    },
+                                    {
+                                        "name": "gen_ai.choice",
+                                        "attributes": [
+                                            {
+                                                "key": "message",
+                                                "value": {"stringValue": '{"content": "Retrieval."}'},
+                                            }
+                                        ],
+                                    },
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
     async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/traces", data=orjson.dumps(doc),
-                          headers={"Content-Type": "application/json"}) as r:
+        async with s.post(
+            agent.url + "/v1/traces", data=orjson.dumps(doc), headers={"Content-Type": "application/json"}
+        ) as r:
             assert r.status == 200
             assert r.content_type == "application/json"
-        async with s.post(agent.url + "/v1/traces", data=b"garbage",
-                          headers={"Content-Type": "application/x-protobuf"}) as r:
+        async with s.post(
+            agent.url + "/v1/traces", data=b"garbage", headers={"Content-Type": "application/x-protobuf"}
+        ) as r:
             assert r.status == 400
-    (_, value), = await agent.sink.wait_for(1)
+    ((_, value),) = await agent.sink.wait_for(1)
     ev = decode_event(value)
     assert ev.trace_id == "5b8efff798038103d269b633813fc60c" and ev.span_id == "eee19b7ec3c1b174"
     assert ev.input_messages[0].content == "What is RAG?" and ev.output.text == "Retrieval."
@@ -104,8 +157,9 @@ async def test_otlp_and_ingest_require_token_when_configured(agent_factory):
     async with aiohttp.ClientSession() as s:
         async with s.post(agent.url + "/v1/events", json=[]) as r:
             assert r.status == 401
-        async with s.post(agent.url + "/v1/events", json=[{"app": "a"}],
-                          headers={"Authorization": "Bearer t0ken-123"}) as r:
+        async with s.post(
+            agent.url + "/v1/events", json=[{"app": "a"}], headers={"Authorization": "Bearer t0ken-123"}
+        ) as r:
             assert r.status == 200
     await asyncio.to_thread(_export_spans, agent.url + "/v1/traces", "t0ken-123")
     records = await agent.sink.wait_for(3)
@@ -115,11 +169,21 @@ async def test_otlp_and_ingest_require_token_when_configured(agent_factory):
 async def test_ingest_rejects_invalid_items_keeps_valid(agent_factory):
     agent = await agent_factory()
     batch = [
-        {"app": "billing", "request_model": "gpt-4o", "usage": {"input_tokens": 10, "output_tokens": 3},
-         "input_messages": [{"role": "user", "content": "hello"}], "output": {"text": "hi"}},
+        {
+            "app": "billing",
+            "request_model": "gpt-4o",
+            "usage": {"input_tokens": 10, "output_tokens": 3},
+            "input_messages": [{"role": "user", "content": "hello"}],
+            "output": {"text": "hi"},
+        },
         {"app": "billing", "usage": {"input_tokens": -5}},
         "not an object",
-        {"app": "billing", "event_id": "e-3", "start_time": "2026-01-01T00:00:00Z", "end_time": "2025-01-01T00:00:00Z"},
+        {
+            "app": "billing",
+            "event_id": "e-3",
+            "start_time": "2026-01-01T00:00:00Z",
+            "end_time": "2025-01-01T00:00:00Z",
+        },
         {"app": "search", "event_id": "e-4", "provider_name": "anthropic"},
     ]
     async with aiohttp.ClientSession() as s:

@@ -17,15 +17,30 @@ async def _events(agent, n: int) -> list[LLMCallEvent]:
 
 async def test_openai_chat_non_streaming_round_trip(agent_factory, fake_llm):
     agent = await agent_factory()
-    body = {"model": "gpt-4o-mini", "temperature": 0.2, "max_tokens": 64, "seed": 7,
-            "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of France?"}]}
-    headers = {"Authorization": "Bearer sk-test-0123456789abcdefghijkl", "X-Lightkeeper-App": "shop",
-               "X-Lightkeeper-User": "u-1", "X-Lightkeeper-Session": "s-1", "X-Lightkeeper-Tags": "team=search, tier=gold",
-               "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=body, headers=headers) as r:
-            raw = await r.read()
-            assert r.status == 200
+    body = {
+        "model": "gpt-4o-mini",
+        "temperature": 0.2,
+        "max_tokens": 64,
+        "seed": 7,
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Capital of France?"},
+        ],
+    }
+    headers = {
+        "Authorization": "Bearer sk-test-0123456789abcdefghijkl",
+        "X-Lightkeeper-App": "shop",
+        "X-Lightkeeper-User": "u-1",
+        "X-Lightkeeper-Session": "s-1",
+        "X-Lightkeeper-Tags": "team=search, tier=gold",
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(agent.url + "/v1/chat/completions", json=body, headers=headers) as r,
+    ):
+        raw = await r.read()
+        assert r.status == 200
     direct = orjson.loads(raw)
     # upstream saw the auth header and none of the lightkeeper headers
     got = fake_llm.fake.received[-1]
@@ -53,11 +68,14 @@ async def test_openai_chat_non_streaming_round_trip(agent_factory, fake_llm):
 async def test_body_passes_through_byte_for_byte(agent_factory, fake_llm):
     agent = await agent_factory()
     payload = b'{"model":"m","messages":[{"role":"user","content":"x"}],  "extra_field": [1, 2]}'
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", data=payload,
-                          headers={"Content-Type": "application/json"}) as r:
-            via_agent = await r.read()
-            status = r.status
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/v1/chat/completions", data=payload, headers={"Content-Type": "application/json"}
+        ) as r,
+    ):
+        via_agent = await r.read()
+        status = r.status
     assert status == 200
     assert fake_llm.fake.received[-1].body == payload
     assert orjson.loads(via_agent)["object"] == "chat.completion"
@@ -66,14 +84,17 @@ async def test_body_passes_through_byte_for_byte(agent_factory, fake_llm):
 async def test_openai_streaming_usage_from_final_chunk(agent_factory, fake_llm):
     fake_llm.fake.config.chunk_delay_ms = 5
     agent = await agent_factory()
-    body = {"model": "gpt-4o", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "Explain photosynthesis"}]}
+    body = {
+        "model": "gpt-4o",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "Explain photosynthesis"}],
+    }
     chunks: list[bytes] = []
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=body) as r:
-            assert r.headers["Content-Type"].startswith("text/event-stream")
-            async for chunk in r.content.iter_any():
-                chunks.append(chunk)
+    async with aiohttp.ClientSession() as s, s.post(agent.url + "/v1/chat/completions", json=body) as r:
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        async for chunk in r.content.iter_any():
+            chunks.append(chunk)
     text = b"".join(chunks)
     assert text.endswith(b"data: [DONE]\n\n")
     datas = [orjson.loads(line[6:]) for line in text.split(b"\n") if line.startswith(b"data: {")]
@@ -91,9 +112,11 @@ async def test_openai_streaming_usage_from_final_chunk(agent_factory, fake_llm):
 async def test_cumulative_per_chunk_usage_is_not_summed(agent_factory):
     agent = await agent_factory()
     body = {"model": "vllm-model", "stream": True, "messages": [{"role": "user", "content": "hello there"}]}
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=body, headers={"X-Fake-Mode": "cumulative"}) as r:
-            text = await r.read()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(agent.url + "/v1/chat/completions", json=body, headers={"X-Fake-Mode": "cumulative"}) as r,
+    ):
+        text = await r.read()
     datas = [orjson.loads(line[6:]) for line in text.split(b"\n") if line.startswith(b"data: {")]
     (ev,) = await _events(agent, 1)
     assert ev.usage.output_tokens == datas[-1]["usage"]["completion_tokens"]
@@ -102,10 +125,13 @@ async def test_cumulative_per_chunk_usage_is_not_summed(agent_factory):
 
 async def test_stream_without_usage_is_estimated(agent_factory):
     agent = await agent_factory()
-    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "What is the capital of France?"}]}
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/chat/completions", json=body) as r:
-            await r.read()
+    body = {
+        "model": "gpt-4o",
+        "stream": True,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+    }
+    async with aiohttp.ClientSession() as s, s.post(agent.url + "/v1/chat/completions", json=body) as r:
+        await r.read()
     (ev,) = await _events(agent, 1)
     assert ev.usage.estimated is True
     assert ev.usage.input_tokens and ev.usage.input_tokens > 5
@@ -115,13 +141,20 @@ async def test_stream_without_usage_is_estimated(agent_factory):
 @pytest.mark.parametrize("stream", [False, True])
 async def test_anthropic_messages(agent_factory, stream):
     agent = await agent_factory()
-    body = {"model": "claude-3-5-haiku-latest", "max_tokens": 100, "system": "You are terse.", "stream": stream,
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "Reset my password"}]}]}
+    body = {
+        "model": "claude-3-5-haiku-latest",
+        "max_tokens": 100,
+        "system": "You are terse.",
+        "stream": stream,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Reset my password"}]}],
+    }
     headers = {"x-api-key": "sk-ant-api03-secretsecretsecret1234", "anthropic-version": "2023-06-01"}
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/messages", json=body, headers=headers) as r:
-            raw = await r.read()
-            assert r.status == 200
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(agent.url + "/v1/messages", json=body, headers=headers) as r,
+    ):
+        raw = await r.read()
+        assert r.status == 200
     (ev,) = await _events(agent, 1)
     assert ev.provider_name == "anthropic" and ev.streaming is stream
     assert [m.role for m in ev.input_messages] == ["system", "user"]
@@ -147,9 +180,8 @@ async def test_anthropic_messages(agent_factory, stream):
 async def test_other_openai_endpoints(agent_factory, path):
     agent = await agent_factory()
     body = {"model": "m1", "prompt": "Say hi", "input": "Say hi"}
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + path, json=body) as r:
-            resp = orjson.loads(await r.read())
+    async with aiohttp.ClientSession() as s, s.post(agent.url + path, json=body) as r:
+        resp = orjson.loads(await r.read())
     (ev,) = await _events(agent, 1)
     assert ev.input_messages[-1].content == "Say hi"
     if path == "/v1/embeddings":
@@ -164,24 +196,32 @@ async def test_other_openai_endpoints(agent_factory, path):
 async def test_responses_api_streaming(agent_factory):
     agent = await agent_factory()
     body = {"model": "gpt-4.1", "input": "Summarise the report", "stream": True}
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/responses", json=body) as r:
-            raw = await r.read()
-    completed = [orjson.loads(line[6:]) for line in raw.split(b"\n") if b"response.completed" in line
-                 and line.startswith(b"data: ")][0]["response"]
+    async with aiohttp.ClientSession() as s, s.post(agent.url + "/v1/responses", json=body) as r:
+        raw = await r.read()
+    completed = next(
+        orjson.loads(line[6:])
+        for line in raw.split(b"\n")
+        if b"response.completed" in line and line.startswith(b"data: ")
+    )["response"]
     (ev,) = await _events(agent, 1)
     assert ev.output.text == completed["output"][0]["content"][0]["text"]
     assert ev.usage.input_tokens == completed["usage"]["input_tokens"] and ev.streaming
 
 
 async def test_named_route_and_context_header(agent_factory, fake_llm):
-    agent = await agent_factory(routes={"vllm": {"base_url": fake_llm.url + "/v1", "provider": "openai",
-                                                 "provider_name": "vllm"}})
+    agent = await agent_factory(
+        routes={"vllm": {"base_url": fake_llm.url + "/v1", "provider": "openai", "provider_name": "vllm"}}
+    )
     docs = [{"text": "Paris is the capital of France.", "id": "d1", "score": 0.9}, "Second doc"]
-    async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/vllm/chat/completions", json={"model": "llama", "messages": [
-                {"role": "user", "content": "Capital?"}]}, headers={"X-Lightkeeper-Context": orjson.dumps(docs).decode()}) as r:
-            assert r.status == 200
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/vllm/chat/completions",
+            json={"model": "llama", "messages": [{"role": "user", "content": "Capital?"}]},
+            headers={"X-Lightkeeper-Context": orjson.dumps(docs).decode()},
+        ) as r,
+    ):
+        assert r.status == 200
     assert fake_llm.fake.received[-1].path == "/v1/chat/completions"
     (ev,) = await _events(agent, 1)
     assert ev.provider_name == "vllm" and ev.route == "/vllm/chat/completions"
@@ -193,13 +233,20 @@ async def test_named_route_and_context_header(agent_factory, fake_llm):
 async def test_context_posted_by_trace_id(agent_factory):
     agent = await agent_factory()
     async with aiohttp.ClientSession() as s:
-        async with s.post(agent.url + "/v1/context", json={"trace_id": "trace-42", "documents": ["Doc A"]}) as r:
+        async with s.post(
+            agent.url + "/v1/context", json={"trace_id": "trace-42", "documents": ["Doc A"]}
+        ) as r:
             assert r.status == 200
-        async with s.post(agent.url + "/v1/chat/completions", json={"model": "m", "messages": [
-                {"role": "user", "content": "q"}]}, headers={"X-Lightkeeper-Trace-Id": "trace-42"}) as r:
+        async with s.post(
+            agent.url + "/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "q"}]},
+            headers={"X-Lightkeeper-Trace-Id": "trace-42"},
+        ) as r:
             await r.read()
-        async with s.post(agent.url + "/v1/chat/completions", json={"model": "m", "messages": [
-                {"role": "user", "content": "q"}]}) as r:
+        async with s.post(
+            agent.url + "/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "q"}]},
+        ) as r:
             await r.read()
     evs = await _events(agent, 2)
     assert evs[0].trace_id == "trace-42" and [d.text for d in evs[0].context_documents] == ["Doc A"]

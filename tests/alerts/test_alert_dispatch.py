@@ -84,7 +84,7 @@ async def test_restart_mid_delivery_delivers_once(tmp_path, alert_routes, slack_
     path = tmp_path / "outbox.sqlite3"
     box = Outbox(path)
     key = _enqueue(box, "slack", fake_clock)
-    slack_loopback.script(SLACK, Action(200, delay=5.0))  # hangs: the process dies meanwhile
+    slack_loopback.script(SLACK, Action(200, delay=1.5))  # hangs: the process dies meanwhile
     d = _dispatcher(box, alert_routes, fake_clock, "slack")
     task = asyncio.create_task(d.run_once())
     while not slack_loopback.requests:

@@ -148,3 +148,15 @@ def test_broker_dies_with_a_killed_starter(tmp_path):
         time.sleep(0.2)
     assert not _proc.alive(java_pid)
     assert kafka_pids_for(data) == []
+
+
+def test_cli_up_reports_a_busy_port(tmp_path, capsys):
+    from lightkeeper.cli.main import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["dev", "kafka", "up", "--port", str(port), "--data-dir", str(tmp_path / "d")]) == 1
+    assert f"port 127.0.0.1:{port} is in use" in capsys.readouterr().err
+    assert kafka_pids_for(tmp_path / "d") == []

@@ -71,3 +71,17 @@ def test_unreachable_cluster_is_a_kafka_error():
     settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")
     with pytest.raises(KafkaError, match="failed"):
         ensure_topics(settings, timeout_s=3)
+
+
+def test_cli_topics_create_and_list(kafka_settings, capsys):
+    from lightkeeper.cli.main import main
+
+    argv = ["topics", "create", "--bootstrap", kafka_settings.bootstrap_servers, "--prefix", "cli-x."]
+    assert main([*argv, "--partitions", "2", "events", "alerts"]) == 0
+    assert capsys.readouterr().out.split() == ["cli-x.events", "cli-x.alerts"]
+    assert main(["topics", "list", "--bootstrap", kafka_settings.bootstrap_servers]) == 0
+    listed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert listed["cli-x.events"] == listed["cli-x.alerts"] == "2"
+    assert "cli-x.scores" not in listed
+    assert main([*argv, "bogus"]) == 1
+    assert "unknown topic name" in capsys.readouterr().err

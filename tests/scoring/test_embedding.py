@@ -30,7 +30,9 @@ def test_empty_batch(embedder: Embedder) -> None:
 
 
 def test_semantics(embedder: Embedder) -> None:
-    a, b, c = embedder.embed(["How do I bake bread?", "What is a recipe for baking bread?", "Stock market crash"])
+    a, b, c = embedder.embed(
+        ["How do I bake bread?", "What is a recipe for baking bread?", "Stock market crash"]
+    )
     assert float(a @ b) > float(a @ c) + 0.2
 
 

@@ -69,7 +69,9 @@ def test_streams_in_batches() -> None:
 def test_hallucination_fields() -> None:
     fake = RecordingScorer()
     lines = [
-        json.dumps({"context": "Paris is in France.", "response": "Paris is in France.", "question": "Where?"}),
+        json.dumps(
+            {"context": "Paris is in France.", "response": "Paris is in France.", "question": "Where?"}
+        ),
         json.dumps({"context": ["a", "b"], "response": "ok"}),
         json.dumps({"response": "no context"}),
         json.dumps({"context": ["a"], "response": ""}),
@@ -115,8 +117,10 @@ def test_cli_scores_real_injection_model(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_cli_toxicity_from_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    lines = [json.dumps({"text": "You are a worthless idiot and I will hurt you."}),
-             json.dumps({"text": "Thanks, have a wonderful day!"})]
+    lines = [
+        json.dumps({"text": "You are a worthless idiot and I will hurt you."}),
+        json.dumps({"text": "Thanks, have a wonderful day!"}),
+    ]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     assert main(["score", "toxicity"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

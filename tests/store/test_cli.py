@@ -106,3 +106,16 @@ def test_done_criterion_in_a_fresh_process(tmp_path):
     count = _run(["sql", "SELECT count() FROM events"], tmp_path)
     assert count.returncode == 0, count.stderr
     assert count.stdout.splitlines()[2].strip() == "0"
+
+
+def test_sql_is_read_only_unless_write(store_url, store_client, store_database, capsys):
+    create = "CREATE TABLE scratch (x UInt8) ENGINE = Memory"
+    assert main(_cli(store_url, store_database, "sql", create)) == 1
+    assert "readonly" in capsys.readouterr().err.lower()
+    assert main(_cli(store_url, store_database, "sql", "DROP TABLE events")) == 1
+    assert main(_cli(store_url, store_database, "sql", create, "--write")) == 0
+    query = "SELECT name FROM system.tables WHERE database = {db:String}"
+    names = store_client.query(query, parameters={"db": store_database}).result_rows
+    assert ("scratch",) in names and ("events",) in names
+    # the shared client is not left in read-only mode
+    store_client.command(f"INSERT INTO {store_database}.scratch VALUES (1)")

@@ -173,3 +173,21 @@ def test_every_shipped_file_renders_without_unknown_placeholders():
     for m in discover():
         for statement in split_statements(ctx.render(m.text)):
             assert "{" not in statement, (m.path.name, statement[:80])
+
+
+def test_ttl_setting_changes_are_applied_and_otherwise_nothing_changes(fresh):
+    client, db = fresh
+    migrate(client, db, events_ttl_days=90, derived_ttl_days=365)
+
+    def ddl(table: str) -> str:
+        return client.query(f"SHOW CREATE TABLE {db}.{table}").result_rows[0][0]
+
+    before = {t: ddl(t) for t in ("events", "scores", "rollup_minute", "alerts")}
+    assert migrate(client, db, events_ttl_days=90, derived_ttl_days=365) == []
+    assert {t: ddl(t) for t in before} == before
+
+    assert migrate(client, db, events_ttl_days=30, derived_ttl_days=0) == []
+    assert "toIntervalDay(30)" in ddl("events")
+    assert "TTL" not in ddl("scores") and "TTL" not in ddl("rollup_minute")
+    assert migrate(client, db, events_ttl_days=30, derived_ttl_days=400) == []
+    assert "toIntervalDay(400)" in ddl("alerts") and "toIntervalDay(400)" in ddl("rollup_minute")

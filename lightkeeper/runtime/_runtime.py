@@ -1,0 +1,185 @@
+"""The embedded runtime: agent + processors + embedded store in one asyncio process.
+
+The agent (``agent.app``) publishes into an :class:`EventQueue` instead of Kafka; a processor
+task takes batches from it with the same batching as the worker (``batch_max`` within
+``batch_within_s``), runs the same :class:`Pipeline` and :class:`Sink` into the same tables,
+and acknowledges (releases spooled records) only after the insert. Dead letters go to
+``<data_dir>/dead-letters.jsonl`` (there is no Kafka topic here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agent.settings import AgentSettings
+from lightkeeper.runtime._queue import EventQueue
+from processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
+from processors.settings import WorkerSettings
+from processors.sink import Sink
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedRuntime:
+    """Start with :meth:`start`, stop with :meth:`stop` (drains the queue first).
+
+    ``stages`` overrides the stages built from ``worker.stages``; ``client`` an already open
+    store client (tests share the session's embedded store)."""
+
+    def __init__(
+        self,
+        agent: AgentSettings,
+        worker: WorkerSettings,
+        *,
+        client: Any = None,
+        stages: list[Any] | None = None,
+        queue_max: int = 50_000,
+    ) -> None:
+        self.agent_settings = agent
+        self.worker_settings = worker
+        self.client = client
+        self._stages = stages
+        self.data_dir = Path(worker.data_dir)
+        self.queue = EventQueue(queue_max, self.data_dir / "runtime" / "overflow")
+        self.pipeline: Pipeline | None = None
+        self.sink: Sink | None = None
+        self.port: int | None = None
+        self.stored = 0
+        self.dead = 0
+        self.batches = 0
+        self._runner: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._batch_hooks: list[Any] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.agent_settings.host}:{self.port}"
+
+    def on_batch(self, hook: Any) -> None:
+        """Call ``hook(batch)`` after each stored batch (summaries, alerting, tests)."""
+        self._batch_hooks.append(hook)
+
+    async def start(self) -> None:
+        from agent.app import serve
+        from lightkeeper.store import connect
+        from lightkeeper.store.migrate import migrate
+        from processors.enrich import Enricher
+        from processors.metrics import WorkerMetrics
+        from processors.pipeline_stages import build_stages
+
+        w = self.worker_settings
+        if self.client is None:
+            self.client = await asyncio.to_thread(connect, w.store_url, w.store.database)
+            await asyncio.to_thread(migrate, self.client, w.store.database, w.store.cluster)
+        stages = self._stages if self._stages is not None else await asyncio.to_thread(build_stages, w)
+        self.pipeline = Pipeline(Enricher(w.pricing_table(), estimate=w.estimate_tokens), stages)
+        self.sink = Sink(
+            self.client,
+            database=w.store.database,
+            metrics=WorkerMetrics(),
+            retry_initial_s=w.retry_initial_s,
+            retry_max_s=w.retry_max_s,
+        )
+        await self.queue.start()
+        self._task = asyncio.create_task(self._consume(), name="lightkeeper-processors")
+        self._runner, self.port = await serve(self.agent_settings, self.queue)
+        log.info("embedded runtime: agent on %s, store %s, stages %s", self.url, w.store_url,
+                 [s.name for s in self.pipeline.stages])
+
+    async def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until every submitted event went through the processors."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.queue) or self._in_flight:
+            if loop.time() > deadline:
+                raise TimeoutError(f"{len(self.queue)} events still queued after {timeout}s")
+            self._idle.clear()
+            try:
+                await asyncio.wait_for(self._idle.wait(), 0.2)
+            except TimeoutError:
+                pass
+
+    async def stop(self, drain_timeout: float = 60.0) -> None:
+        """Stop the agent, process what is queued, stop the processors."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        try:
+            await self.wait_idle(drain_timeout)
+        except TimeoutError:
+            saved = self.queue.persist_pending()
+            log.warning("store not draining: %d queued events saved to the overflow spool", saved)
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self.sink is not None:
+            self.sink.close()
+        self.queue.close()
+
+    async def _consume(self) -> None:
+        w = self.worker_settings
+        assert self.pipeline is not None and self.sink is not None
+        while not self._stopping:
+            taken = await self.queue.take(w.batch_max, w.batch_within_s)
+            if not taken.records:
+                self._idle.set()
+                continue
+            self._in_flight = len(taken.records)
+            try:
+                raws = [RawEvent(v, k, "embedded", 0, -1) for k, v in taken.records]
+                batch = await asyncio.to_thread(self.pipeline.process, raws)
+                stored = await self.sink.store(batch, should_stop=lambda: self._stopping)
+                if not stored:
+                    self.queue.requeue(taken)
+                    return
+                self.queue.commit(taken)
+                await asyncio.to_thread(self._write_dead_letters, batch.dead)
+                self.stored += len(batch.events)
+                self.dead += len(batch.dead)
+                self.batches += 1
+                for hook in self._batch_hooks:
+                    try:
+                        result = hook(batch)
+                        if asyncio.iscoroutine(result):
+                            await result
+                    except Exception:  # noqa: BLE001 - a hook never stops processing
+                        log.exception("batch hook failed")
+            except asyncio.CancelledError:
+                self.queue.requeue(taken)
+                raise
+            except Exception:  # noqa: BLE001 - keep processing; the batch is retried
+                log.exception("processing a batch of %d events failed; retrying it", len(taken.records))
+                self.queue.requeue(taken)
+                await asyncio.sleep(1.0)
+            finally:
+                self._in_flight = 0
+                self._idle.set()
+
+    def _write_dead_letters(self, dead: list[DeadLetter]) -> None:
+        if not dead:
+            return
+        path = self.data_dir / "dead-letters.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as out:
+            for d in dead:
+                out.write(orjson.dumps({"reason": d.reason, "stage": d.stage,
+                                        "value_b64": base64.b64encode(d.value).decode()}) + b"\n")
+
+
+def batch_summary(batch: Batch) -> dict[str, int]:
+    """Counts of one processed batch (for progress displays)."""
+    return {"events": len(batch.events), "dead": len(batch.dead),
+            **{f"rows_{table}": len(rows) for table, rows in batch.rows.items()}}

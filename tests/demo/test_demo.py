@@ -1,0 +1,45 @@
+"""The demo in its short mode: it runs end to end and its summary matches SQL over the store."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from lightkeeper.demo import DemoOptions, counts, plan, run
+
+
+def test_the_plan_holds_every_incident_even_when_short() -> None:
+    kinds = counts(plan(200))
+    for kind in ("toxic_prompt", "toxic_response", "injection", "error", "ungrounded", "drift",
+                 "cost_spike", "unknown_model", "rag"):
+        assert kinds.get(kind, 0) >= 1, kind
+    assert sum(kinds.values()) == 200
+    assert plan(200) == plan(200)  # deterministic
+
+
+async def test_quick_demo_summary_matches_the_store(
+    tmp_path: Path, store_url: str, store_database: str, store_client: Any, capsys: Any
+) -> None:
+    options = DemoOptions(events=120, store_url=store_url, database=store_database, data_dir=tmp_path,
+                          latency_ms=5, progress=True)
+    summary = await run(options, client=store_client, stages=[])
+    printed = capsys.readouterr()
+    assert "Lightkeeper demo summary" in printed.out and "lightkeeper sql" in printed.out
+    assert "calls 120/120" in printed.out + printed.err  # progress was shown
+
+    db = store_database
+    run_filter = f"tags['demo_run'] = '{summary.run_id}'"
+    n, errors, cost, unpriced = store_client.query(
+        f"SELECT count(), countIf(is_error = 1), sum(cost_usd), countIf(cost_usd IS NULL) "
+        f"FROM {db}.events_dedup WHERE {run_filter}").result_rows[0]
+    assert summary.requests == n == 120
+    assert (summary.errors, summary.cost_usd, summary.unpriced) == (errors, cost, unpriced)
+    assert errors >= 1 and unpriced >= 1 and cost > 0
+    by_app = dict(store_client.query(
+        f"SELECT app, count() FROM {db}.events_dedup WHERE {run_filter} GROUP BY app").result_rows)
+    assert {a: c for a, c, _, _ in summary.by_app} == by_app
+    assert sum((c or Decimal(0)) for _, _, c, _ in summary.by_model) == cost
+    top_user = summary.top_users[0][0]
+    assert top_user == "mallory"  # the cost spike
+    assert f"${cost:,.4f}" in printed.out

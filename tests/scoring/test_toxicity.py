@@ -1,0 +1,107 @@
+"""Toxicity scorer: known toxic vs clean texts, counter-speech/negation/quotes, batch vs single,
+precomputed embeddings, bad items, artifact card."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from processors.embedding import get_embedder
+from processors.scoring.base import ScoreInput, Scorer
+from processors.scoring.registry import artifact_path, get_scorer
+from processors.scoring.toxicity import ToxicityScorer
+
+# Written for these tests; none of them is in the training data or the hand-written lists.
+TOXIC = [
+    "You're a disgusting waste of oxygen, crawl back into your hole.",
+    "I swear I'm going to smash your face in when I see you.",
+    "Those people are cockroaches and should be wiped off the earth.",
+    "Shut your stupid mouth, you ignorant fool.",
+    "What a fucking moron, he can't do anything right.",
+]
+CLEAN = [
+    "Thank you so much for the help with my project yesterday!",
+    "The meeting has been moved to Thursday at 3pm.",
+    "Could you recommend a good book about the history of Japan?",
+    "I really enjoyed the concert, the band was amazing.",
+    "Please remember to water the plants while I'm away.",
+]
+# Counter-speech, negation and quotation of abuse: must not be flagged by default.
+COUNTER = [
+    "It's wrong to say that women are inferior to men.",
+    "I don't think immigrants are criminals at all.",
+    "Calling gay people disgusting is hateful and I won't tolerate it.",
+]
+
+
+@pytest.fixture(scope="module")
+def scorer() -> ToxicityScorer:
+    s = get_scorer("toxicity")
+    assert isinstance(s, ToxicityScorer)
+    return s
+
+
+def test_protocol(scorer: ToxicityScorer) -> None:
+    assert isinstance(scorer, Scorer)
+    assert scorer.name == "toxicity" and scorer.version.startswith("toxicity-v")
+
+
+def test_toxic_flagged(scorer: ToxicityScorer) -> None:
+    for text, r in zip(TOXIC, scorer.score_batch([ScoreInput(text=t) for t in TOXIC]), strict=True):
+        assert r.score is not None and r.flagged, (text, r)
+        assert r.details["label"] == "toxic"
+
+
+def test_clean_not_flagged(scorer: ToxicityScorer) -> None:
+    for text, r in zip(CLEAN, scorer.score_batch([ScoreInput(text=t) for t in CLEAN]), strict=True):
+        assert r.score is not None and not r.flagged, (text, r)
+        assert r.details["label"] == "clean" and r.score < 0.3
+
+
+def test_counter_speech_scores_below_the_abuse_it_quotes(scorer: ToxicityScorer) -> None:
+    counter = scorer.score_batch([ScoreInput(text=t) for t in COUNTER])
+    flagged = [t for t, r in zip(COUNTER, counter, strict=True) if r.flagged]
+    assert len(flagged) <= 1, flagged
+    direct = scorer.score_batch([ScoreInput(text="Women are inferior to men.")])[0]
+    assert direct.score is not None and counter[0].score is not None
+    assert direct.score > counter[0].score
+
+
+def test_scores_separate_toxic_from_clean(scorer: ToxicityScorer) -> None:
+    tox = [r.score for r in scorer.score_batch([ScoreInput(text=t) for t in TOXIC])]
+    cln = [r.score for r in scorer.score_batch([ScoreInput(text=t) for t in CLEAN])]
+    assert all(s is not None and 0.0 <= s <= 1.0 for s in tox + cln)
+    assert min(s for s in tox if s is not None) > max(s for s in cln if s is not None)
+
+
+def test_batch_and_single_agree(scorer: ToxicityScorer) -> None:
+    texts = TOXIC[:2] + CLEAN[:2]
+    batch = scorer.score_batch([ScoreInput(text=t) for t in texts])
+    for t, b in zip(texts, batch, strict=True):
+        assert scorer.score_batch([ScoreInput(text=t)])[0].score == pytest.approx(b.score, abs=1e-5)
+
+
+def test_precomputed_embedding_matches(scorer: ToxicityScorer) -> None:
+    vec = get_embedder().embed([TOXIC[0]])[0]
+    a = scorer.score_batch([ScoreInput(text=TOXIC[0], embedding=vec)])[0]
+    b = scorer.score_batch([ScoreInput(text=TOXIC[0])])[0]
+    assert a.score == pytest.approx(b.score, abs=1e-5)
+
+
+def test_bad_items(scorer: ToxicityScorer) -> None:
+    r = scorer.score_batch(
+        [ScoreInput(text=""), ScoreInput(text=CLEAN[0], embedding=np.ones(3)), ScoreInput(text=TOXIC[0])]
+    )
+    assert r[0].score is None and "error" in r[0].details
+    assert r[1].score is None and "dimension" in r[1].details["error"]
+    assert r[2].flagged
+
+
+def test_card_reports_cross_dataset_metrics() -> None:
+    card = json.loads(artifact_path("toxicity").with_suffix(".json").read_text())
+    chosen = card["metrics"]["variants"][card["metrics"]["chosen"]]
+    assert chosen["davidson_to_hatecheck"]["auroc"] > 0.5
+    assert "counter_quote_nh" in chosen["hatecheck_templates_heldout_by_functionality"]
+    assert card["training_data"]["files"]
