@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_WHEEL := $(firstword $(wildcard ../shared/wheels/torch-*+cpu-*.whl))
 
-.PHONY: setup demo test lint fmt bench kafka-up kafka-down clean
+.PHONY: setup demo test lint fmt schemas bench kafka-up kafka-down clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lightkeeper export-schemas --check
+
+schemas: setup
+	$(BIN)/lightkeeper export-schemas
 
 fmt: setup
 	$(BIN)/ruff format .

@@ -96,8 +96,8 @@ class Traffic:
     (app, model) with Zipf-like activity; lognormal tokens and latency; rare errors/toxicity."""
 
     seed: int
-    rpm: float = 80.0
-    users: int = 150
+    rpm: float = 300.0
+    users: int = 300
     incidents: list[Incident] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -156,8 +156,19 @@ class Traffic:
         tin = int(400 * math.exp(rng.gauss(0, 0.5)) * token_mult)
         tout = int(200 * math.exp(rng.gauss(0, 0.5)) * token_mult)
         error = rng.random() < err_p
-        return Call(f"e{rng.getrandbits(64):016x}", start, app, model, user, error, (tin + tout) * price, tin, tout,
-                    lat, rng.random() < tox_p)
+        return Call(
+            f"e{rng.getrandbits(64):016x}",
+            start,
+            app,
+            model,
+            user,
+            error,
+            (tin + tout) * price,
+            tin,
+            tout,
+            lat,
+            rng.random() < tox_p,
+        )
 
     def _active_for(self, kind: str, ts: datetime, app: str, model: str) -> bool:
         return any(i.app == app and i.model == model for i in self._active(kind, ts))
@@ -201,10 +212,21 @@ def replay(traffic: Traffic, hours: float) -> tuple[list[Fired], int]:
     while ts < end:
         batch = traffic.slice(ts)
         for c in previous:  # toxicity verdicts arrive one slice after their events
-            agg.add_verdict(c.event_id, "toxicity_response", 0.9 if c.toxic else 0.01, c.toxic, c.app, c.model, c.start)
+            agg.add_verdict(
+                c.event_id, "toxicity_response", 0.9 if c.toxic else 0.01, c.toxic, c.app, c.model, c.start
+            )
         for c in batch:
-            agg.add_call(c.start, c.app, c.model, user_id=c.user, error=c.error, cost_usd=c.cost,
-                         input_tokens=c.input_tokens, output_tokens=c.output_tokens, duration_ms=c.latency_ms)
+            agg.add_call(
+                c.start,
+                c.app,
+                c.model,
+                user_id=c.user,
+                error=c.error,
+                cost_usd=c.cost,
+                input_tokens=c.input_tokens,
+                output_tokens=c.output_tokens,
+                duration_ms=c.latency_ms,
+            )
         previous = batch
         ts += SLICE
         points = agg.flush(ts)

@@ -96,7 +96,11 @@ SHIFTS = [
     ("qa", "dialogue"),
     ("benign", "jailbreak"),
     ("dialogue", "benign"),
+    # partial shifts: a quarter of the traffic changes
+    ("qa", "qa:0.75,jailbreak:0.25"),
+    ("mix", "qa:0.15,dialogue:0.15,benign:0.15,tweets:0.15,jailbreak:0.4"),
 ]
+MIX = ",".join(f"{s}:0.2" for s in SOURCES)
 
 
 class Stream:
@@ -112,7 +116,18 @@ class Stream:
         self.i = 0
         self.scripts = {s: [script_of(p) for p, _ in pairs] for s, pairs in texts.items()}
 
-    def take(self, source: str, n: int) -> list:
+    def take(self, spec: str, n: int) -> list:
+        """``spec``: a source, ``mix`` (all sources alike) or ``src:weight,src:weight``."""
+        spec = MIX if spec == "mix" else spec
+        if ":" not in spec:
+            return self._take(spec, n)
+        names, weights = zip(
+            *((p.split(":")[0], float(p.split(":")[1])) for p in spec.split(",")), strict=True
+        )
+        picks = self.rng.choice(len(names), size=n, p=np.asarray(weights) / sum(weights))
+        return [obs for k in picks for obs in self._take(names[k], 1)]
+
+    def _take(self, source: str, n: int) -> list:
         from processors.drift import DriftObservation
 
         rng, pairs = self.rng, self.texts[source]
@@ -214,7 +229,7 @@ def main() -> int:
     if not args.skip_stationary:
         total_events, alarms, drifted_records, checks, positives = 0, {}, 0, 0, 0
         t_cpu = time.process_time()
-        for source in SOURCES:
+        for source in (*SOURCES, "mix"):
             mon = DriftMonitor(cfg)
             feed(mon, stream.take(source, w.reference_size))
             recs = feed(mon, stream.take(source, args.stationary))
@@ -230,7 +245,7 @@ def main() -> int:
             )
         cpu = time.process_time() - t_cpu
         n_alarms = sum(alarms.values())
-        per_event_ms = cpu / (total_events + len(SOURCES) * w.reference_size) * 1e3
+        per_event_ms = cpu / (total_events + (len(SOURCES) + 1) * w.reference_size) * 1e3
         print(
             f"false alarms per 10,000 stationary events: {n_alarms * 10000 / total_events:.2f} "
             f"({n_alarms} alarms {alarms}, {drifted_records} drifted records, {total_events} events, "
@@ -253,9 +268,12 @@ def main() -> int:
         delays["any"].append(first_any)
         delays["prompt_embedding"].append(first.get("prompt_embedding"))
         delays["metadata"].append(first.get("metadata"))
-        example = next((r.examples[:1] for _, r in recs if r.drifted and r.target == "prompt_embedding"), [])
+        hit = next((r for _, r in recs if r.drifted and r.target == "prompt_embedding"), None)
+        example = hit.examples[:1] if hit else []
+        terms = hit.top_features if hit else []
         print(
-            f"  shift {a:>9s} -> {b:9s}: detected after {first} events {pre or ''}; example {example!r:.90}"
+            f"  shift {a:>9.9s} -> {b:.40s}: detected after {first} events "
+            f"{'(pre-shift alarms ' + str(pre) + ') ' if pre else ''}; terms {terms}; example {example!r:.80}"
         )
     for fam, vals in delays.items():
         found = [v for v in vals if v is not None]

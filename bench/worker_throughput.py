@@ -46,8 +46,12 @@ def start_broker(root: Path) -> Any:
 
 async def produce_all(kafka: KafkaSettings, topic: str, n: int, *, rate: float | None = None) -> float:
     """Produce ``n`` events (optionally paced at ``rate``/s); returns seconds taken."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=10,
-                                max_batch_size=512 * 1024, compression_type="lz4")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        linger_ms=10,
+        max_batch_size=512 * 1024,
+        compression_type="lz4",
+    )
     await producer.start()
     started = time.monotonic()
     try:
@@ -78,11 +82,35 @@ async def committed(kafka: KafkaSettings, group: str, topic: str) -> int:
     return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
 
 
-def worker_cmd(kafka: KafkaSettings, app_id: str, root: Path, batch_max: int, metrics_port: int = 0) -> list[str]:
-    return [sys.executable, "-m", "lightkeeper", "--log-level", "WARNING", "worker",
-            "--bootstrap", kafka.bootstrap_servers, "--topic-prefix", kafka.topic_prefix, "--app-id", app_id,
-            "--store-url", f"chdb://{root / 'store'}", "--data-dir", str(root), "--batch-max", str(batch_max),
-            "--batch-within", "0.2", "--metrics-port", str(metrics_port), "--stages", ""]
+def worker_cmd(
+    kafka: KafkaSettings, app_id: str, root: Path, batch_max: int, metrics_port: int = 0
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lightkeeper",
+        "--log-level",
+        "WARNING",
+        "worker",
+        "--bootstrap",
+        kafka.bootstrap_servers,
+        "--topic-prefix",
+        kafka.topic_prefix,
+        "--app-id",
+        app_id,
+        "--store-url",
+        f"chdb://{root / 'store'}",
+        "--data-dir",
+        str(root),
+        "--batch-max",
+        str(batch_max),
+        "--batch-within",
+        "0.2",
+        "--metrics-port",
+        str(metrics_port),
+        "--stages",
+        "",
+    ]
 
 
 def free_port() -> int:
@@ -100,8 +128,12 @@ def scrape(port: int) -> dict[str, float]:
     text = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        for name in ("lightkeeper_worker_process_seconds_sum", "lightkeeper_worker_insert_seconds_sum",
-                     "lightkeeper_worker_batch_size_count", "lightkeeper_worker_batch_size_sum"):
+        for name in (
+            "lightkeeper_worker_process_seconds_sum",
+            "lightkeeper_worker_insert_seconds_sum",
+            "lightkeeper_worker_batch_size_count",
+            "lightkeeper_worker_batch_size_sum",
+        ):
             if line.startswith(name):
                 out[name.removeprefix("lightkeeper_worker_")] = out.get(name, 0.0) + float(line.split()[-1])
     return {k: round(v, 2) for k, v in out.items()}
@@ -135,9 +167,15 @@ def pipeline_breakdown(n: int = 5000) -> dict[str, float]:
     client.insert_arrow("events", table, database="lightkeeper")
     t6 = time.perf_counter()
     us = 1e6 / n
-    return {"decode_us": (t1 - t0) * us, "enrich_us": (t2 - t1) * us, "row_us": (t3 - t2) * us,
-            "arrow_us": (t5 - t4) * us, "insert_us": (t6 - t5) * us, "total_us": ((t3 - t0) + (t6 - t4)) * us,
-            "event_bytes": float(len(raws[0].value))}
+    return {
+        "decode_us": (t1 - t0) * us,
+        "enrich_us": (t2 - t1) * us,
+        "row_us": (t3 - t2) * us,
+        "arrow_us": (t5 - t4) * us,
+        "insert_us": (t6 - t5) * us,
+        "total_us": ((t3 - t0) + (t6 - t4)) * us,
+        "event_bytes": float(len(raws[0].value)),
+    }
 
 
 async def main() -> None:
@@ -153,8 +191,11 @@ async def main() -> None:
     if not args.bootstrap:
         broker = start_broker(root / "kafka")
         args.bootstrap = broker.bootstrap
-    kafka = KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.",
-                          partitions=args.partitions)
+    kafka = KafkaSettings(
+        bootstrap_servers=args.bootstrap,
+        topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.",
+        partitions=args.partitions,
+    )
     topic = kafka.topic("events")
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     proc = None
@@ -166,8 +207,12 @@ async def main() -> None:
         launched = time.monotonic()
         log = (root / "worker.log").open("wb")
         port = free_port()
-        proc = subprocess.Popen(worker_cmd(kafka, app_id, root / "w", args.batch_max, port), env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            worker_cmd(kafka, app_id, root / "w", args.batch_max, port),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         first_at = first_n = None
         done = 0
         while time.monotonic() - launched < args.timeout:
@@ -185,11 +230,16 @@ async def main() -> None:
         assert first_at is not None and first_n is not None
         steady = (done - first_n) / max(end - first_at, 1e-9)
         result = {
-            "events": args.events, "partitions": args.partitions, "batch_max": args.batch_max,
-            "committed": done, "seconds_from_launch": round(end - launched, 2),
+            "events": args.events,
+            "partitions": args.partitions,
+            "batch_max": args.batch_max,
+            "committed": done,
+            "seconds_from_launch": round(end - launched, 2),
             "seconds_first_to_last_commit": round(end - first_at, 2),
-            "events_per_s": round(steady, 1), "events_per_s_incl_startup": round(done / (end - launched), 1),
-            "cpu_count": os.cpu_count(), "loadavg_1m": os.getloadavg()[0],
+            "events_per_s": round(steady, 1),
+            "events_per_s_incl_startup": round(done / (end - launched), 1),
+            "cpu_count": os.cpu_count(),
+            "loadavg_1m": os.getloadavg()[0],
             "pipeline_breakdown_us_per_event": {k: round(v, 1) for k, v in pipeline_breakdown().items()},
             "worker_seconds": worker_metrics,
             "target_events_per_s": 10_000,

@@ -170,29 +170,45 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
             if hw is not None:
                 metrics.lag.labels(tp.topic, str(tp.partition)).set(max(hw - offset - 1, 0))
 
+    async def finish(stream: Any, events: list[Any], batch: Batch) -> bool:
+        """Store, publish, then acknowledge one batch; False when stopping before stored."""
+        stored = await sink.store(batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop)
+        if not stored:
+            log.warning("stopping with %d unstored events: not acknowledged, they will be redelivered", len(events))
+            return False
+        stored_at = time.time()
+        for e in events:
+            if e.message.timestamp:
+                metrics.e2e_seconds.observe(max(stored_at - e.message.timestamp, 0.0))
+        await publish(batch)
+        for e in events:
+            await stream.ack(e)
+        update_lag(events)
+        return True
+
     @app.agent(events_topic, name=f"{settings.app_id}.process_events")
     async def process_events(stream: Any) -> None:
-        async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
-            raws = [
-                RawEvent(e.message.value or b"", e.message.key, e.message.topic, e.message.partition,
-                         e.message.offset, int(e.message.timestamp * 1000) if e.message.timestamp else None)
-                for e in events
-            ]
-            started = time.perf_counter()
-            batch = await asyncio.to_thread(pipeline.process, raws)
-            metrics.process_seconds.observe(time.perf_counter() - started)
-            stored = await sink.store(batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop)
-            if not stored:
-                log.warning("stopping with %d unstored events: not acknowledged, they will be redelivered", len(events))
-                return
-            stored_at = time.time()
-            for e in events:
-                if e.message.timestamp:
-                    metrics.e2e_seconds.observe(max(stored_at - e.message.timestamp, 0.0))
-            await publish(batch)
-            for e in events:
-                await stream.ack(e)
-            update_lag(events)
+        # One batch is stored while the next one is processed (the insert runs without the
+        # GIL); at most one store is in flight, batches are stored and acknowledged in order.
+        inflight: asyncio.Task[bool] | None = None
+        try:
+            async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
+                raws = [
+                    RawEvent(e.message.value or b"", e.message.key, e.message.topic, e.message.partition,
+                             e.message.offset, int(e.message.timestamp * 1000) if e.message.timestamp else None)
+                    for e in events
+                ]
+                started = time.perf_counter()
+                batch = await asyncio.to_thread(pipeline.process, raws)
+                metrics.process_seconds.observe(time.perf_counter() - started)
+                if inflight is not None and not await inflight:
+                    return
+                inflight = asyncio.create_task(finish(stream, list(events), batch))
+            if inflight is not None:
+                await inflight
+        finally:
+            if inflight is not None and not inflight.done():
+                inflight.cancel()
 
     @app.agent(usage_topic, name=f"{settings.app_id}.usage_by_key")
     async def usage_by_key(stream: Any) -> None:

@@ -86,6 +86,8 @@ class Batch:
     dead: list[DeadLetter] = field(default_factory=list)
     stage_errors: dict[str, str] = field(default_factory=dict)
     """Stage name -> error of a stage that failed on this batch (its outputs are missing)."""
+    extras: dict[str, Any] = field(default_factory=dict)
+    """What a stage hands to later ones (embeddings, per-minute points, drift records...)."""
 
     @property
     def size(self) -> int:

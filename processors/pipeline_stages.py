@@ -1,7 +1,8 @@
 """Stages that plug into :class:`processors.pipeline.Pipeline` after enrichment.
 
 Each wraps another team's processor behind the :class:`Stage` protocol and is enabled when its
-module imports and loads (``build_stages``): scores (``processors.scoring.registry``). A stage
+module imports and loads (``build_stages``): scores (``processors.scoring.registry``), drift,
+anomalies and alerts (``processors._monitor_stages``). A stage
 that cannot load is logged and left out; the worker still stores events.
 """
 
@@ -18,7 +19,7 @@ from schemas.records import Detector, ScoreRecord
 log = logging.getLogger(__name__)
 
 #: Stage names in the order they run.
-STAGE_NAMES = ("scores",)
+STAGE_NAMES = ("scores", "drift", "anomalies", "alerts")
 
 #: scorer name -> ((detector, which text), ...)
 _SCORER_TARGETS: dict[str, tuple[tuple[Detector, str], ...]] = {
@@ -108,7 +109,25 @@ def _scores_stage(settings: Any) -> Stage | None:
     return ScoresStage(scorers) if scorers else None
 
 
-_FACTORIES = {"scores": _scores_stage}
+def _drift_stage(settings: Any) -> Stage | None:
+    from processors._monitor_stages import drift_stage
+
+    return drift_stage(settings)
+
+
+def _anomaly_stage(settings: Any) -> Stage | None:
+    from processors._monitor_stages import anomaly_stage
+
+    return anomaly_stage(settings)
+
+
+def _alert_stage(settings: Any) -> Stage | None:
+    from processors._monitor_stages import alert_stage
+
+    return alert_stage(settings)
+
+
+_FACTORIES = {"scores": _scores_stage, "drift": _drift_stage, "anomalies": _anomaly_stage, "alerts": _alert_stage}
 
 
 def build_stages(settings: Any, names: Sequence[str] | None = None) -> list[Stage]:

@@ -65,6 +65,12 @@ class WorkerSettings(LightkeeperSettings):
     rollups: bool = True
     """Keep per (app, model) minute counters in a faust table repartitioned by that key."""
     pricing: PricingSettings = Field(default_factory=PricingSettings)
+    drift: dict[str, Any] = Field(default_factory=dict)
+    """:class:`processors.drift.DriftConfig` fields (windows, thresholds, per-app overrides)."""
+    alert_rules: Path | None = None
+    """Alert rules file (see ``alerts/examples/rules.yaml``); none: the alert stage is off."""
+    alert_rules_inline: dict[str, Any] | None = None
+    """Rules given inline (same document as the rules file)."""
 
     def pricing_table(self) -> Any:
         """The pricing table with this deployment's overrides (:class:`PricingTable`)."""

@@ -44,6 +44,9 @@ from lightkeeper.ids import uuid7_str
 
 EVENT_SCHEMA_VERSION = 1
 
+UINT32_MAX = 2**32 - 1
+"""Token counts and ``max_tokens`` are stored as UInt32."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -65,22 +68,22 @@ class _Part(BaseModel):
 
 class RequestParams(_Part):
     temperature: float | None = None
-    max_tokens: int | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=0, le=UINT32_MAX)
     top_p: float | None = None
     top_k: float | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
     stop_sequences: list[str] | None = None
     seed: int | None = None
-    choice_count: int | None = Field(default=None, ge=0)
+    choice_count: int | None = Field(default=None, ge=0, le=65535)
 
 
 class Usage(_Part):
-    input_tokens: int | None = Field(default=None, ge=0)
-    output_tokens: int | None = Field(default=None, ge=0)
-    cache_read_input_tokens: int | None = Field(default=None, ge=0)
-    cache_creation_input_tokens: int | None = Field(default=None, ge=0)
-    reasoning_output_tokens: int | None = Field(default=None, ge=0)
+    input_tokens: int | None = Field(default=None, ge=0, le=UINT32_MAX)
+    output_tokens: int | None = Field(default=None, ge=0, le=UINT32_MAX)
+    cache_read_input_tokens: int | None = Field(default=None, ge=0, le=UINT32_MAX)
+    cache_creation_input_tokens: int | None = Field(default=None, ge=0, le=UINT32_MAX)
+    reasoning_output_tokens: int | None = Field(default=None, ge=0, le=UINT32_MAX)
     estimated: bool = False
     """True when counts were computed locally because the provider reported none."""
 

@@ -22,7 +22,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def run_migrate(args: argparse.Namespace) -> int:
     from lightkeeper.store import connect
-    from lightkeeper.store.migrate import discover, migrate, pending
+    from lightkeeper.store.migrate import TemplateContext, discover, migrate, pending, split_statements
 
     settings = _settings(args)
     database = settings.store.database
@@ -31,6 +31,15 @@ def run_migrate(args: argparse.Namespace) -> int:
         todo = {m.version for m in pending(client, database)}
         for m in discover():
             print(f"{m.path.name:40} {'pending' if m.version in todo else 'applied'}")
+        return 0
+    if args.print_sql:
+        ctx = TemplateContext(
+            database, settings.store.cluster, settings.store.events_ttl_days, settings.store.derived_ttl_days
+        )
+        for m in pending(client, database):
+            print(f"-- {m.path.name} (sha256 {m.checksum})")
+            for statement in split_statements(ctx.render(m.text)):
+                print(f"{statement};\n")
         return 0
     applied = migrate(
         client,
@@ -139,6 +148,9 @@ def register(subparsers: Any) -> None:
     _store_args(mig)
     mig.add_argument(
         "--status", action="store_true", help="list migrations as applied/pending, change nothing"
+    )
+    mig.add_argument(
+        "--print-sql", action="store_true", help="print the rendered SQL of pending migrations, apply nothing"
     )
     mig.set_defaults(handler=run_migrate)
 

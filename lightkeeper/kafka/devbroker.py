@@ -256,9 +256,22 @@ class DevBroker:
             str(props),
             "--ignore-formatted",
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-        if proc.returncode != 0:
-            raise KafkaError(f"formatting Kafka storage failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
+        output = ""
+        for attempt in (1, 2):  # idempotent (--ignore-formatted); a retry rides out transient JVM failures
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=120, check=False, cwd=self.data_dir
+            )
+            if proc.returncode == 0:
+                return
+            output = f"exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+            (self.data_dir / f"format-{attempt}.out").write_text(output)
+            log.warning(
+                "formatting Kafka storage in %s failed (attempt %d): %s",
+                self.data_dir,
+                attempt,
+                output[-500:],
+            )
+        raise KafkaError(f"formatting Kafka storage failed:\n{output[-2000:]}")
 
     def _launch(self, java: Path, classpath: str, props: Path, cds: _cds.CdsPlan) -> None:
         cmd = [str(java), *self._jvm_opts(), *cds.flags, "-cp", classpath, "kafka.Kafka", str(props)]

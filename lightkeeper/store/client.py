@@ -59,6 +59,8 @@ def connect(url: str, database: str = "lightkeeper") -> Any:
         with _lock:
             cached = _chdb_clients.get((path, database))
             if cached is not None:
+                if cached.database != database:  # created since (e.g. migrated by another client)
+                    _use_if_exists(cached, database)
                 return cached
             client = _open_chdb(path)
             _use_if_exists(client, database)

@@ -158,6 +158,8 @@ def migrate(
     directory: Path = MIGRATIONS_DIR,
 ) -> list[int]:
     """Apply pending migrations in order; return the versions applied (empty: up to date).
+    Also brings table TTLs in line with the given retention. A client still on the ``default``
+    database afterwards uses ``database``.
 
     Raises :class:`MigrationError` when an applied file was edited or a statement fails (naming
     the file and the statement).
@@ -194,8 +196,8 @@ def migrate(
         raise MigrationError(f"updating table TTLs failed: {exc}") from exc
     for table, (old, new) in changed.items():
         log.info("TTL of %s.%s changed from %s to %s days (0: none)", database, table, old, new)
-    if database != getattr(client, "database", None):
-        client.database = database
+    if getattr(client, "database", None) in (None, "", "default"):
+        client.database = database  # a client opened before the database existed now uses it
     return done
 
 

@@ -50,7 +50,8 @@ def usd(value: Any) -> Decimal | None:
         amount = value if isinstance(value, Decimal) else Decimal(str(value))
         amount = amount.quantize(_NANO)
     except (InvalidOperation, ValueError):
-        raise SchemaError(f"invalid cost {value!r}: not a finite amount", [("cost", "not a finite amount")]) from None
+        problem = "not a finite amount"
+        raise SchemaError(f"invalid cost {value!r}: {problem}", [("cost", problem)]) from None
     if not amount.is_finite() or amount < _ZERO or amount >= _MAX_USD:
         raise SchemaError(f"invalid cost {value!r}: must be within [0, 1e9) USD", [("cost", "out of range")])
     return amount

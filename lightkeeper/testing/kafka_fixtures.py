@@ -68,7 +68,11 @@ def kafka_bootstrap() -> Iterator[str]:
         yield external
         return
     root = Path(tempfile.mkdtemp(prefix="lightkeeper-kafka-"))
-    broker = start_private_broker(root)
+    try:
+        broker = start_private_broker(root)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     try:
         yield broker.bootstrap
     finally:

@@ -30,7 +30,9 @@ class BaselineConfig:
     dev_alpha: float = 0.03
     season_gamma: float = 0.05
     season_min_obs: int = 30
-    clip: float = 3.0
+    clip: float = 2.0
+    rate_alpha: float = 0.01
+    """Decay of the success/trial sums of rate (binomial) series (≈ 100-minute memory)."""
     warmup: int = 30
     """Observations before a series may raise anomalies."""
 
@@ -58,6 +60,8 @@ class RobustBaseline:
     season: list[float] = field(default_factory=lambda: [0.0] * 24)
     season_n: list[int] = field(default_factory=lambda: [0] * 24)
     last_minute: datetime | None = None
+    successes: float = 0.0
+    trials: float = 0.0
 
     @property
     def seasonal_ready(self) -> bool:
@@ -70,6 +74,22 @@ class RobustBaseline:
 
     def scale(self, min_scale: float = 0.0) -> float:
         return max(self.dev * 1.253, min_scale, 1e-12)
+
+    @property
+    def rate(self) -> float | None:
+        """Decayed success rate of a rate series (None before any trial)."""
+        return self.successes / self.trials if self.trials > 0 else None
+
+    def update_rate(self, ts: datetime, successes: float, trials: float, *, learn: bool = True) -> None:
+        """Fold one minute of a rate series (``successes`` of ``trials``) into decayed sums.
+        ``learn=False`` only counts the observation (used for anomalous minutes, so an incident
+        does not become the new normal)."""
+        self.last_minute = ts
+        self.n += 1
+        if learn or self.trials == 0:
+            keep = 1.0 - self.config.rate_alpha
+            self.successes = self.successes * keep + successes
+            self.trials = self.trials * keep + trials
 
     def update(self, ts: datetime, value: float, *, min_scale: float = 0.0) -> Observation:
         """Score ``value`` observed at ``ts`` and fold it into the baseline."""

@@ -153,6 +153,13 @@ class AnomalyDetector:
     ) -> tuple[float, float, bool, dict[str, Any]] | None:
         """Score ``p`` against its baseline (then learn it): (z, expected value, warm, details)."""
         value = p.value
+        if policy.transform == "binomial":
+            rate = base.rate
+            prior = policy.p_floor if rate is None else max(rate, policy.p_floor)
+            z = binomial_z(value * p.weight, p.weight, min(prior, 0.999))
+            warm = base.n >= base.config.warmup
+            base.update_rate(p.minute, value * p.weight, p.weight, learn=not warm or z < policy.z)
+            return z, (rate if rate is not None else 0.0), warm, {"weight": p.weight, "transform": "binomial"}
         if policy.transform == "log":
             if value < 0:
                 return None
@@ -166,24 +173,13 @@ class AnomalyDetector:
                 floor = max(floor, policy.min_scale_rel * abs(prior))
             elif policy.transform == "poisson":
                 floor = max(floor, math.sqrt(max(prior, 1.0)))
-            elif policy.transform == "binomial":
-                rate = min(max(prior, policy.p_floor), 0.999)
-                floor = max(floor, math.sqrt(rate * (1 - rate) / max(p.weight, 1.0)))
         obs = base.update(p.minute, x, min_scale=floor)
-        z = obs.z
         expected = obs.expected
         if policy.transform == "log":
             expected = max(0.0, math.exp(obs.expected) - policy.eps)
-        elif policy.transform == "binomial" and base.n > 1:
-            rate = min(max(obs.expected, policy.p_floor), 0.999)
-            z = binomial_z(value * p.weight, p.weight, rate)
-        details: dict[str, Any] = {
-            "scale": obs.scale,
-            "seasonal": obs.seasonal,
-            "weight": p.weight,
-            "transform": policy.transform,
-        }
-        return z, expected, obs.warm, details
+        details: dict[str, Any] = {"scale": obs.scale, "seasonal": obs.seasonal, "weight": p.weight,
+                                   "transform": policy.transform}
+        return obs.z, expected, obs.warm, details
 
     @staticmethod
     def _significant(policy: MetricPolicy, z: float, expected: float, actual: float) -> bool:

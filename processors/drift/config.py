@@ -99,6 +99,8 @@ class DriftConfig(BaseModel):
     max_keys: int = Field(default=1000, ge=1)
     """Bound on tracked keys; events of further keys are counted and not tracked."""
     snippet_chars: int = Field(default=200, ge=20, le=4000)
+    reference_snippet_chars: int = Field(default=120, ge=0, le=4000)
+    """Text kept per reference event to name the terms that drifted (0: keep none, no terms)."""
     n_examples: int = Field(default=3, ge=0, le=20)
     emit: Literal["all", "drifted"] = "all"
     """``all``: one record per target per check; ``drifted``: only drifted ones."""

@@ -29,6 +29,7 @@ import numpy as np
 from lightkeeper.errors import SchemaError
 from processors.drift.config import DriftConfig
 from processors.drift.embedding_drift import embedding_drift, far_from_reference
+from processors.drift.explain import distinctive_terms
 from processors.drift.metadata_drift import atypical_rows, metadata_drift
 from processors.drift.observation import DriftObservation, observation_from_event
 from processors.drift.state import KeyIdentity, KeyState, TargetStatus
@@ -305,10 +306,17 @@ class DriftMonitor:
         )
         drifted, started = self._decide(state, target, res.positive)
         examples: list[str] = []
+        terms: list[str] = []
         if drifted:
             texts = getattr(cur_s, f"{attr}_text")
             for i, _dist in far_from_reference(ref_emb, cur_emb, cfg.n_examples):
                 examples.append(texts[int(cur_sel[i])])
+            if ref_s.keep_text:
+                ref_texts = getattr(ref_s, f"{attr}_text")
+                terms = distinctive_terms(
+                    [ref_texts[int(i)] for i in np.flatnonzero(ref_ok)],
+                    [texts[int(i)][: cfg.reference_snippet_chars] for i in cur_sel],
+                )
         reference, current = self._bounds(state, cur_sel, res.reference_size, res.current_size)
         record = DriftRecord(
             app=state.ident.app,
@@ -322,6 +330,7 @@ class DriftMonitor:
             drifted=drifted,
             reference=reference,
             current=current,
+            top_features=terms,
             examples=examples,
         )
         if started:

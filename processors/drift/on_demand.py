@@ -9,6 +9,7 @@ import numpy as np
 
 from processors.drift.config import DriftConfig
 from processors.drift.embedding_drift import embedding_drift, far_from_reference
+from processors.drift.explain import distinctive_terms
 from processors.drift.from_store import WindowData
 from processors.drift.metadata_drift import atypical_rows, metadata_drift
 from schemas.records import DriftRecord, WindowBounds
@@ -48,6 +49,15 @@ def compare(ref: WindowData, cur: WindowData, cfg: DriftConfig, *, app: str, mod
             texts[int(cur_rows[i])][: cfg.snippet_chars]
             for i, _ in far_from_reference(rm, cm, cfg.n_examples)
         ]
+        ref_texts = ref.prompts if target == "prompt_embedding" else ref.responses
+        n = cfg.reference_snippet_chars or cfg.snippet_chars
+        terms = (
+            distinctive_terms(
+                [ref_texts[int(i)][:n] for i in np.flatnonzero(r_ok)], [texts[int(i)][:n] for i in cur_rows]
+            )
+            if res.positive
+            else []
+        )
         out.append(
             DriftRecord(
                 app=app,
@@ -61,6 +71,7 @@ def compare(ref: WindowData, cur: WindowData, cfg: DriftConfig, *, app: str, mod
                 reference=_bounds(ref, res.reference_size),
                 current=_bounds(cur, res.current_size),
                 examples=far if res.positive else [],
+                top_features=terms,
             )
         )
     numeric, categorical = list(cfg.numeric_features), list(cfg.categorical_features)

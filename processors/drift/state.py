@@ -75,7 +75,14 @@ class KeyState:
         n_num, n_cat = len(cfg.numeric_features), len(cfg.categorical_features)
         seed = zlib.crc32(self.ident.id.encode())
         self.reference = ReferenceWindow(
-            Samples(w.reference_size, cfg.embedding_dim, n_num, n_cat, keep_text=False),
+            Samples(
+                w.reference_size,
+                cfg.embedding_dim,
+                n_num,
+                n_cat,
+                keep_text=cfg.reference_snippet_chars > 0,
+                text_limit=cfg.reference_snippet_chars,
+            ),
             mode=w.reference_mode,
             seed=seed,
             baseline_start=w.baseline_start.timestamp() if w.baseline_start else None,
@@ -96,6 +103,7 @@ class KeyState:
             "current_size": cfg.windows.current_size,
             "reference_mode": cfg.windows.reference_mode,
             "dim": cfg.embedding_dim,
+            "reference_text": cfg.reference_snippet_chars > 0,
             "numeric": list(cfg.numeric_features),
             "categorical": list(cfg.categorical_features),
         }

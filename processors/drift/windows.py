@@ -4,7 +4,8 @@ Rows are stored column-wise in fixed-capacity arrays (:class:`Samples`), embeddi
 to int8 (normalized vectors × 127: 384 bytes per embedding instead of 1,536, an error of at most
 0.004 per component, far below what drift tests resolve). Memory per key is therefore fixed by
 the configuration: ``(reference_size + current_size) × (2 × dim + 8 × (n_numeric + 1))`` bytes
-plus the categorical values and, for the current window only, text snippets.
+plus the categorical values and text snippets (current window: ``snippet_chars``; reference:
+``reference_snippet_chars``, 0 keeps none).
 
 * :class:`ReferenceWindow` — ``pinned``: the first ``size`` events, or a reservoir sample
   (algorithm R, with a stateless deterministic hash as random source so a restored window makes
@@ -66,8 +67,11 @@ class Row:
 class Samples:
     """Fixed-capacity column store; the filled rows are always slots ``0 .. n-1``."""
 
-    def __init__(self, capacity: int, dim: int, n_num: int, n_cat: int, keep_text: bool) -> None:
+    def __init__(
+        self, capacity: int, dim: int, n_num: int, n_cat: int, keep_text: bool, text_limit: int | None = None
+    ) -> None:
         self.capacity = capacity
+        self.text_limit = text_limit
         self.dim = dim
         self.n_num = n_num
         self.n_cat = n_cat
@@ -94,8 +98,8 @@ class Samples:
         self.num[i] = row.num
         self.cat[i] = row.cat
         if self.keep_text:
-            self.prompt_text[i] = row.prompt_text
-            self.response_text[i] = row.response_text
+            self.prompt_text[i] = row.prompt_text[: self.text_limit]
+            self.response_text[i] = row.response_text[: self.text_limit]
         self.n = max(self.n, i + 1)
 
     def get(self, i: int) -> Row:

@@ -93,8 +93,9 @@ def load_q2(root: Path) -> list[Example]:
 
     with (d / "cross_annotation.csv").open(encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
-            add(r["knowledge"], r["message"], r["dodeca_response"], int(r["dodeca_label"]), "dodeca")
-            add(r["knowledge"], r["message"], r["memnet_response"], int(r["memnet_label"]), "memnet")
+            # cross_annotation labels are 1 = inconsistent (checked against the per-system files)
+            add(r["knowledge"], r["message"], r["dodeca_response"], 1 - int(r["dodeca_label"]), "dodeca")
+            add(r["knowledge"], r["message"], r["memnet_response"], 1 - int(r["memnet_label"]), "memnet")
     for system in ("dodeca", "memnet"):
         for kind, consistent in (("consistent", 1), ("inconsistent", 0)):
             with (d / f"{system}_{kind}.csv").open(encoding="utf-8", newline="") as fh:
@@ -167,6 +168,32 @@ def featurize(examples: list[Example], embed: Callable[[list[str]], np.ndarray])
         base_overlap=overlap,
         base_minilm=minilm,
     )
+
+
+def embed_with_text_cache(texts: list[str]) -> np.ndarray:
+    """Embeddings of ``texts`` with the shared embedder, cached on disk PER TEXT (sha1 -> vector in
+    ``<cache_dir>/hallucination-texts.npz``), so that changing the data set re-embeds only the new
+    texts."""
+    import hashlib
+
+    from processors.training.common import cache_dir
+
+    path = cache_dir() / "hallucination-texts.npz"
+    cache: dict[str, np.ndarray] = {}
+    if path.is_file():
+        with np.load(path) as z:
+            cache = dict(zip(z["keys"].tolist(), z["vecs"], strict=True))
+    keys = [hashlib.sha1(t.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest() for t in texts]
+    missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
+    if missing:
+        from processors.embedding import get_embedder
+
+        t0 = time.perf_counter()
+        vecs = get_embedder().encode_uncached([t for _, t in missing])
+        cache.update({k: v for (k, _), v in zip(missing, vecs, strict=True)})
+        np.savez(path, keys=np.asarray(list(cache)), vecs=np.vstack(list(cache.values())))
+        log.info("embedded %d new texts in %.1fs", len(missing), time.perf_counter() - t0)
+    return np.vstack([cache[k] for k in keys]).astype(np.float32)
 
 
 def make_model(kind: str) -> Any:
@@ -251,7 +278,7 @@ def train(
 ) -> dict[str, Any]:
     """Load data, evaluate, fit the final model on all data and write the artifact. Returns the
     metrics (also written into the model card)."""
-    from processors.training.common import embed_cached, set_seeds, write_artifact
+    from processors.training.common import set_seeds, write_artifact
     from processors.training.data import data_root, file_sha256
 
     set_seeds(SEED)
@@ -259,7 +286,7 @@ def train(
     root = data_root(data_dir)
     halu = load_halueval(root)
     examples = halu + load_q2(root) + load_synthetic(halu)
-    F = featurize(examples, lambda texts: embed_cached("hallucination", texts))
+    F = featurize(examples, embed_with_text_cache)
     log.info(
         "featurized %d examples / %d sentences in %.1fs", len(examples), len(F.X), time.perf_counter() - t0
     )

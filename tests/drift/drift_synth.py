@@ -11,6 +11,7 @@ from processors.drift import DriftObservation
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DIM = 384
+TOPIC_WORDS = ["weather", "football", "cooking", "finance"]
 
 
 class SyntheticStream:
@@ -42,8 +43,8 @@ class SyntheticStream:
                         "output_tokens": float(self.rng.gamma(2.0, 60.0)),
                         "finish_reason": "stop" if self.rng.random() < 0.9 else "length",
                     },
-                    prompt=f"prompt {self.i} topic {topic}",
-                    response=f"response {self.i} topic {topic}",
+                    prompt=f"prompt {self.i} about {TOPIC_WORDS[topic]}",
+                    response=f"response {self.i} on {TOPIC_WORDS[topic]}",
                     event_id=str(self.i),
                     **kw,  # type: ignore[arg-type]
                 )

@@ -49,7 +49,8 @@ def test_shift_is_detected_with_window_and_examples(
     assert first.reference.end < shift_start
     assert first.score > first.threshold and first.p_value is not None and first.p_value < 1e-4
     assert len(first.examples) == 3
-    assert all("topic 1" in e for e in first.examples), first.examples
+    assert all("football" in e for e in first.examples), first.examples
+    assert first.top_features == ["football"]  # the term that explains the shift
     # two consecutive positive checks are needed: the record before the first drifted one
     # (same target) was already positive but not yet declared
     emb = [r for r in records if r.target == "prompt_embedding"]

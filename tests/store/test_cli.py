@@ -119,3 +119,20 @@ def test_sql_is_read_only_unless_write(store_url, store_client, store_database, 
     assert ("scratch",) in names and ("events",) in names
     # the shared client is not left in read-only mode
     store_client.command(f"INSERT INTO {store_database}.scratch VALUES (1)")
+
+
+def test_migrate_print_sql_applies_nothing(store_url, capsys):
+    import uuid
+
+    from lightkeeper.store import release
+
+    name = f"lk_print_{uuid.uuid4().hex[:8]}"
+    try:
+        assert main(_cli(store_url, name, "migrate", "--print-sql")) == 0
+        out = capsys.readouterr().out
+        assert "-- 0001_events.sql (sha256 " in out and f"CREATE TABLE IF NOT EXISTS {name}.events" in out
+        assert "TTL toDateTime(start_time) + toIntervalDay(90)" in out and "{" not in out
+        assert main(_cli(store_url, name, "migrate", "--status")) == 0
+        assert all(line.endswith("pending") for line in capsys.readouterr().out.splitlines())
+    finally:
+        release(store_url, name)

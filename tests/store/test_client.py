@@ -85,3 +85,24 @@ def test_database_exists(store_client, store_database):
 def test_unreachable_server_is_unavailable():
     with pytest.raises(StoreUnavailable):
         connect("http://127.0.0.1:1/")
+
+
+def test_cached_client_picks_up_a_database_created_later(store_url):
+    import uuid
+
+    from lightkeeper.store import release
+    from lightkeeper.store.migrate import migrate
+
+    name = f"lk_late_{uuid.uuid4().hex[:8]}"
+    early = connect(store_url, name)  # before the database exists: default database
+    assert early.database != name
+    other = connect(store_url, "lightkeeper_other_client")
+    try:
+        migrate(other, name)  # created through another client
+        assert connect(store_url, name) is early
+        assert early.database == name
+        assert early.query("SELECT count() FROM events").result_rows == [(0,)]
+    finally:
+        other.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+        release(store_url, name)
+        release(store_url, "lightkeeper_other_client")

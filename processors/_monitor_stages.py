@@ -1,0 +1,158 @@
+"""Stateful monitoring stages: drift (``processors.drift``), anomalies (``processors.anomaly``)
+and alert rules (``alerts.lifecycle``), wrapped behind the pipeline's :class:`Stage` protocol.
+
+State (windows, baselines, active alerts) lives in the stage objects, per (app, model[, user])
+key. In the faust worker these stages run on the stream repartitioned by ``app|model`` so each
+key's state sits on one worker; the embedded runtime has a single process.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from processors.pipeline import Batch
+
+log = logging.getLogger(__name__)
+
+
+def _cost(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class DriftStage:
+    """Embeds prompts and responses (shared embedder, cached) and feeds the drift monitor;
+    adds ``drift`` rows/records and hands the records to later stages (``extras['drift']``)."""
+
+    name = "drift"
+
+    def __init__(self, monitor: Any, embedder: Any) -> None:
+        self.monitor = monitor
+        self.embedder = embedder
+
+    def _embed(self, texts: list[str]) -> list[np.ndarray | None]:
+        wanted = [i for i, t in enumerate(texts) if t]
+        out: list[np.ndarray | None] = [None] * len(texts)
+        if wanted:
+            vectors = self.embedder.embed([texts[i] for i in wanted])
+            for j, i in enumerate(wanted):
+                out[i] = vectors[j]
+        return out
+
+    def process(self, batch: Batch) -> None:
+        from lightkeeper.store.rows import drift_row
+
+        prompts = self._embed([ev.prompt_text() for ev in batch.events])
+        responses = self._embed([ev.response_text() for ev in batch.events])
+        batch.extras["prompt_embeddings"] = prompts
+        observations = [
+            self.monitor.observation(ev, p, r, cost_usd=_cost(enr.cost_usd))
+            for ev, enr, p, r in zip(batch.events, batch.enrichments, prompts, responses, strict=True)
+        ]
+        records = self.monitor.observe(observations)
+        batch.extras["drift"] = records
+        batch.add_rows("drift", [drift_row(r) for r in records])
+        batch.add_records("drift", records)
+
+
+class AnomalyStage:
+    """Per-minute series (requests, cost, tokens, errors, latency, quality rates) per model and
+    per user, closed minutes checked against robust baselines; adds ``anomalies`` rows/records
+    and hands the minute points to the alert stage (``extras['points']``)."""
+
+    name = "anomalies"
+
+    def __init__(self, aggregator: Any, detector: Any) -> None:
+        self.aggregator = aggregator
+        self.detector = detector
+
+    def process(self, batch: Batch) -> None:
+        from lightkeeper.store.rows import anomaly_row
+
+        for ev, enr in zip(batch.events, batch.enrichments, strict=True):
+            self.aggregator.add_event(ev, _cost(enr.cost_usd))
+        self.aggregator.add_scores(batch.records.get("scores", []))
+        points = self.aggregator.flush()
+        anomalies = self.detector.update(points)
+        batch.extras["points"] = points
+        batch.extras["watermark"] = self.aggregator.watermark
+        batch.extras["lateness"] = self.aggregator.lateness
+        batch.extras["anomalies"] = anomalies
+        batch.add_rows("anomalies", [anomaly_row(r) for r in anomalies])
+        batch.add_records("anomalies", anomalies)
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+
+    def write(self, records: list[Any]) -> None:
+        self.records.extend(records)
+
+
+class AlertStage:
+    """Evaluates the alert rules on the minute points, drift and anomaly records at the latest
+    closed minute; alert state changes become ``alerts`` rows/records (notifications go to the
+    engine's outbox when one is configured)."""
+
+    name = "alerts"
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._last_tick: Any = None
+
+    def process(self, batch: Batch) -> None:
+        from lightkeeper.store.rows import alert_row
+        from processors.anomaly import floor_minute
+
+        self.engine.observe(batch.extras.get("points", []))
+        self.engine.observe_drift(batch.extras.get("drift", []))
+        self.engine.observe_anomalies(batch.extras.get("anomalies", []))
+        watermark = batch.extras.get("watermark")
+        if watermark is None:
+            return
+        now = floor_minute(watermark - batch.extras.get("lateness", timedelta(0)))
+        if self._last_tick is not None and now <= self._last_tick:
+            return
+        self._last_tick = now
+        sink = _Collect()
+        previous = self.engine.history
+        self.engine.history = sink
+        try:
+            self.engine.tick(now)
+        finally:
+            self.engine.history = previous
+        if previous is not None and sink.records:
+            previous.write(sink.records)
+        batch.add_rows("alerts", [alert_row(r) for r in sink.records])
+        batch.add_records("alerts", sink.records)
+
+
+def drift_stage(settings: Any) -> DriftStage:
+    from processors.drift import DriftConfig, DriftMonitor
+    from processors.embedding import get_embedder
+
+    config = DriftConfig.build(getattr(settings, "drift", None) or {})
+    return DriftStage(DriftMonitor(config), get_embedder())
+
+
+def anomaly_stage(settings: Any) -> AnomalyStage:
+    from processors.anomaly import AnomalyDetector, MinuteAggregator
+
+    return AnomalyStage(MinuteAggregator(), AnomalyDetector())
+
+
+def alert_stage(settings: Any) -> AlertStage | None:
+    from alerts.lifecycle import AlertEngine
+    from alerts.rules import load_rules, parse_rules
+
+    path = getattr(settings, "alert_rules", None)
+    inline = getattr(settings, "alert_rules_inline", None)
+    rules = load_rules(path) if path else parse_rules(inline, source="worker.alert_rules_inline") if inline else []
+    if not rules:
+        log.info("no alert rules configured (worker.alert_rules): alert stage off")
+        return None
+    return AlertStage(AlertEngine(rules, database=settings.store.database))
