@@ -53,6 +53,13 @@ _SECRET_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 
+#: Literal cues, one of which (lower-cased) every secret pattern needs: a cheap pre-check.
+_SECRET_CUES = ("sk-", "akia", "asia", "_", "aiza", "xox", "eyj", "bearer", "key", "secret", "token", "passw")
+#: PII types that cannot match a text without a digit or an "@" (API_KEY: the secret patterns
+#: above already cover digitless keys with known prefixes).
+_CUED_TYPES = frozenset({"EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "API_KEY", "IP_ADDRESS", "NATIONAL_ID"})
+_PII_CUE = re.compile(r"[\d@]")
+
 _PII: tuple[Callable[..., tuple[str, list[Any]]]] | None = None
 _PII_MISSING_LOGGED = False
 
@@ -81,6 +88,8 @@ class Redactor:
     ) -> None:
         self._pii = _pii_redact() if pii else None
         self._pii_types = pii_types
+        # Every default type needs a digit or an "@" to match; other types need a full scan.
+        self._full_scan = pii_types is None or not set(pii_types) <= _CUED_TYPES
         self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
         self.types: set[str] = set()
 
@@ -91,11 +100,13 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, "<API_KEY>")
                 self.types.add("API_KEY")
-        for pattern, repl in _SECRET_PATTERNS:
-            text, n = pattern.subn(repl, text)
-            if n:
-                self.types.add("API_KEY" if "API_KEY" in repl else "SECRET")
-        if self._pii is not None:
+        low = text.lower()
+        if any(cue in low for cue in _SECRET_CUES):
+            for pattern, repl in _SECRET_PATTERNS:
+                text, n = pattern.subn(repl, text)
+                if n:
+                    self.types.add("API_KEY" if "API_KEY" in repl else "SECRET")
+        if self._pii is not None and (self._full_scan or _PII_CUE.search(text)):
             text, spans = self._pii(text, self._pii_types)
             for span in spans:
                 self.types.add(str(getattr(span, "type", "PII")))

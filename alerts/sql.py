@@ -107,18 +107,18 @@ def render_sql(
         sql = f"SELECT {sel}\nFROM {table}\nWHERE {where}"
         return sql + (f"\nGROUP BY {outer_group}" if outer_group else "")
     agg = {
-        "sum": "sum(value)",
-        "avg": "sum(value * weight) / sum(weight)",
-        "max": "max(value)",
-        "min": "min(value)",
-        "last": "argMax(value, minute)",
+        "sum": "sum(v)",
+        "avg": "sum(v * w) / sum(w)",
+        "max": "max(v)",
+        "min": "min(v)",
+        "last": "argMax(v, minute)",
         "count": "count()",
-    }.get(rule.aggregate) or f"quantile({_Q[rule.aggregate]})(value)"
+    }.get(rule.aggregate) or f"quantile({_Q[rule.aggregate]})(v)"
     inner_cols = ", ".join(
-        [f"toStartOfMinute({tcol}) AS minute", *group_cols, f"{value} AS value", f"{weight} AS weight"]
+        [f"toStartOfMinute({tcol}) AS minute", *group_cols, f"{value} AS v", f"{weight} AS w"]
     )
     inner_group = ", ".join(["minute", *(f"`{k}`" for k in rule.group_by)])
-    outer_sel = ", ".join([*(f"`{k}`" for k in rule.group_by), f"{agg} AS value", "sum(weight) AS weight"])
+    outer_sel = ", ".join([*(f"`{k}`" for k in rule.group_by), f"{agg} AS value", "sum(w) AS weight"])
     sql = (
         f"SELECT {outer_sel}\nFROM (\n  SELECT {inner_cols}\n  FROM {table}\n  WHERE {where}\n"
         f"  GROUP BY {inner_group}\n)"

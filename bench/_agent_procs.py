@@ -80,7 +80,7 @@ def start_agent(upstream: str, bootstrap: str, workdir: Path) -> tuple[subproces
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/readyz", 60, check='"kafka":true')
+    wait_http(url + "/readyz", 60, check='"kafka": true')
     return proc, url
 
 
@@ -112,3 +112,9 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     s = sorted(values)
     return s[min(len(s) - 1, int(q / 100 * len(s)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

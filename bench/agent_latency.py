@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 import orjson
-from _agent_procs import pct, rss_mb, start_agent, start_fake, start_kafka
+from _agent_procs import cpu_seconds, pct, rss_mb, start_agent, start_fake, start_kafka
 
 BODY = orjson.dumps(
     {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
@@ -154,7 +154,10 @@ async def main() -> None:
         agent2, agent2_url = start_agent(fast_url, bootstrap, work / "b")
         procs.append(agent2)
         direct_n, direct_rps = await throughput_phase(fast_url, args.throughput_seconds / 2, args.concurrency)
+        cpu0 = cpu_seconds(agent2.pid)
         agent_n, agent_rps = await throughput_phase(agent2_url, args.throughput_seconds, args.concurrency)
+        await asyncio.sleep(0.5)
+        agent_cpu_ms = (cpu_seconds(agent2.pid) - cpu0) * 1000 / max(agent_n, 1)
         await asyncio.sleep(1)
         async with aiohttp.ClientSession() as s:
             metrics = await (await s.get(agent2_url + "/metrics")).text()
@@ -194,6 +197,10 @@ async def main() -> None:
     print(f"\nmax throughput (closed loop, {args.concurrency} connections, upstream latency 0)")
     print(f"  direct to fake upstream : {direct_rps:8.0f} req/s ({direct_n} requests)")
     print(f"  through the agent       : {agent_rps:8.0f} req/s ({agent_n} requests)")
+    print(
+        f"  agent CPU per proxied call (incl. event build + Kafka publish): {agent_cpu_ms:.3f} ms "
+        f"-> one core saturates at ~{1000 / agent_cpu_ms:.0f} req/s"
+    )
     published = [ln for ln in metrics.splitlines() if ln.startswith("lightkeeper_agent_events_total")]
     print("  agent events:", "; ".join(published))
     print(

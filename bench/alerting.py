@@ -340,9 +340,101 @@ def run_stationary(seed: int, hours: float = 24.0) -> dict[str, Any]:
     }
 
 
-if __name__ == "__main__":
-    from alerting_latency import run_latency
+async def run_latency(apps: int = 20, seconds: float = 40.0, rate_per_s: float = 10.0) -> dict[str, Any]:
+    """Wall clock: events ingested live (event time = now), a streaming threshold rule evaluated
+    on open minutes every 0.25 s, the outbox drained right after each tick to a loopback Slack.
+    Latency = Slack receipt - arrival of the first event ingested after the previous tick (an
+    upper bound for the event that crossed the threshold)."""
+    import tempfile
 
+    from alerts.delivery import Dispatcher, build_channels
+    from alerts.outbox import Outbox
+    from alerts.settings import RouteConfig
+    from lightkeeper.testing.loopback_slack import SlackLoopback
+
+    slack = SlackLoopback()
+    await slack.start()
+    tmp = Path(tempfile.mkdtemp(prefix="lk-bench-"))
+    outbox = Outbox(tmp / "outbox.sqlite3")
+    route = RouteConfig.model_validate(
+        {"type": "slack", "token": slack.token, "channel": "#alerts", "base_url": slack.api_url}
+    )
+    rules = parse_rules(
+        {
+            "rules": [
+                {
+                    "name": "errors",
+                    "metric": "error_rate",
+                    "window": "1m",
+                    "threshold": 0.2,
+                    "min_weight": 20,
+                    "group_by": ["app"],
+                    "routes": ["slack"],
+                }
+            ]
+        }
+    )
+    engine = AlertEngine(rules, outbox=outbox)
+    dispatcher = Dispatcher(outbox, build_channels({"slack": route}))
+    agg = MinuteAggregator()
+    rng = random.Random(7)
+    burst_at = {f"app{i:02d}": 8.0 + i * (seconds - 12.0) / apps for i in range(apps)}
+    start = time.monotonic()
+    first_after_tick: float | None = None
+    tick_first: dict[str, float] = {}
+    received: dict[str, float] = {}
+    last = start
+    next_tick = start + 0.25
+    while (now_m := time.monotonic()) - start < seconds:
+        elapsed = now_m - start
+        wall = datetime.now(UTC)
+        for app, t_burst in burst_at.items():
+            for _ in range(_draws(rng, rate_per_s * (now_m - last))):
+                err = rng.random() < (0.6 if elapsed >= t_burst else 0.01)
+                agg.add_call(wall, app, "m", error=err, duration_ms=100.0)
+                if first_after_tick is None:
+                    first_after_tick = now_m
+        last = now_m
+        if now_m >= next_tick:
+            next_tick = now_m + 0.25
+            engine.observe(agg.flush())
+            engine.observe_partial(agg.snapshot())
+            for note in engine.tick(wall):
+                if note.kind == "firing" and first_after_tick is not None:
+                    tick_first[note.labels["app"]] = first_after_tick
+            first_after_tick = None
+            await dispatcher.run_once()
+            for r in slack.accepted():
+                for app in burst_at:
+                    if app not in received and app in json.dumps(r.json):
+                        received[app] = r.at
+        await asyncio.sleep(0.01)
+    await dispatcher.aclose()
+    await slack.stop()
+    outbox.close()
+    lat = sorted(received[a] - tick_first[a] for a in received if a in tick_first)
+    if not lat:
+        return {"notifications": 0}
+    return {
+        "notifications": len(lat),
+        "apps": apps,
+        "p50_s": round(statistics.median(lat), 3),
+        "p95_s": round(lat[min(len(lat) - 1, math.ceil(0.95 * len(lat)) - 1)], 3),
+        "max_s": round(lat[-1], 3),
+    }
+
+
+def _draws(rng: random.Random, lam: float) -> int:
+    """Poisson draw for small means."""
+    k, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--hours", type=float, default=30.0)

@@ -58,8 +58,11 @@ async def main() -> None:
     if not args.bootstrap:
         broker = start_broker(root / "kafka")
         args.bootstrap = broker.bootstrap
-    kafka = KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=f"e2e-{uuid.uuid4().hex[:6]}.",
-                          partitions=args.partitions)
+    kafka = KafkaSettings(
+        bootstrap_servers=args.bootstrap,
+        topic_prefix=f"e2e-{uuid.uuid4().hex[:6]}.",
+        partitions=args.partitions,
+    )
     topic = kafka.topic("events")
     app_id = f"e2e-{uuid.uuid4().hex[:6]}"
     port = free_port()
@@ -69,8 +72,9 @@ async def main() -> None:
     try:
         await ensure_topics_async(kafka)
         log = (root / "worker.log").open("wb")
-        proc = subprocess.Popen(worker_cmd(kafka, app_id, root / "w", 2000, port), env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a benchmark script
+            worker_cmd(kafka, app_id, root / "w", 2000, port), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         # warm up: wait until the worker consumes (one probe event committed)
         await produce_all(kafka, topic, 1)
         deadline = time.monotonic() + 120
@@ -81,23 +85,39 @@ async def main() -> None:
         warm = e2e_buckets(port)
         took = await produce_all(kafka, topic, n, rate=args.rate)
         deadline = time.monotonic() + 120
-        while await committed(kafka, app_id, topic) < n + 1 and time.monotonic() < deadline:
+        while await committed(kafka, app_id, topic) < n + 1 and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.3)
         buckets = [(le, c - dict(warm).get(le, 0.0)) for le, c in e2e_buckets(port)]
         proc.terminate()
         proc.wait(60)
-        stored = subprocess.run(
-            [sys.executable, "-c", "import sys\nfrom lightkeeper.store import connect\n"
-             f"c=connect('chdb://{root / 'w' / 'store'}','lightkeeper')\n"
-             "print(c.query('SELECT count() FROM lightkeeper.events_dedup').result_rows[0][0])"],
-            capture_output=True, env=env, check=True, timeout=120).stdout.decode().split()[-1]
+        stored = (
+            subprocess.run(  # noqa: ASYNC221 - after the run
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys\nfrom lightkeeper.store import connect\n"
+                    f"c=connect('chdb://{root / 'w' / 'store'}','lightkeeper')\n"
+                    "print(c.query('SELECT count() FROM lightkeeper.events_dedup').result_rows[0][0])",
+                ],
+                capture_output=True,
+                env=env,
+                check=True,
+                timeout=120,
+            )
+            .stdout.decode()
+            .split()[-1]
+        )
         result = {
-            "rate_target": args.rate, "rate_achieved": round(n / took, 1), "events": n,
+            "rate_target": args.rate,
+            "rate_achieved": round(n / took, 1),
+            "events": n,
             "stored_rows": int(stored),  # distinct event ids; the warm-up probe repeats event 0
             "p50_s": round(histogram_quantile(buckets, 0.50) or 0, 3),
             "p95_s": round(histogram_quantile(buckets, 0.95) or 0, 3),
             "p99_s": round(histogram_quantile(buckets, 0.99) or 0, 3),
-            "buckets": buckets, "cpu_count": os.cpu_count(), "loadavg_1m": os.getloadavg()[0],
+            "buckets": buckets,
+            "cpu_count": os.cpu_count(),
+            "loadavg_1m": os.getloadavg()[0],
             "target_p95_s": 2.0,
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

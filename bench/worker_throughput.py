@@ -207,7 +207,7 @@ async def main() -> None:
         launched = time.monotonic()
         log = (root / "worker.log").open("wb")
         port = free_port()
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a benchmark script
             worker_cmd(kafka, app_id, root / "w", args.batch_max, port),
             env=env,
             stdout=log,

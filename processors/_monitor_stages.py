@@ -70,16 +70,22 @@ class AnomalyStage:
         self.detector = detector
 
     def process(self, batch: Batch) -> None:
-        from lightkeeper.store.rows import anomaly_row
-
         for ev, enr in zip(batch.events, batch.enrichments, strict=True):
             self.aggregator.add_event(ev, _cost(enr.cost_usd))
         self.aggregator.add_scores(batch.records.get("scores", []))
-        points = self.aggregator.flush()
+        self._emit(batch, self.aggregator.flush())
+
+    def finish(self, batch: Batch) -> None:
+        """Close every open minute (end of a run)."""
+        self._emit(batch, self.aggregator.flush_all(), final=True)
+
+    def _emit(self, batch: Batch, points: list[Any], final: bool = False) -> None:
+        from lightkeeper.store.rows import anomaly_row
+
         anomalies = self.detector.update(points)
         batch.extras["points"] = points
         batch.extras["watermark"] = self.aggregator.watermark
-        batch.extras["lateness"] = self.aggregator.lateness
+        batch.extras["lateness"] = timedelta(minutes=-1) if final else self.aggregator.lateness
         batch.extras["anomalies"] = anomalies
         batch.add_rows("anomalies", [anomaly_row(r) for r in anomalies])
         batch.add_records("anomalies", anomalies)
@@ -103,6 +109,10 @@ class AlertStage:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self._last_tick: Any = None
+
+    def finish(self, batch: Batch) -> None:
+        """Evaluate once more after the anomaly stage closed every minute."""
+        self.process(batch)
 
     def process(self, batch: Batch) -> None:
         from lightkeeper.store.rows import alert_row
@@ -151,7 +161,13 @@ def alert_stage(settings: Any) -> AlertStage | None:
 
     path = getattr(settings, "alert_rules", None)
     inline = getattr(settings, "alert_rules_inline", None)
-    rules = load_rules(path) if path else parse_rules(inline, source="worker.alert_rules_inline") if inline else []
+    rules = (
+        load_rules(path)
+        if path
+        else parse_rules(inline, source="worker.alert_rules_inline")
+        if inline
+        else []
+    )
     if not rules:
         log.info("no alert rules configured (worker.alert_rules): alert stage off")
         return None

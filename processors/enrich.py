@@ -54,7 +54,7 @@ def fill_token_estimates(ev: LLMCallEvent) -> bool:
     usage = ev.usage
     changed = False
     if usage.input_tokens is None:
-        contents = [m.content for m in ev.input_messages if m.content]
+        contents: list[str | None] = [m.content for m in ev.input_messages if m.content]
         if contents:
             usage.input_tokens = estimate_messages(contents)
             changed = True

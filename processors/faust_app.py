@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+import orjson
 
 from lightkeeper.kafka.client import faust_broker_kwargs
 from processors.metrics import WorkerMetrics
@@ -33,6 +34,8 @@ from processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
 from processors.settings import WorkerSettings
 from processors.sink import Sink
 from schemas.codec import encode
+from schemas.events import LLMCallEvent
+from schemas.records import ScoreRecord
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +82,30 @@ def usage_deltas(batch: Batch) -> dict[str, UsageDelta]:
         a[5] += int(enr.cost_usd is None)
     return {
         f"{app}|{model}|{minute}": UsageDelta(
-            app=app, model=model, minute=minute, requests=int(a[0]), errors=int(a[1]),
-            input_tokens=int(a[2]), output_tokens=int(a[3]), cost_usd=a[4], unknown_cost=int(a[5]),
+            app=app,
+            model=model,
+            minute=minute,
+            requests=int(a[0]),
+            errors=int(a[1]),
+            input_tokens=int(a[2]),
+            output_tokens=int(a[3]),
+            cost_usd=a[4],
+            unknown_cost=int(a[5]),
         )
         for (app, model, minute), a in acc.items()
     }
 
 
-def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline | None = None) -> WorkerParts:
-    """Build the faust app wired to ``client`` (a migrated store client)."""
+def create_worker(
+    settings: WorkerSettings,
+    client: Any,
+    *,
+    pipeline: Pipeline | None = None,
+    monitors: Pipeline | None = None,
+) -> WorkerParts:
+    """Build the faust app wired to ``client`` (a migrated store client). ``pipeline`` runs in
+    the events agent (enrichment, scores); ``monitors`` (stateful stages: drift, anomalies,
+    alerts) runs in the keyed agent on the stream repartitioned by ``app|model``."""
     kafka = settings.kafka
     metrics = WorkerMetrics()
     pipeline = pipeline or Pipeline()
@@ -119,7 +137,9 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         stream_buffer_maxsize=max(settings.batch_max * 2, 4096),
         producer_acks=-1,
         producer_linger_ms=5,
-        producer_compression_type=None if kafka.compression_type in ("producer", "uncompressed") else kafka.compression_type,
+        producer_compression_type=None
+        if kafka.compression_type in ("producer", "uncompressed")
+        else kafka.compression_type,
         table_cleanup_interval=30.0,
         logging_config=None,
     )
@@ -132,9 +152,14 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         partitions=kafka.partitions,
         internal=True,
     )
-    usage = app.Table(
-        "usage", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict
+    monitor_topic = app.topic(
+        f"{kafka.topic_prefix}{settings.app_id}-monitor-by-key",
+        key_type=str,
+        value_serializer="raw",
+        partitions=kafka.partitions,
+        internal=True,
     )
+    usage = app.Table("usage", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict)
 
     async def pause() -> None:
         metrics.paused.set(1)
@@ -145,9 +170,7 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
 
     async def publish(batch: Batch) -> None:
         producer = app.producer
-        sends = [
-            await producer.send(dead_topic, d.key, d.value, None, None, d.headers()) for d in batch.dead
-        ]
+        sends = [await producer.send(dead_topic, d.key, d.value, None, None, d.headers()) for d in batch.dead]
         if settings.publish_results:
             for name, records in batch.records.items():
                 topic = kafka.topic(name)
@@ -155,6 +178,9 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         if settings.rollups and batch.events:
             for key, delta in usage_deltas(batch).items():
                 sends.append(await usage_topic.send(key="|".join(key.split("|")[:2]), value=delta))
+        if monitors is not None and monitors.stages and batch.events:
+            for key, value in monitor_envelopes(batch):
+                sends.append(await monitor_topic.send(key=key, value=value))
         if sends:
             await asyncio.gather(*sends)
 
@@ -165,16 +191,20 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         for tp, offset in last.items():
             try:
                 hw = app.consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - lag is informational
+            except Exception:  # noqa: S112 - lag is informational only
                 continue
             if hw is not None:
                 metrics.lag.labels(tp.topic, str(tp.partition)).set(max(hw - offset - 1, 0))
 
     async def finish(stream: Any, events: list[Any], batch: Batch) -> bool:
         """Store, publish, then acknowledge one batch; False when stopping before stored."""
-        stored = await sink.store(batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop)
+        stored = await sink.store(
+            batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop
+        )
         if not stored:
-            log.warning("stopping with %d unstored events: not acknowledged, they will be redelivered", len(events))
+            log.warning(
+                "stopping with %d unstored events: not acknowledged, they will be redelivered", len(events)
+            )
             return False
         stored_at = time.time()
         for e in events:
@@ -194,8 +224,14 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         try:
             async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
                 raws = [
-                    RawEvent(e.message.value or b"", e.message.key, e.message.topic, e.message.partition,
-                             e.message.offset, int(e.message.timestamp * 1000) if e.message.timestamp else None)
+                    RawEvent(
+                        e.message.value or b"",
+                        e.message.key,
+                        e.message.topic,
+                        e.message.partition,
+                        e.message.offset,
+                        int(e.message.timestamp * 1000) if e.message.timestamp else None,
+                    )
                     for e in events
                 ]
                 started = time.perf_counter()
@@ -209,6 +245,29 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
         finally:
             if inflight is not None and not inflight.done():
                 inflight.cancel()
+
+    @app.agent(monitor_topic, name=f"{settings.app_id}.monitor_by_key")
+    async def monitor_by_key(stream: Any) -> None:
+        # Stateful stages see every event of a key here, on the worker owning its partition.
+        assert monitors is not None
+        async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
+            batch = await asyncio.to_thread(open_envelopes, monitors, [e.message.value for e in events])
+            if not await sink.store(
+                batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop
+            ):
+                return
+            if settings.publish_results:
+                producer = app.producer
+                sends = [
+                    await producer.send(kafka.topic(name), None, encode(r), None, None, None)
+                    for name, records in batch.records.items()
+                    if name != "scores"
+                    for r in records
+                ]
+                if sends:
+                    await asyncio.gather(*sends)
+            for e in events:
+                await stream.ack(e)
 
     @app.agent(usage_topic, name=f"{settings.app_id}.usage_by_key")
     async def usage_by_key(stream: Any) -> None:
@@ -227,6 +286,39 @@ def create_worker(settings: WorkerSettings, client: Any, *, pipeline: Pipeline |
     return WorkerParts(app=app, pipeline=pipeline, sink=sink, metrics=metrics, usage=usage)
 
 
+def monitor_envelopes(batch: Batch) -> list[tuple[str, bytes]]:
+    """``(app|model, envelope)`` per stored event for the keyed monitors: the event and its
+    score records (the anomaly stage turns scores into quality rates)."""
+    scores: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in batch.records.get("scores", []):
+        scores[rec.event_id].append(rec.model_dump(mode="json"))  # type: ignore[attr-defined]
+    return [
+        (
+            f"{ev.app}|{ev.model}",
+            orjson.dumps({"event": ev.model_dump(mode="json"), "scores": scores.get(ev.event_id, [])}),
+        )
+        for ev in batch.events
+    ]
+
+
+def open_envelopes(monitors: Pipeline, values: list[bytes | None]) -> Batch:
+    """Run the stateful stages over envelopes; the batch keeps only their derived rows (the
+    events and scores were stored by the events agent)."""
+    events: list[LLMCallEvent] = []
+    scores: list[ScoreRecord] = []
+    for value in values:
+        try:
+            envelope = orjson.loads(value or b"{}")
+            events.append(LLMCallEvent.model_validate(envelope["event"]))
+            scores.extend(ScoreRecord.model_validate(s) for s in envelope.get("scores") or ())
+        except (ValueError, KeyError, TypeError) as exc:  # written by us: only a bug gets here
+            log.error("skipping an unreadable monitor envelope: %s", exc)
+    batch = monitors.process_events(events, records={"scores": scores})
+    batch.rows["events"] = []
+    batch.records.pop("scores", None)
+    return batch
+
+
 def dead_letter_reason(headers: Any) -> str:
     """The reason header of a dead-letter message (for tools and tests)."""
     for name, value in headers or ():
@@ -235,4 +327,12 @@ def dead_letter_reason(headers: Any) -> str:
     return ""
 
 
-__all__ = ["RESULT_TOPICS", "DeadLetter", "UsageDelta", "WorkerParts", "create_worker", "dead_letter_reason", "usage_deltas"]
+__all__ = [
+    "RESULT_TOPICS",
+    "DeadLetter",
+    "UsageDelta",
+    "WorkerParts",
+    "create_worker",
+    "dead_letter_reason",
+    "usage_deltas",
+]

@@ -23,7 +23,9 @@ class WorkerMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        self.events = Counter("lightkeeper_worker_events", "Events processed, by outcome", ["outcome"], registry=r)
+        self.events = Counter(
+            "lightkeeper_worker_events", "Events processed, by outcome", ["outcome"], registry=r
+        )
         self.events_per_second = Gauge(
             "lightkeeper_worker_events_per_second", "Events stored per second (10 s average)", registry=r
         )
@@ -31,10 +33,17 @@ class WorkerMetrics:
             "lightkeeper_worker_batch_size", "Events per processed batch", buckets=_BATCH_BUCKETS, registry=r
         )
         self.insert_seconds = Histogram(
-            "lightkeeper_worker_insert_seconds", "Store insert latency", ["table"], buckets=_LATENCY_BUCKETS, registry=r
+            "lightkeeper_worker_insert_seconds",
+            "Store insert latency",
+            ["table"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.process_seconds = Histogram(
-            "lightkeeper_worker_process_seconds", "Pipeline time per batch", buckets=_LATENCY_BUCKETS, registry=r
+            "lightkeeper_worker_process_seconds",
+            "Pipeline time per batch",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.e2e_seconds = Histogram(
             "lightkeeper_worker_e2e_seconds",
@@ -45,11 +54,20 @@ class WorkerMetrics:
         self.dead_letters = Counter(
             "lightkeeper_worker_dead_letters", "Events sent to the dead-letter topic", ["stage"], registry=r
         )
-        self.lag = Gauge("lightkeeper_worker_consumer_lag", "Messages behind the log end", ["topic", "partition"], registry=r)
-        self.store_retries = Counter(
-            "lightkeeper_worker_store_unavailable", "Inserts retried because the store was unavailable", registry=r
+        self.lag = Gauge(
+            "lightkeeper_worker_consumer_lag",
+            "Messages behind the log end",
+            ["topic", "partition"],
+            registry=r,
         )
-        self.paused = Gauge("lightkeeper_worker_paused", "1 while consumption is paused (store unavailable)", registry=r)
+        self.store_retries = Counter(
+            "lightkeeper_worker_store_unavailable",
+            "Inserts retried because the store was unavailable",
+            registry=r,
+        )
+        self.paused = Gauge(
+            "lightkeeper_worker_paused", "1 while consumption is paused (store unavailable)", registry=r
+        )
         self.stage_errors = Counter(
             "lightkeeper_worker_stage_errors", "Batches a stage failed on", ["stage"], registry=r
         )

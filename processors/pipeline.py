@@ -14,7 +14,7 @@ batch to :class:`processors.sink.Sink`, publish, and acknowledge.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -135,7 +135,7 @@ def decode_batch(raws: Sequence[RawEvent]) -> tuple[list[LLMCallEvent], list[Raw
         except SchemaError as exc:
             dead.append(DeadLetter.of(raw, str(exc), "decode"))
             continue
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a poison message
+        except Exception as exc:
             dead.append(DeadLetter.of(raw, f"undecodable: {exc!r}", "decode"))
             continue
         sources.append(raw)
@@ -159,9 +159,14 @@ class Pipeline:
         events: Sequence[LLMCallEvent],
         sources: Sequence[RawEvent] | None = None,
         dead: Sequence[DeadLetter] = (),
+        records: Mapping[str, Sequence[BaseModel]] | None = None,
     ) -> Batch:
-        """Like :meth:`process` for already-parsed events (the embedded runtime's queue)."""
+        """Like :meth:`process` for already-parsed events. ``records`` pre-fills
+        ``batch.records`` (derived records computed upstream, e.g. scores for the keyed
+        monitors of the faust worker)."""
         batch = Batch(dead=list(dead))
+        for topic, recs in (records or {}).items():
+            batch.add_records(topic, recs)
         srcs = list(sources) if sources is not None else [RawEvent(b"") for _ in events]
         rows: list[dict[str, Any]] = []
         for ev, src in zip(events, srcs, strict=True):
@@ -171,7 +176,7 @@ class Pipeline:
             except LightkeeperError as exc:
                 batch.dead.append(DeadLetter.of(_ensure_bytes(src, ev), str(exc), "row"))
                 continue
-            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the batch
+            except Exception as exc:
                 log.exception("cannot build the row of event %s", ev.event_id)
                 batch.dead.append(DeadLetter.of(_ensure_bytes(src, ev), f"row: {exc!r}", "row"))
                 continue
@@ -185,8 +190,24 @@ class Pipeline:
                 break
             try:
                 stage.process(batch)
-            except Exception as exc:  # noqa: BLE001 - a broken stage never blocks events
+            except Exception as exc:
                 log.exception("stage %s failed on a batch of %d events", stage.name, len(batch.events))
+                batch.stage_errors[stage.name] = repr(exc)
+        return batch
+
+    def finish(self) -> Batch:
+        """Flush the stages' open state (minutes not yet closed, pending checks) into a final
+        batch without events: call at shutdown or at the end of a replay, then store it."""
+        batch = Batch()
+        batch.rows[EVENTS_TABLE] = []
+        for stage in self.stages:
+            finish = getattr(stage, "finish", None)
+            if finish is None:
+                continue
+            try:
+                finish(batch)
+            except Exception as exc:
+                log.exception("stage %s failed to finish", stage.name)
                 batch.stage_errors[stage.name] = repr(exc)
         return batch
 

@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 #: Stage names in the order they run.
 STAGE_NAMES = ("scores", "drift", "anomalies", "alerts")
+#: Stages holding state per (app, model[, user]) key: in the faust worker they run on the
+#: stream repartitioned by ``app|model``.
+KEYED_STAGES = frozenset({"drift", "anomalies", "alerts"})
 
 #: scorer name -> ((detector, which text), ...)
 _SCORER_TARGETS: dict[str, tuple[tuple[Detector, str], ...]] = {
@@ -62,7 +65,11 @@ class ScoresStage:
                     else:
                         docs = [d.text for d in ev.context_documents or () if d.text]
                         text = ev.response_text()
-                        item = ScoreInput(text=text, context=docs, question=ev.prompt_text()) if docs and text else None
+                        item = (
+                            ScoreInput(text=text, context=docs, question=ev.prompt_text())
+                            if docs and text
+                            else None
+                        )
                     if item is not None:
                         items.append(item)
                         owners.append(i)
@@ -70,7 +77,7 @@ class ScoresStage:
                     continue
                 try:
                     results = scorer.score_batch(items)
-                except Exception as exc:  # noqa: BLE001 - one scorer's failure is not the batch's
+                except Exception as exc:
                     log.exception("scorer %s failed on %d items", scorer_name, len(items))
                     failures.append(f"{scorer_name}: {exc!r}")
                     continue
@@ -127,7 +134,12 @@ def _alert_stage(settings: Any) -> Stage | None:
     return alert_stage(settings)
 
 
-_FACTORIES = {"scores": _scores_stage, "drift": _drift_stage, "anomalies": _anomaly_stage, "alerts": _alert_stage}
+_FACTORIES = {
+    "scores": _scores_stage,
+    "drift": _drift_stage,
+    "anomalies": _anomaly_stage,
+    "alerts": _alert_stage,
+}
 
 
 def build_stages(settings: Any, names: Sequence[str] | None = None) -> list[Stage]:
@@ -145,7 +157,7 @@ def build_stages(settings: Any, names: Sequence[str] | None = None) -> list[Stag
             continue
         try:
             stage = _FACTORIES[name](settings)
-        except Exception as exc:  # noqa: BLE001 - a stage that cannot load is left out
+        except Exception as exc:
             log.warning("stage %s not available: %s", name, exc)
             continue
         if stage is not None:

@@ -53,7 +53,9 @@ class Sink:
         if writer is None:
             from lightkeeper.store.writer import BatchWriter
 
-            writer = BatchWriter(self.client, table, database=self.database, batch_rows=1_000_000, flush_interval_s=3600)
+            writer = BatchWriter(
+                self.client, table, database=self.database, batch_rows=1_000_000, flush_interval_s=3600
+            )
             self._writers[table] = writer
         return writer
 
@@ -79,7 +81,9 @@ class Sink:
         except StoreUnavailable:
             raise
         except (StoreError, LightkeeperError, ValueError, TypeError) as exc:
-            log.warning("store refused a batch of %d %s rows (%s); isolating the bad rows", len(rows), table, exc)
+            log.warning(
+                "store refused a batch of %d %s rows (%s); isolating the bad rows", len(rows), table, exc
+            )
             bad = self._isolate(table, rows)
             self._dead_rows(batch, table, rows, bad)
         finally:
@@ -142,7 +146,9 @@ class Sink:
                     if not paused:
                         paused = True
                         self.metrics.paused.set(1)
-                        log.warning("store unavailable (%s): pausing consumption, retrying in %.1fs", exc, delay)
+                        log.warning(
+                            "store unavailable (%s): pausing consumption, retrying in %.1fs", exc, delay
+                        )
                         await _call(on_pause)
                     if should_stop is not None and should_stop():
                         return False
@@ -166,7 +172,7 @@ class Sink:
         for writer in self._writers.values():
             try:
                 writer.close()
-            except Exception:  # noqa: BLE001 - closing is best effort; rows were written already
+            except Exception:
                 log.debug("closing writer failed", exc_info=True)
         self._writers.clear()
 

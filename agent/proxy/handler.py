@@ -77,6 +77,18 @@ def resolve(settings: AgentSettings, path: str) -> Upstream | None:
     return None
 
 
+_KNOWN_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/responses", "/messages")
+
+
+def metric_route(cap: Capture) -> str:
+    """Metrics label: the path for known LLM endpoints, else a bounded ``<prefix>/other``
+    (file ids and the like must not create a label value each)."""
+    if cap.api_path.endswith(_KNOWN_SUFFIXES):
+        return cap.route
+    first = cap.route.lstrip("/").split("/", 1)[0]
+    return f"/{first}/other"
+
+
 def _error_body(kind: str, message: str) -> bytes:
     return orjson.dumps({"error": {"type": kind, "message": message, "source": "lightkeeper-agent"}})
 
@@ -135,7 +147,7 @@ class ProxyHandler:
         finally:
             if cap.t_end is None:
                 cap.t_end = time.perf_counter_ns()
-            self.metrics.requests.labels(cap.route, str(cap.status or 0)).inc()
+            self.metrics.requests.labels(metric_route(cap), str(cap.status or 0)).inc()
             self.recorder.record(cap)
 
     async def _forward(
@@ -203,7 +215,7 @@ class ProxyHandler:
             return resp
         cap.t_end = time.perf_counter_ns()
         up_s = (t_done - (cap.t_upstream_start or cap.t_start)) / 1e9
-        self.metrics.upstream_latency.labels(cap.route).observe(up_s)
+        self.metrics.upstream_latency.labels(metric_route(cap)).observe(up_s)
         self.metrics.added_latency.observe(max(0.0, (cap.t_end - cap.t_start) / 1e9 - up_s))
         return resp
 
@@ -241,7 +253,7 @@ class ProxyHandler:
                 request.transport.close()
             return resp
         cap.t_end = time.perf_counter_ns()
-        self.metrics.upstream_latency.labels(cap.route).observe(
+        self.metrics.upstream_latency.labels(metric_route(cap)).observe(
             (cap.t_end - (cap.t_upstream_start or 0)) / 1e9
         )
         try:

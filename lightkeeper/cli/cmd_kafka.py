@@ -61,7 +61,8 @@ def run_up(args: argparse.Namespace) -> int:
     took = broker.start(timeout_s=args.timeout)
     print(
         f"Kafka {broker.version} ready on {broker.bootstrap} in {took:.1f}s "
-        f"(pid {broker.pid}; data {broker.data_dir}; log {broker.log_file})"
+        f"(pid {broker.pid}; data {broker.data_dir}; log {broker.log_file})",
+        flush=True,
     )
     if not args.foreground:
         print(f"export LIGHTKEEPER_KAFKA__BOOTSTRAP_SERVERS={broker.bootstrap}")

@@ -19,8 +19,8 @@ def run_worker(args: argparse.Namespace) -> int:
     from processors.enrich import Enricher
     from processors.faust_app import create_worker
     from processors.pipeline import Pipeline
+    from processors.pipeline_stages import KEYED_STAGES, build_stages
     from processors.settings import WorkerSettings
-    from processors.pipeline_stages import build_stages
 
     settings = WorkerSettings.load(
         args.config,
@@ -39,13 +39,20 @@ def run_worker(args: argparse.Namespace) -> int:
     ensure_topics(settings.kafka)
     client = connect(settings.store_url, settings.store.database)
     migrate(client, settings.store.database, settings.store.cluster)
-    pipeline = Pipeline(Enricher(settings.pricing_table(), estimate=settings.estimate_tokens), build_stages(settings))
-    parts = create_worker(settings, client, pipeline=pipeline)
+    stages = build_stages(settings)
+    enricher = Enricher(settings.pricing_table(), estimate=settings.estimate_tokens)
+    keyed = [s for s in stages if s.name in KEYED_STAGES]
+    pipeline = Pipeline(enricher, [s for s in stages if s.name not in KEYED_STAGES])
+    monitors = Pipeline(enricher, keyed) if keyed else None
+    parts = create_worker(settings, client, pipeline=pipeline, monitors=monitors)
     server = parts.metrics.serve(settings.metrics_port, settings.metrics_host)
     log.info(
         "worker %s: events from %s, store %s, stages %s, metrics on :%s",
-        settings.app_id, settings.kafka.topic("events"), settings.store_url,
-        [s.name for s in pipeline.stages], settings.metrics_port or "off",
+        settings.app_id,
+        settings.kafka.topic("events"),
+        settings.store_url,
+        [s.name for s in stages],
+        settings.metrics_port or "off",
     )
     worker = faust.Worker(parts.app, loglevel=settings.log_level.lower(), override_logging=False, quiet=True)
     try:
@@ -79,11 +86,17 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("worker", help="run the stream-processing worker (faust, Kafka -> store)")
     p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (host:port,...)")
     p.add_argument("--topic-prefix", default=None, help="topic name prefix (default lightkeeper.)")
-    p.add_argument("--app-id", default=None, help="faust app id = consumer group (default lightkeeper-worker)")
+    p.add_argument(
+        "--app-id", default=None, help="faust app id = consumer group (default lightkeeper-worker)"
+    )
     p.add_argument("--batch-max", type=int, default=None, help="largest batch (default 2000)")
-    p.add_argument("--batch-within", type=float, default=None, help="longest batch wait in seconds (default 0.5)")
+    p.add_argument(
+        "--batch-within", type=float, default=None, help="longest batch wait in seconds (default 0.5)"
+    )
     p.add_argument("--metrics-port", type=int, default=None, help="Prometheus /metrics port (0 = off)")
-    p.add_argument("--stages", default=None, help="comma-separated stages (scores,drift,anomalies,alerts); '' = none")
+    p.add_argument(
+        "--stages", default=None, help="comma-separated stages (scores,drift,anomalies,alerts); '' = none"
+    )
     _store_flags(p)
     p.set_defaults(handler=run_worker)
 
@@ -91,14 +104,20 @@ def register(subparsers: Any) -> None:
     up.add_argument("--host", default=None, help="agent listen address (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="agent port (default 8470)")
     up.add_argument("--upstream", default=None, help="LLM provider base URL the proxy forwards to")
-    up.add_argument("--stages", default=None, help="comma-separated stages; '' = none (default: all available)")
+    up.add_argument(
+        "--stages", default=None, help="comma-separated stages; '' = none (default: all available)"
+    )
     _store_flags(up)
     up.set_defaults(handler=run_up)
 
-    d = subparsers.add_parser("demo", help="run the whole pipeline on simulated LLM traffic and print a summary")
+    d = subparsers.add_parser(
+        "demo", help="run the whole pipeline on simulated LLM traffic and print a summary"
+    )
     d.add_argument("--quick", action="store_true", help="short run (about 200 calls, for tests)")
     d.add_argument("--events", type=int, default=None, help="number of simulated calls")
-    d.add_argument("--stages", default=None, help="comma-separated stages; '' = none (default: all available)")
+    d.add_argument(
+        "--stages", default=None, help="comma-separated stages; '' = none (default: all available)"
+    )
     d.add_argument("--no-progress", action="store_true", help="do not show progress")
     _store_flags(d)
     d.set_defaults(handler=run_demo)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lightkeeper.demo._config import DEMO_DRIFT, DEMO_RULES
 from lightkeeper.demo._driver import Progress, ScriptedLLM, send_all
 from lightkeeper.demo._scenario import Call, counts, plan
 from lightkeeper.demo._summary import DemoSummary, collect, render
@@ -27,7 +28,7 @@ __all__ = ["Call", "DemoOptions", "DemoSummary", "counts", "plan", "run", "run_d
 
 log = logging.getLogger(__name__)
 
-FULL_EVENTS = 1200
+FULL_EVENTS = 600
 QUICK_EVENTS = 200
 
 
@@ -58,31 +59,65 @@ async def run(options: DemoOptions, *, client: Any = None, stages: list[Any] | N
     started_wall = time.monotonic()
     started = datetime.now(UTC)
     run_id = uuid.uuid4().hex[:8]
-    common: dict[str, Any] = {"store__url": options.store_url, "store__database": options.database,
-                              "data_dir": options.data_dir}
-    worker = WorkerSettings.load(options.config, stages=options.stages, batch_within_s=0.25, **common)
-    provider = ScriptedLLM(FakeLLMConfig(latency_ms=options.latency_ms, jitter_ms=options.latency_ms,
-                                         chunk_delay_ms=2, words_per_chunk=3, record_requests=False))
+    common: dict[str, Any] = {
+        "store__url": options.store_url,
+        "store__database": options.database,
+        "data_dir": options.data_dir,
+    }
+    worker = WorkerSettings.load(
+        options.config,
+        stages=options.stages,
+        batch_within_s=0.25,
+        batch_max=100,
+        drift=DEMO_DRIFT,
+        alert_rules_inline=DEMO_RULES,
+        **common,
+    )
+    provider = ScriptedLLM(
+        FakeLLMConfig(
+            latency_ms=options.latency_ms,
+            jitter_ms=options.latency_ms,
+            chunk_delay_ms=2,
+            words_per_chunk=3,
+            record_requests=False,
+        )
+    )
     calls = plan(options.events, options.seed)
     for c in calls:
         if c.answer is not None:
             provider.script[c.prompt.strip()] = c.answer
     runner, base = await _serve_provider(provider)
-    agent = AgentSettings.load(options.config, host="127.0.0.1", port=0, openai_base_url=base,
-                               anthropic_base_url=base, ensure_topics=False, app_name="demo", **common)
+    agent = AgentSettings.load(
+        options.config,
+        host="127.0.0.1",
+        port=0,
+        openai_base_url=base,
+        anthropic_base_url=base,
+        ensure_topics=False,
+        app_name="demo",
+        **common,
+    )
     runtime = EmbeddedRuntime(agent, worker, client=client, stages=stages)
     say = print if options.progress else (lambda *a, **k: None)
-    say(f"Lightkeeper demo: {len(calls)} simulated LLM calls through the agent "
-        f"(store {worker.store_url}); loading processors...")
+    say(
+        f"Lightkeeper demo: {len(calls)} simulated LLM calls through the agent "
+        f"(store {worker.store_url}); loading processors..."
+    )
     await runtime.start()
     stage_names = [s.name for s in runtime.pipeline.stages] if runtime.pipeline else []
     say(f"  agent on {runtime.url}; simulated provider on {base}; stages: {', '.join(stage_names) or 'none'}")
     progress = Progress(options.progress, lambda: runtime.stored)
     try:
-        statuses = await send_all(calls, runtime.url, run_id, concurrency=options.concurrency, progress=progress)
+        statuses = await send_all(
+            calls, runtime.url, run_id, concurrency=options.concurrency, progress=progress
+        )
         progress(len(calls), len(calls), force=True)
-        await runtime.wait_idle(120)
-        progress(len(calls), len(calls), force=True, label="processed")
+        ticker = asyncio.create_task(_tick(progress, runtime, len(calls)))
+        try:
+            await runtime.wait_idle(180)
+        finally:
+            ticker.cancel()
+        progress(runtime.stored + runtime.dead, len(calls), force=True, label="processed")
         progress.done()
     finally:
         await runtime.stop()
@@ -96,6 +131,13 @@ async def run(options: DemoOptions, *, client: Any = None, stages: list[Any] | N
     return summary
 
 
+async def _tick(progress: Progress, runtime: Any, total: int) -> None:
+    """Keep the progress line moving while the processors catch up."""
+    while True:
+        await asyncio.sleep(0.5)
+        progress(runtime.stored + runtime.dead, total, label="processed")
+
+
 async def _serve_provider(provider: ScriptedLLM) -> tuple[Any, str]:
     from aiohttp import web
 
@@ -105,7 +147,7 @@ async def _serve_provider(provider: ScriptedLLM) -> tuple[Any, str]:
     await site.start()
     server = site._server
     assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     return runner, f"http://127.0.0.1:{port}"
 
 

@@ -41,8 +41,12 @@ def _request(call: Call, base: str, run_id: str) -> tuple[str, dict[str, Any], d
     messages = [{"role": "user", "content": call.prompt}]
     if call.api == "anthropic":
         headers.update({"x-api-key": "sk-ant-demo", "anthropic-version": "2023-06-01"})
-        body: dict[str, Any] = {"model": call.model, "max_tokens": call.max_tokens, "messages": messages,
-                                "stream": call.stream}
+        body: dict[str, Any] = {
+            "model": call.model,
+            "max_tokens": call.max_tokens,
+            "messages": messages,
+            "stream": call.stream,
+        }
         return f"{base}/v1/messages", body, headers
     headers["Authorization"] = "Bearer sk-demo"
     body = {"model": call.model, "messages": messages, "max_tokens": call.max_tokens, "stream": call.stream}

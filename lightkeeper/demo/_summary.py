@@ -30,6 +30,7 @@ class DemoSummary:
     drift: list[tuple[str, str, str, float]] = field(default_factory=list)
     anomalies: list[tuple[str, str, str, str]] = field(default_factory=list)
     alerts: list[tuple[str, str, str]] = field(default_factory=list)
+    """(rule, severity, labels) of each alert that fired in the run."""
     dead_letters: int = 0
     seconds: float = 0.0
 
@@ -44,33 +45,75 @@ def collect(client: Any, database: str, run_id: str, started: datetime) -> DemoS
     p = {"run": run_id, "since": started}
     run = f"{db}.events_dedup WHERE tags['demo_run'] = {{run:String}}"
     s = DemoSummary(run_id=run_id, database=db)
-    total = _rows(client, f"SELECT count(), countIf(is_error = 1), sum(ifNull(input_tokens, 0)), "
-                          f"sum(ifNull(output_tokens, 0)), sum(cost_usd), countIf(cost_usd IS NULL) FROM {run}", p)[0]
+    total = _rows(
+        client,
+        f"SELECT count(), countIf(is_error = 1), sum(ifNull(input_tokens, 0)), "
+        f"sum(ifNull(output_tokens, 0)), sum(cost_usd), countIf(cost_usd IS NULL) FROM {run}",
+        p,
+    )[0]
     s.requests, s.errors, s.input_tokens, s.output_tokens = (int(v or 0) for v in total[:4])
     s.cost_usd = Decimal(total[4] or 0)
     s.unpriced = int(total[5])
-    group = ("SELECT COL, count(), sumIf(cost_usd, cost_usd IS NOT NULL), countIf(cost_usd IS NULL) "
-             f"FROM {run} GROUP BY COL ORDER BY 3 DESC, 1")
+    group = (
+        "SELECT COL, count(), sumIf(cost_usd, cost_usd IS NOT NULL), countIf(cost_usd IS NULL) "
+        f"FROM {run} GROUP BY COL ORDER BY 3 DESC, 1"
+    )
     s.by_app = [(str(a), int(n), c, int(u)) for a, n, c, u in _rows(client, group.replace("COL", "app"), p)]
-    s.by_model = [(str(a), int(n), c, int(u)) for a, n, c, u in _rows(client, group.replace("COL", "model"), p)]
-    s.top_users = [(str(u), int(n), c) for u, n, c in _rows(
-        client, f"SELECT user_id, count(), sum(cost_usd) FROM {run} GROUP BY user_id ORDER BY 3 DESC LIMIT 3", p)]
-    scores = _rows(client, f"SELECT detector, uniqExactIf(event_id, flagged = 1), uniqExact(event_id) "
-                           f"FROM {db}.scores_dedup WHERE event_id IN (SELECT event_id FROM {run}) "
-                           f"GROUP BY detector ORDER BY detector", p)
+    s.by_model = [
+        (str(a), int(n), c, int(u)) for a, n, c, u in _rows(client, group.replace("COL", "model"), p)
+    ]
+    s.top_users = [
+        (str(u), int(n), c)
+        for u, n, c in _rows(
+            client,
+            f"SELECT user_id, count(), sum(cost_usd) FROM {run} GROUP BY user_id ORDER BY 3 DESC LIMIT 3",
+            p,
+        )
+    ]
+    scores = _rows(
+        client,
+        f"SELECT detector, uniqExactIf(event_id, flagged = 1), uniqExact(event_id) "
+        f"FROM {db}.scores_dedup WHERE event_id IN (SELECT event_id FROM {run}) "
+        f"GROUP BY detector ORDER BY detector",
+        p,
+    )
     s.flagged = {str(d): int(f) for d, f, _ in scores}
     s.scored_events = max((int(n) for _, _, n in scores), default=0)
-    s.drift = [(str(a), str(m), str(t), float(sc)) for a, m, t, sc in _rows(
-        client, f"SELECT app, model, target, max(score) FROM {db}.drift FINAL WHERE drifted = 1 "
-                f"AND detected_at >= {{since:DateTime64(3)}} GROUP BY app, model, target ORDER BY app, target", p)]
-    s.anomalies = [(str(a), str(m), str(u), str(sev)) for a, m, u, sev in _rows(
-        client, f"SELECT app, model, metric, max(severity) FROM {db}.anomalies FINAL "
-                f"WHERE detected_at >= {{since:DateTime64(3)}} GROUP BY app, model, metric ORDER BY app, metric", p)]
-    s.alerts = [(str(r), str(sev), str(summ)) for r, sev, summ in _rows(
-        client, f"SELECT rule, any(severity), any(summary) FROM {db}.alerts FINAL "
-                f"WHERE started_at >= {{since:DateTime64(3)}} AND state IN ('firing', 'resolved') "
-                f"GROUP BY rule, dedup_key ORDER BY rule", p)]
+    s.drift = [
+        (str(a), str(m), str(t), float(sc))
+        for a, m, t, sc in _rows(
+            client,
+            f"SELECT app, model, target, max(score) FROM {db}.drift FINAL WHERE drifted = 1 "
+            f"AND detected_at >= {{since:DateTime64(3)}} GROUP BY app, model, target ORDER BY app, target",
+            p,
+        )
+    ]
+    s.anomalies = [
+        (str(a), str(m), str(u), str(sev))
+        for a, m, u, sev in _rows(
+            client,
+            f"SELECT app, model, metric, max(severity) FROM {db}.anomalies FINAL "
+            f"WHERE detected_at >= {{since:DateTime64(3)}} GROUP BY app, model, metric ORDER BY app, metric",
+            p,
+        )
+    ]
+    s.alerts = [
+        (str(r), str(sev), _labels(lab))
+        for r, sev, lab in _rows(
+            client,
+            f"SELECT rule, any(severity), any(labels) FROM {db}.alerts FINAL "
+            f"WHERE started_at >= {{since:DateTime64(3)}} AND state IN ('firing', 'resolved') "
+            f"GROUP BY rule, dedup_key ORDER BY rule",
+            p,
+        )
+    ]
     return s
+
+
+def _labels(labels: Any) -> str:
+    if not isinstance(labels, dict):
+        return str(labels)
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if v)
 
 
 def _usd(value: Decimal | None) -> str:
@@ -86,14 +129,20 @@ def render(s: DemoSummary, *, store_url: str, stages: list[str]) -> str:
     add("=" * 64)
     add(f"Requests          {s.requests:>8}   errors {s.errors}   dead letters {s.dead_letters}")
     add(f"Tokens            {s.input_tokens:>8} in / {s.output_tokens} out")
-    add(f"Cost              {_usd(s.cost_usd):>12}   ({s.unpriced} calls on models without a price: cost NULL)")
+    add(
+        f"Cost              {_usd(s.cost_usd):>12}   "
+        f"({s.unpriced} calls on models without a price: cost NULL)"
+    )
     add("")
     add("Cost by app                    requests        cost")
     for name, n, cost, unknown in s.by_app:
         add(f"  {name:<28} {n:>8} {_usd(cost):>12}" + (f"  (+{unknown} unpriced)" if unknown else ""))
     add("Cost by model                  requests        cost")
     for name, n, cost, unknown in s.by_model:
-        add(f"  {name:<28} {n:>8} {_usd(None if unknown == n else cost):>12}" + ("  (no price)" if unknown else ""))
+        add(
+            f"  {name:<28} {n:>8} {_usd(None if unknown == n else cost):>12}"
+            + ("  (no price)" if unknown else "")
+        )
     add("Top users by cost")
     for user, n, cost in s.top_users:
         add(f"  {user or '(none)':<28} {n:>8} {_usd(cost):>12}")
@@ -111,14 +160,19 @@ def render(s: DemoSummary, *, store_url: str, stages: list[str]) -> str:
     for app, model, metric, sev in s.anomalies[:8]:
         add(f"  {app} / {model or '-'}: {metric} [{sev}]")
     add(f"Alerts fired: {len(s.alerts)}" + ("" if "alerts" in stages else "  (alerting off)"))
-    for rule, sev, summary in s.alerts[:8]:
-        add(f"  [{sev}] {rule}: {summary}")
+    for rule, sev, labels in s.alerts[:8]:
+        add(f"  [{sev}] {rule}: {labels}")
     add("")
     add(f"The data stays in the embedded store ({store_url}). Try:")
     db = s.database
-    add(f"  lightkeeper sql \"SELECT app, count(), sum(cost_usd) FROM {db}.events_dedup GROUP BY app\"")
-    add(f"  lightkeeper sql \"SELECT user_id, sum(cost_usd) AS usd FROM {db}.events_dedup "
-        f"GROUP BY user_id ORDER BY usd DESC LIMIT 5\"")
-    add(f"  lightkeeper sql \"SELECT detector, countIf(flagged) FROM {db}.scores_dedup GROUP BY detector\"")
-    add(f"  lightkeeper sql \"SELECT model, count() FROM {db}.events_dedup WHERE cost_unknown_model GROUP BY model\"")
+    add(f'  lightkeeper sql "SELECT app, count(), sum(cost_usd) FROM {db}.events_dedup GROUP BY app"')
+    add(
+        f'  lightkeeper sql "SELECT user_id, sum(cost_usd) AS usd FROM {db}.events_dedup '
+        f'GROUP BY user_id ORDER BY usd DESC LIMIT 5"'
+    )
+    add(f'  lightkeeper sql "SELECT detector, countIf(flagged) FROM {db}.scores_dedup GROUP BY detector"')
+    add(
+        f'  lightkeeper sql "SELECT model, count() FROM {db}.events_dedup '
+        f'WHERE cost_unknown_model GROUP BY model"'
+    )
     return "\n".join(out)

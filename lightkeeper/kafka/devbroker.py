@@ -17,6 +17,7 @@ starter dies without running exit hooks (SIGKILL, crash).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import base64
 import contextlib
@@ -190,6 +191,14 @@ class DevBroker:
             _forget(self)
             self.pid_file.unlink(missing_ok=True)
         return time.monotonic() - began
+
+    async def astart(self, timeout_s: float = 90.0) -> float:
+        """:meth:`start` in a worker thread, so the caller's event loop keeps running."""
+        return await asyncio.to_thread(self.start, timeout_s)
+
+    async def astop(self, timeout_s: float = 30.0) -> float:
+        """:meth:`stop` in a worker thread, so the caller's event loop keeps running."""
+        return await asyncio.to_thread(self.stop, timeout_s)
 
     def restart(self, timeout_s: float = 90.0) -> float:
         """Stop then start on the same ports and data. Returns the start's seconds."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -92,21 +93,30 @@ class EmbeddedRuntime:
         await self.queue.start()
         self._task = asyncio.create_task(self._consume(), name="lightkeeper-processors")
         self._runner, self.port = await serve(self.agent_settings, self.queue)
-        log.info("embedded runtime: agent on %s, store %s, stages %s", self.url, w.store_url,
-                 [s.name for s in self.pipeline.stages])
+        log.info(
+            "embedded runtime: agent on %s, store %s, stages %s",
+            self.url,
+            w.store_url,
+            [s.name for s in self.pipeline.stages],
+        )
 
-    async def wait_idle(self, timeout: float = 60.0) -> None:
-        """Wait until every submitted event went through the processors."""
+    async def wait_idle(self, stall_s: float = 60.0) -> None:
+        """Wait until every submitted event went through the processors; fails after
+        ``stall_s`` seconds without progress."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + stall_s
+        seen = self.stored + self.dead
         while len(self.queue) or self._in_flight:
+            if self.stored + self.dead != seen:
+                seen = self.stored + self.dead
+                deadline = loop.time() + stall_s
             if loop.time() > deadline:
-                raise TimeoutError(f"{len(self.queue)} events still queued after {timeout}s")
+                raise TimeoutError(
+                    f"{len(self.queue) + self._in_flight} events not processed after {stall_s}s"
+                )
             self._idle.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), 0.2)
-            except TimeoutError:
-                pass
 
     async def stop(self, drain_timeout: float = 60.0) -> None:
         """Stop the agent, process what is queued, stop the processors."""
@@ -118,13 +128,16 @@ class EmbeddedRuntime:
         except TimeoutError:
             saved = self.queue.persist_pending()
             log.warning("store not draining: %d queued events saved to the overflow spool", saved)
+        if self.pipeline is not None and self.sink is not None:
+            final = await asyncio.to_thread(self.pipeline.finish)
+            if any(final.rows.values()):
+                await self.sink.store(final, should_stop=lambda: True)
+                await self._run_hooks(final)
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self.sink is not None:
             self.sink.close()
         self.queue.close()
@@ -150,23 +163,26 @@ class EmbeddedRuntime:
                 self.stored += len(batch.events)
                 self.dead += len(batch.dead)
                 self.batches += 1
-                for hook in self._batch_hooks:
-                    try:
-                        result = hook(batch)
-                        if asyncio.iscoroutine(result):
-                            await result
-                    except Exception:  # noqa: BLE001 - a hook never stops processing
-                        log.exception("batch hook failed")
+                await self._run_hooks(batch)
             except asyncio.CancelledError:
                 self.queue.requeue(taken)
                 raise
-            except Exception:  # noqa: BLE001 - keep processing; the batch is retried
+            except Exception:
                 log.exception("processing a batch of %d events failed; retrying it", len(taken.records))
                 self.queue.requeue(taken)
                 await asyncio.sleep(1.0)
             finally:
                 self._in_flight = 0
                 self._idle.set()
+
+    async def _run_hooks(self, batch: Batch) -> None:
+        for hook in self._batch_hooks:
+            try:
+                result = hook(batch)
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                log.exception("batch hook failed")
 
     def _write_dead_letters(self, dead: list[DeadLetter]) -> None:
         if not dead:
@@ -175,11 +191,22 @@ class EmbeddedRuntime:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as out:
             for d in dead:
-                out.write(orjson.dumps({"reason": d.reason, "stage": d.stage,
-                                        "value_b64": base64.b64encode(d.value).decode()}) + b"\n")
+                out.write(
+                    orjson.dumps(
+                        {
+                            "reason": d.reason,
+                            "stage": d.stage,
+                            "value_b64": base64.b64encode(d.value).decode(),
+                        }
+                    )
+                    + b"\n"
+                )
 
 
 def batch_summary(batch: Batch) -> dict[str, int]:
     """Counts of one processed batch (for progress displays)."""
-    return {"events": len(batch.events), "dead": len(batch.dead),
-            **{f"rows_{table}": len(rows) for table, rows in batch.rows.items()}}
+    return {
+        "events": len(batch.events),
+        "dead": len(batch.dead),
+        **{f"rows_{table}": len(rows) for table, rows in batch.rows.items()},
+    }

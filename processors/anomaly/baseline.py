@@ -2,10 +2,10 @@
 
 Each series keeps an additive Holt–Winters-style state in event time:
 
-* ``level``: EWMA of the de-seasonalized value;
-* ``season[h]``: EWMA, per hour of day, of the value minus the level (used for the expected
-  value only once every hour of the day has ``season_min_obs`` observations — about a day of
-  history);
+* ``season[h]``: EWMA, per hour of day, of the value (the daily profile); the seasonal offset
+  of hour ``h`` is ``season[h] - mean(season)``, used only once every hour of the day has
+  ``season_min_obs`` observations (about a day of history);
+* ``level``: EWMA of the value minus the current seasonal offset;
 * ``dev``: EWMA of the absolute residual, a robust scale (mean absolute deviation; ×1.253 ≈ σ
   for Gaussian noise).
 
@@ -60,6 +60,7 @@ class RobustBaseline:
     season: list[float] = field(default_factory=lambda: [0.0] * 24)
     season_n: list[int] = field(default_factory=lambda: [0] * 24)
     last_minute: datetime | None = None
+    season_active: bool = False
     successes: float = 0.0
     trials: float = 0.0
 
@@ -67,10 +68,16 @@ class RobustBaseline:
     def seasonal_ready(self) -> bool:
         return min(self.season_n) >= self.config.season_min_obs
 
+    def offset(self, hour: int) -> float:
+        """Seasonal offset of an hour of the day (0 until the profile is ready)."""
+        if not self.seasonal_ready:
+            return 0.0
+        return self.season[hour] - sum(self.season) / 24.0
+
     def expected_at(self, ts: datetime) -> float:
         if self.level is None:
             return math.nan
-        return self.level + (self.season[ts.hour] if self.seasonal_ready else 0.0)
+        return self.level + self.offset(ts.hour)
 
     def scale(self, min_scale: float = 0.0) -> float:
         return max(self.dev * 1.253, min_scale, 1e-12)
@@ -95,11 +102,17 @@ class RobustBaseline:
         """Score ``value`` observed at ``ts`` and fold it into the baseline."""
         cfg = self.config
         self.last_minute = ts
+        h = ts.hour
         if self.level is None:
             self.level = value
             self.n = 1
+            self.season[h], self.season_n[h] = value, 1
             return Observation(value, value, self.scale(min_scale), 0.0, False, False)
         seasonal = self.seasonal_ready
+        if seasonal and not self.season_active:
+            # The profile just became usable: re-express the level without this hour's offset.
+            self.level -= self.offset(h)
+            self.season_active = True
         expected = self.expected_at(ts)
         scale = self.scale(min_scale)
         resid = value - expected
@@ -108,10 +121,15 @@ class RobustBaseline:
         # Learn with a Huber-clipped residual so outliers barely move the state.
         limit = cfg.clip * scale if self.n >= cfg.warmup else math.inf
         clipped = max(-limit, min(limit, resid))
-        h = ts.hour
-        self.level += cfg.alpha * clipped
-        season_resid = (expected + clipped) - self.level
-        self.season[h] += cfg.season_gamma * (season_resid - self.season[h])
+        clean = expected + clipped
+        self.level += cfg.alpha * (clean - self.offset(h) - self.level)
+        # Until the profile is ready it learns raw values (the first day defines "normal");
+        # afterwards only the clipped ones, like the level.
+        target = clean if seasonal else value
+        if self.season_n[h] == 0:
+            self.season[h] = target
+        else:
+            self.season[h] += max(cfg.season_gamma, 1.0 / (self.season_n[h] + 1)) * (target - self.season[h])
         self.season_n[h] += 1
         # During warm-up learn the scale quickly (plain average), then as an EWMA.
         dev_alpha = max(cfg.dev_alpha, 1.0 / (self.n + 1)) if self.n < cfg.warmup else cfg.dev_alpha

@@ -55,12 +55,12 @@ def default_policies() -> dict[str, MetricPolicy]:
     """Per-metric policies; tuned on ``bench/alerting.py`` synthetic traffic."""
 
     def rate() -> MetricPolicy:
-        return MetricPolicy("up", z=5.0, min_abs=0.05, min_weight=10.0, transform="binomial")
+        return MetricPolicy("up", z=4.5, min_abs=0.05, min_weight=10.0, transform="binomial")
 
     return {
         "requests": MetricPolicy("both", z=6.0, min_rel=0.5, transform="poisson"),
-        "cost_usd": MetricPolicy("up", z=6.0, min_rel=1.0, transform="log", eps=1e-6, min_scale=0.1),
-        "tokens": MetricPolicy("up", z=6.0, min_rel=1.0, transform="log", eps=1.0, min_scale=0.1),
+        "cost_usd": MetricPolicy("up", z=4.5, min_rel=1.0, transform="log", eps=1e-6, min_scale=0.1),
+        "tokens": MetricPolicy("up", z=4.5, min_rel=1.0, transform="log", eps=1.0, min_scale=0.1),
         "latency_p95_ms": MetricPolicy(
             "up", z=6.0, min_rel=0.3, min_weight=5.0, transform="log", eps=1.0, min_scale=0.05
         ),
@@ -80,7 +80,9 @@ class AnomalyConfig:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     forest: ForestConfig | None = field(default_factory=ForestConfig)
     forest_min_z: float = 3.0
-    """The forest only reports a minute where some metric is at least this unusual."""
+    forest_min_features: int = 2
+    """The forest only reports a minute where at least ``forest_min_features`` metrics are at
+    least ``forest_min_z`` unusual: a combination, not one metric the baselines judge alone."""
     max_series: int = 100_000
     severity_steps: tuple[float, float] = (1.5, 3.0)
     """|z| / threshold at which severity becomes high, then critical (medium below)."""
@@ -204,7 +206,8 @@ class AnomalyDetector:
             verdict = self._forest.observe(vkey[1:], zs)
             if verdict is None or not verdict.anomalous:
                 continue
-            if max((abs(z) for z in zs.values()), default=0.0) < self.config.forest_min_z:
+            unusual = sum(1 for z in zs.values() if abs(z) >= self.config.forest_min_z)
+            if unusual < self.config.forest_min_features:
                 continue
             p = meta[vkey]
             details = {

@@ -68,8 +68,15 @@ def load_pricing(
         provider_name = str(spec.get("provider", "custom"))
         provider = names.get(provider_name.lower(), provider_name)
         conv = providers.get(provider, {"input_includes_cache_read": True, "output_includes_reasoning": True})
-        conv = {**conv, **{k: spec[k] for k in ("input_includes_cache_read", "output_includes_reasoning") if k in spec}}
-        entry = {k: v for k, v in spec.items() if k not in {"provider", "input_includes_cache_read", "output_includes_reasoning"}}
+        conv = {
+            **conv,
+            **{k: spec[k] for k in ("input_includes_cache_read", "output_includes_reasoning") if k in spec},
+        }
+        entry = {
+            k: v
+            for k, v in spec.items()
+            if k not in {"provider", "input_includes_cache_read", "output_includes_reasoning"}
+        }
         custom.append(model_from(entry, provider, conv, custom=True))
         changes.append(["custom", dict(spec)])
     base = PricingTable(version, models, names)

@@ -78,7 +78,9 @@ def rates_from(spec: Mapping[str, Any], where: str, base: Rates | None = None) -
     )
 
 
-def model_from(spec: Mapping[str, Any], provider: str, conv: Mapping[str, Any], *, custom: bool) -> ModelPrice:
+def model_from(
+    spec: Mapping[str, Any], provider: str, conv: Mapping[str, Any], *, custom: bool
+) -> ModelPrice:
     """One :class:`ModelPrice` from a model entry of the table or of the settings."""
     if not isinstance(spec, Mapping) or not spec.get("id"):
         raise ConfigError(f"pricing: provider {provider}: every model needs an 'id' (got {spec!r})")

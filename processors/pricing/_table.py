@@ -126,7 +126,14 @@ def _normalized(name: str, provider_names: Mapping[str, Any]) -> list[str]:
     # provider-style prefixes: openai/gpt-4o, azure/gpt-4o, bedrock/anthropic.claude-...
     while "/" in current:
         head, rest = current.split("/", 1)
-        if head in provider_names or head in {"azure", "bedrock", "vertex_ai", "openrouter", "meta", "google"}:
+        if head in provider_names or head in {
+            "azure",
+            "bedrock",
+            "vertex_ai",
+            "openrouter",
+            "meta",
+            "google",
+        }:
             current = rest
             add(current)
         else:
@@ -139,7 +146,13 @@ def _normalized(name: str, provider_names: Mapping[str, Any]) -> list[str]:
         add(stripped)
         stripped = stripped.removesuffix("-latest")
         add(stripped)
-        if "." in stripped and stripped.split(".", 1)[0] in {"anthropic", "meta", "mistral", "amazon", "cohere"}:
+        if "." in stripped and stripped.split(".", 1)[0] in {
+            "anthropic",
+            "meta",
+            "mistral",
+            "amazon",
+            "cohere",
+        }:
             add(stripped.split(".", 1)[1])
         no_version = _VERSION_SUFFIX.sub("", stripped)
         add(no_version)

@@ -34,8 +34,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "first_person",
     "hedged",
     "question",
-    "len_log",  # log1p(number of content tokens)
     "q_copy_frac",  # share of content tokens that come from the question
+    "num_best_novel",  # share of numbers absent from the most similar context sentence
+    "ent_best_novel",  # share of entities absent from the most similar context sentence
 )
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -53,6 +54,7 @@ class ContextIndex:
     mean: np.ndarray
     content: frozenset[str]
     stems: frozenset[str]
+    sent_stems: list[frozenset[str]]
     bigrams: frozenset[tuple[str, str]]
     numbers: frozenset[str]
     years: frozenset[str]
@@ -74,9 +76,8 @@ def build_context(sentences: list[str], emb: np.ndarray) -> ContextIndex:
     mean = emb.mean(axis=0) if len(emb) else np.zeros(emb.shape[1], dtype=np.float32)
     norm = float(np.linalg.norm(mean))
     mean = mean / norm if norm > 0 else mean
-    stems: set[str] = set()
-    for f in facts:
-        stems.update(stem(w) for w in f.words)
+    sent_stems = [frozenset(stem(w) for w in f.words) for f in facts]
+    stems: set[str] = set().union(*sent_stems)
     return ContextIndex(
         sentences=sentences,
         facts=facts,
@@ -84,6 +85,7 @@ def build_context(sentences: list[str], emb: np.ndarray) -> ContextIndex:
         mean=mean,
         content=frozenset().union(*(f.content_set for f in facts)),
         stems=frozenset(stems),
+        sent_stems=sent_stems,
         bigrams=frozenset().union(*(f.bigrams for f in facts)),
         numbers=frozenset().union(*(f.numbers for f in facts)),
         years=frozenset().union(*(f.years for f in facts)),
@@ -95,6 +97,14 @@ def _novel_frac(items: frozenset[str], known: frozenset[str] | set[str]) -> floa
     if not items:
         return 0.0
     return sum(1 for x in items if x not in known) / len(items)
+
+
+def _numbers_novel_frac(items: frozenset[str], known: frozenset[str] | set[str]) -> float:
+    """Like :func:`_novel_frac` for numbers; a decade "198x" is supported by any year 1980..1989."""
+    if not items:
+        return 0.0
+    decades = {k[:3] + "x" for k in known if len(k) == 4 and k.isdigit()}
+    return sum(1 for x in items if x not in known and x not in decades) / len(items)
 
 
 def sentence_features(
@@ -125,9 +135,10 @@ def sentence_features(
         f[6] = 1.0 if not sent.content else 0.0
 
     known_numbers = set(ctx.numbers) | (question.numbers if question is not None else set())
-    f[7] = _novel_frac(sent.numbers, known_numbers)
+    f[7] = _numbers_novel_frac(sent.numbers, known_numbers)
     f[8] = 1.0 if sent.numbers else 0.0
-    known_ents = ctx.stems | (question.content_set if question is not None else frozenset())
+    known_q = question.content_set if question is not None else frozenset()
+    known_ents = ctx.stems | known_q
     f[9] = _novel_frac(sent.entities, known_ents)
     f[10] = 1.0 if sent.entities else 0.0
     dates = sent.years | sent.months
@@ -145,8 +156,11 @@ def sentence_features(
     f[14] = 1.0 if sent.first_person else 0.0
     f[15] = 1.0 if sent.hedged else 0.0
     f[16] = 1.0 if sent.question else 0.0
-    f[17] = math.log1p(len(sent.content))
-    f[18] = (sum(1 for t in sent.content if t in q_set) / len(sent.content)) if sent.content else 0.0
+    f[17] = (sum(1 for t in sent.content if t in q_set) / len(sent.content)) if sent.content else 0.0
+    if best >= 0:
+        bf = ctx.facts[best]
+        f[18] = _numbers_novel_frac(sent.numbers, bf.numbers | (question.numbers if question is not None else set()))
+        f[19] = _novel_frac(sent.entities, ctx.sent_stems[best] | known_q)
     return f
 
 

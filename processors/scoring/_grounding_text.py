@@ -20,6 +20,7 @@ _ABBREV = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:[.,]\d+)*")
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])\d+(?:\.\d+)?")
+_DECADE_S = re.compile(r"(?<!\d)((?:1[5-9]|20)\d)0s\b")
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _CAP_WORD = re.compile(r"(?<![\w'’])[A-Z][a-zA-Z'’-]+|(?<![\w'’])[A-Z]{2,}\b")
 
@@ -150,15 +151,24 @@ class TextFacts:
     question: bool = False
 
 
+_SPACED_THOUSANDS = re.compile(r"(?<=\d) ?, ?(?=\d{3}(?!\d))")
+_SPACED_HYPHEN = re.compile(r"(?<=\w) - (?=\w)")
+_DECADE = re.compile(r"(?<!\d)((?:1[5-9]|20)\d)0 ?' ?s\b")
+
+
 def analyse(text: str) -> TextFacts:
     """Compute the :class:`TextFacts` of ``text``."""
+    # Tokenized dialogue text ("45 , 700", "b - people", "1980 ' s") back to normal writing.
+    text = _SPACED_HYPHEN.sub("-", _SPACED_THOUSANDS.sub(",", text))
+    text = _DECADE.sub(lambda m: f"{m.group(1)}0s", text)
     low = text.lower().replace("’", "'")
     # Dialogue data is often tokenized ("i ' m", "don ' t"): join the contractions back.
     low = re.sub(r"\s+'\s*(m|s|re|ve|ll|d|t)\b", r"'\1", low).replace(" n't", "n't")
     words = [w for w in _WORD.findall(low)]
     stems = [stem(w) for w in words]
     content = [s for w, s in zip(words, stems, strict=True) if w not in STOPWORDS and len(w) > 1 or w.isdigit()]
-    numbers = {normalize_number(n) for n in _NUMBER.findall(text)}
+    numbers = {normalize_number(n) for n in _NUMBER.findall(_DECADE_S.sub("", text))}
+    numbers |= {f"{d}x" for d in _DECADE_S.findall(text)}
     numbers |= {NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS and w not in ("one", "first", "second")}
     ents: set[str] = set()
     for sent in split_sentences(text) or [text]:

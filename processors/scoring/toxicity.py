@@ -19,13 +19,20 @@ from processors.scoring.base import ScoreInput, ScoreResult
 __all__ = ["ToxicityScorer", "toxicity_features"]
 
 
-def toxicity_features(texts: list[str], emb: np.ndarray, tfidf: Any = None) -> Any:
-    """Feature matrix: the embedding (dense) or embedding + TF-IDF (sparse CSR)."""
+def toxicity_features(texts: list[str], emb: np.ndarray, tfidf: Any = None, lexicon: bool = False) -> Any:
+    """Feature matrix: the embedding, then (if ``lexicon``) the lexical cue features of
+    :mod:`processors.scoring._toxicity_lexicon`, then (if a fitted ``tfidf`` is given) char
+    n-gram TF-IDF. Dense without TF-IDF, sparse CSR with it."""
+    dense = emb
+    if lexicon:
+        from processors.scoring._toxicity_lexicon import lexicon_features
+
+        dense = np.hstack([emb, lexicon_features(texts)])
     if tfidf is None:
-        return emb
+        return dense
     from scipy import sparse
 
-    return sparse.hstack([sparse.csr_matrix(emb), tfidf.transform(texts)], format="csr")
+    return sparse.hstack([sparse.csr_matrix(dense), tfidf.transform(texts)], format="csr")
 
 
 class ToxicityScorer:
@@ -40,6 +47,7 @@ class ToxicityScorer:
         art = load_artifact("toxicity", artifact_path)
         self._clf = art["clf"]
         self._tfidf = art.get("tfidf")
+        self._lexicon = bool(art.get("lexicon", False))
         self.threshold = float(art["threshold"])
         self.version = str(art["version"])
         self._embedder = embedder
@@ -72,7 +80,7 @@ class ToxicityScorer:
                 ok.append(i)
         if ok:
             sub = [items[i] for i in ok]
-            feats = toxicity_features([it.text for it in sub], self._embed(sub), self._tfidf)
+            feats = toxicity_features([it.text for it in sub], self._embed(sub), self._tfidf, self._lexicon)
             probs = self._clf.predict_proba(feats)[:, 1]
             for j, i in enumerate(ok):
                 p = float(np.clip(probs[j], 0.0, 1.0))

@@ -61,6 +61,12 @@ _SYNONYMS: dict[str, str] = {
 }
 
 
+_FRAMES = (
+    "The text states that ", "According to the document, ", "It is reported that ", "The article notes that ",
+    "In summary, ", "Notably, ", "The passage explains that ", "As described, ",
+)
+
+
 @dataclass(slots=True)
 class SummaryPair:
     """One synthetic item: the ``document`` (context), a ``summary`` sentence and ``label`` (1 =
@@ -89,7 +95,11 @@ def _paraphrase(sent: str, rng: random.Random) -> str:
         core = w.strip(".,;:")
         if core in _SYNONYMS and rng.random() < 0.5:
             words[i] = w.replace(core, _SYNONYMS[core])
-    return " ".join(words).strip()
+    s = " ".join(words).strip()
+    if rng.random() < 0.3 and len(s) > 1:
+        # harmless framing words that are not in the document (real summaries have many)
+        s = rng.choice(_FRAMES) + (s[0].lower() + s[1:] if not s[:2].isupper() else s)
+    return s
 
 
 def _negate(s: str, rng: random.Random) -> str | None:

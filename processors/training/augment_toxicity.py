@@ -77,6 +77,75 @@ TOXIC_EXTRA: list[str] = [
 ]
 
 
+#: Non-toxic everyday text, including negative sentiment and mentions of groups or violence.
+CLEAN_EVERYDAY: list[str] = [
+    "I hate Mondays, the commute is always terrible.",
+    "This phone is garbage, the battery dies after two hours.",
+    "The referee made a stupid call in the last minute of the game.",
+    "Black people have made huge contributions to American music.",
+    "My gay neighbors invited us for dinner, they are lovely.",
+    "Muslims around the world are celebrating Eid this week.",
+    "The documentary covers the history of violence against Native Americans.",
+    "The soldiers were killed in an ambush, according to the report.",
+    "Trans people deserve access to good healthcare.",
+    "I disagree with the new immigration policy because it is too expensive.",
+    "Women earned the right to vote in the UK in 1918.",
+    "He died peacefully in his sleep at the age of 92.",
+    "Can you explain how the immune system fights viruses?",
+    "Ugh, I burned the toast again.",
+    "That horror movie was so scary I couldn't sleep.",
+    "The Jewish community center is hosting a food drive on Sunday.",
+    "My code keeps crashing and it's driving me crazy.",
+    "Our team got destroyed 5-0 last night, what a disaster.",
+    "Immigrants started many of the biggest companies in the country.",
+    "I'm so angry that the train was cancelled again.",
+    "The hunter shot a deer and brought it home for dinner.",
+    "Disabled athletes competed in the Paralympics this summer.",
+    "Please stop calling me after 9pm, I need to sleep.",
+    "Old people often have the best stories.",
+    "The villain in the game kills the hero's mentor in chapter two.",
+    "I think your argument is wrong, and here is why.",
+    "What a dumb mistake I made, I forgot my keys again.",
+    "Mexico has some of the best food in the world.",
+    "The report says hate crimes increased by 10 percent last year.",
+    "The comedian's jokes were crude but the audience loved them.",
+]
+
+#: Toxic text without tweet slang: insults, threats, harassment, implicit hate.
+TOXIC_EVERYDAY: list[str] = [
+    "Nobody likes you, you should just leave and never come back.",
+    "You are too stupid to be allowed to vote.",
+    "I know where your kids go to school, watch yourself.",
+    "Women are only good for one thing.",
+    "Keep talking and I'll break your jaw.",
+    "People like her are a plague on society.",
+    "You disgusting pig, nobody will ever love you.",
+    "Immigrants are stealing our jobs and raping our women.",
+    "I hope you get cancer and die slowly.",
+    "Gay people shouldn't be allowed near children.",
+    "Your mother should have aborted you.",
+    "Those animals should go back to the jungle they came from.",
+    "Kill yourself, the world will be a better place.",
+    "You look like a fat ugly cow in that picture.",
+    "Jews are greedy and cannot be trusted.",
+    "If I see you at the protest I'll run you over with my car.",
+    "Muslims are savages who breed like rats.",
+    "You're a talentless hack and a complete joke.",
+    "Disabled people are useless leeches on the system.",
+    "I'm going to make your life a living hell.",
+    "Black people are naturally less intelligent.",
+    "Shut your mouth before I shut it for you.",
+    "All feminists are ugly bitter hags.",
+    "Someone should burn down that refugee shelter.",
+    "You are a waste of space and oxygen.",
+    "Trans women are just men in dresses trying to assault girls.",
+    "I'll beat the crap out of you after school.",
+    "Go back to your country, nobody wants your kind here.",
+    "What a braindead moron, he should be fired and shot.",
+    "Asians are sneaky rats that eat dogs.",
+]
+
+
 def split_even_odd(items: list[str]) -> tuple[list[str], list[str]]:
     """(train, held-out): even indices train, odd indices are only used for evaluation."""
     return items[0::2], items[1::2]

@@ -75,6 +75,7 @@ def _fit_predict(
     train_parts: list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray]],
     test: tuple[list[str], np.ndarray],
     use_tfidf: bool,
+    lexicon: bool,
     calibrate: bool = False,
 ) -> np.ndarray:
     texts = [t for p in train_parts for t in p[0]]
@@ -82,8 +83,9 @@ def _fit_predict(
     y = np.concatenate([p[2] for p in train_parts])
     w = np.concatenate([p[3] for p in train_parts])
     tfidf = make_tfidf().fit(texts) if use_tfidf else None
-    model = make_model(calibrate=calibrate).fit(toxicity_features(texts, emb, tfidf), y, sample_weight=w)
-    return np.asarray(model.predict_proba(toxicity_features(test[0], test[1], tfidf))[:, 1])
+    x = toxicity_features(texts, emb, tfidf, lexicon)
+    model = make_model(calibrate=calibrate).fit(x, y, sample_weight=w)
+    return np.asarray(model.predict_proba(toxicity_features(test[0], test[1], tfidf, lexicon))[:, 1])
 
 
 def _per_functionality(tags: list[str], y: np.ndarray, p: np.ndarray, thr: float = 0.5) -> dict[str, float]:
@@ -94,7 +96,7 @@ def _per_functionality(tags: list[str], y: np.ndarray, p: np.ndarray, thr: float
 
 
 def _evaluate_variant(
-    dav: _Set, hc: _Set, extra: _Set | None, use_tfidf: bool, echo: Callable[[str], None]
+    dav: _Set, hc: _Set, extra: _Set | None, use_tfidf: bool, lexicon: bool, echo: Callable[[str], None]
 ) -> dict[str, Any]:
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
@@ -104,26 +106,27 @@ def _evaluate_variant(
     res: dict[str, Any] = {}
 
     # Davidson -> HateCheck (HateCheck never seen).
-    p = _fit_predict([dav.take(everything), *extra_parts], (hc.texts, hc.emb), use_tfidf)
+    p = _fit_predict([dav.take(everything), *extra_parts], (hc.texts, hc.emb), use_tfidf, lexicon)
     res["davidson_to_hatecheck"] = binary_metrics(hc.y, p)
     res["davidson_to_hatecheck_by_functionality"] = _per_functionality(hc.tag, hc.y, p)
     # HateCheck -> Davidson.
     idx = np.flatnonzero(hc_train_mask)
-    p = _fit_predict([hc.take(idx), *extra_parts], (dav.texts, dav.emb), use_tfidf)
+    p = _fit_predict([hc.take(idx), *extra_parts], (dav.texts, dav.emb), use_tfidf, lexicon)
     res["hatecheck_to_davidson"] = binary_metrics(dav.y, p)
-    # Within Davidson, 5-fold.
+    # Within Davidson, 3-fold.
     oof = np.zeros(len(dav.y))
-    for tr, te in StratifiedKFold(5, shuffle=True, random_state=SEED).split(dav.emb, dav.y):
-        oof[te] = _fit_predict([dav.take(tr)], ([dav.texts[i] for i in te], dav.emb[te]), use_tfidf)
-    res["davidson_cv5"] = binary_metrics(dav.y, oof)
+    for tr, te in StratifiedKFold(3, shuffle=True, random_state=SEED).split(dav.emb, dav.y):
+        oof[te] = _fit_predict([dav.take(tr)], ([dav.texts[i] for i in te], dav.emb[te]), use_tfidf, lexicon)
+    res["davidson_cv3"] = binary_metrics(dav.y, oof)
     # Shipped setup: Davidson (+extra) + HateCheck minus held-out templates.
     oof = np.zeros(len(hc.y))
-    for tr, te in GroupKFold(5).split(hc.emb, hc.y, groups=hc.group):
+    for tr, te in GroupKFold(3).split(hc.emb, hc.y, groups=hc.group):
         tr = tr[hc_train_mask[tr]]
         oof[te] = _fit_predict(
             [dav.take(everything), hc.take(tr), *extra_parts],
             ([hc.texts[i] for i in te], hc.emb[te]),
             use_tfidf,
+            lexicon,
         )
     res["hatecheck_templates_heldout"] = binary_metrics(hc.y, oof)
     res["hatecheck_templates_heldout_by_functionality"] = _per_functionality(hc.tag, hc.y, oof)
@@ -131,7 +134,7 @@ def _evaluate_variant(
         (res["davidson_to_hatecheck"]["auroc"] + res["hatecheck_templates_heldout"]["auroc"]) / 2, 4
     )
     echo(
-        f"    davidson cv5 AUROC {res['davidson_cv5']['auroc']:.4f} F1 {res['davidson_cv5']['f1']:.4f} | "
+        f"    davidson cv3 AUROC {res['davidson_cv3']['auroc']:.4f} F1 {res['davidson_cv3']['f1']:.4f} | "
         f"davidson->hatecheck AUROC {res['davidson_to_hatecheck']['auroc']:.4f} "
         f"acc {res['davidson_to_hatecheck']['accuracy']:.4f} | "
         f"hatecheck->davidson AUROC {res['hatecheck_to_davidson']['auroc']:.4f} | "
@@ -141,75 +144,101 @@ def _evaluate_variant(
     return res
 
 
+#: Variants explored by default: (char TF-IDF, lexical cues, hand-written augmentation).
+DEFAULT_VARIANTS: tuple[tuple[bool, bool, bool], ...] = (
+    (True, False, True),
+    (True, True, False),
+    (True, True, True),
+)
+
+
+def _variant_name(tfidf: bool, lexicon: bool, augment: bool) -> str:
+    return "emb" + ("+tfidf" if tfidf else "") + ("+lex" if lexicon else "") + ("+aug" if augment else "")
+
+
 def train(
     data_dir: str | None = None,
     out_dir: str | None = None,
     version: int = 1,
     augment: bool | None = None,
-    tfidf: bool | None = None,
+    variants: tuple[tuple[bool, bool, bool], ...] = DEFAULT_VARIANTS,
+    aug_weight: float = 3.0,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Evaluate the variants, fit the chosen one on everything, write ``toxicity-v<version>``.
-    ``augment`` / ``tfidf`` force a variant (None = choose by cross-dataset AUROC)."""
+    """Evaluate the ``variants`` (tfidf, lexicon, augment), fit the one with the best
+    cross-dataset AUROC on everything, write ``toxicity-v<version>`` and return the card.
+    ``augment=False`` drops the augmented variants."""
     set_seeds()
     root = data_root(data_dir)
     dav_ds, hc_ds = load_davidson(root), load_hatecheck(root)
-    dav, hc = (
-        _Set(dav_ds, embed_cached(dav_ds.name, dav_ds.texts)),
-        _Set(hc_ds, embed_cached(hc_ds.name, hc_ds.texts)),
-    )
-    clean_tr, clean_ho = aug.split_even_odd(aug.CLEAN_COUNTER)
-    toxic_tr, toxic_ho = aug.split_even_odd(aug.TOXIC_EXTRA)
+    dav = _Set(dav_ds, embed_cached(dav_ds.name, dav_ds.texts))
+    hc = _Set(hc_ds, embed_cached(hc_ds.name, hc_ds.texts))
+    clean_tr, clean_ho = aug.split_even_odd(aug.CLEAN_COUNTER + aug.CLEAN_EVERYDAY)
+    toxic_tr, toxic_ho = aug.split_even_odd(aug.TOXIC_EXTRA + aug.TOXIC_EVERYDAY)
     extra_ds = LabeledTexts(
-        "tox_aug_train", clean_tr + toxic_tr, np.asarray([0] * len(clean_tr) + [1] * len(toxic_tr))
+        "tox_aug_train",
+        clean_tr + toxic_tr,
+        np.asarray([0] * len(clean_tr) + [1] * len(toxic_tr)),
+        weight=np.full(len(clean_tr) + len(toxic_tr), aug_weight),
     )
     extra = _Set(extra_ds, embed_cached(extra_ds.name, extra_ds.texts))
     ho_texts = clean_ho + toxic_ho
     ho_y = np.asarray([0] * len(clean_ho) + [1] * len(toxic_ho))
     ho_emb = embed_cached("tox_aug_heldout", ho_texts)
     echo(f"toxicity: davidson {len(dav.y)} tweets ({int(dav.y.sum())} toxic), hatecheck {len(hc.y)} cases")
+    hc_mask = np.asarray([t != "profanity_nh" for t in hc.tag])
 
-    variants: dict[str, dict[str, Any]] = {}
-    for use_tfidf in (False, True) if tfidf is None else (tfidf,):
-        for use_aug in (False, True) if augment is None else (augment,):
-            name = ("emb+tfidf" if use_tfidf else "emb") + ("+aug" if use_aug else "")
-            echo(f"  variant {name}:")
-            res = _evaluate_variant(dav, hc, extra if use_aug else None, use_tfidf, echo)
-            parts = [
-                dav.take(np.arange(len(dav.y))),
-                hc.take(np.flatnonzero([t != "profanity_nh" for t in hc.tag])),
-            ]
-            if use_aug:
-                parts.append(extra.take(np.arange(len(extra.y))))
-            p = _fit_predict(parts, (ho_texts, ho_emb), use_tfidf)
-            res["handwritten_heldout"] = binary_metrics(ho_y, p)
-            echo(f"    hand-written held-out (odd items): {res['handwritten_heldout']}")
-            variants[name] = {"tfidf": use_tfidf, "augment": use_aug, **res}
-    best = max(variants, key=lambda k: variants[k]["selection_score"])
-    chosen = variants[best]
+    results: dict[str, dict[str, Any]] = {}
+    for use_tfidf, use_lex, use_aug in variants:
+        if augment is False and use_aug:
+            continue
+        name = _variant_name(use_tfidf, use_lex, use_aug)
+        echo(f"  variant {name}:")
+        res = _evaluate_variant(dav, hc, extra if use_aug else None, use_tfidf, use_lex, echo)
+        parts = [dav.take(np.arange(len(dav.y))), hc.take(np.flatnonzero(hc_mask))]
+        if use_aug:
+            parts.append(extra.take(np.arange(len(extra.y))))
+        p = _fit_predict(parts, (ho_texts, ho_emb), use_tfidf, use_lex)
+        res["handwritten_heldout"] = binary_metrics(ho_y, p)
+        echo(f"    hand-written held-out (odd items): {res['handwritten_heldout']}")
+        results[name] = {"tfidf": use_tfidf, "lexicon": use_lex, "augment": use_aug, **res}
+    if not results:
+        from lightkeeper.errors import ConfigError
+
+        raise ConfigError("no toxicity variant left to train")
+    best = max(results, key=lambda k: results[k]["selection_score"])
+    chosen = results[best]
     echo(f"  chosen variant: {best} (selection score {chosen['selection_score']})")
     echo(
-        f"  HateCheck accuracy per functionality (templates held out): "
+        "  HateCheck accuracy per functionality (templates held out): "
         f"{chosen['hatecheck_templates_heldout_by_functionality']}"
     )
 
     # Final fit on everything of the chosen variant, calibrated.
-    texts = dav.texts + [t for t, m in zip(hc.texts, hc.tag, strict=True) if m != "profanity_nh"]
-    mask = np.asarray([t != "profanity_nh" for t in hc.tag])
-    emb = np.vstack([dav.emb, hc.emb[mask]])
-    y = np.concatenate([dav.y, hc.y[mask]])
-    w = np.concatenate([dav.w, hc.w[mask]])
+    texts = dav.texts + [t for t, m in zip(hc.texts, hc_mask, strict=True) if m]
+    emb = np.vstack([dav.emb, hc.emb[hc_mask]])
+    y = np.concatenate([dav.y, hc.y[hc_mask]])
+    w = np.concatenate([dav.w, hc.w[hc_mask]])
     if chosen["augment"]:
         texts += extra.texts
         emb, y, w = np.vstack([emb, extra.emb]), np.concatenate([y, extra.y]), np.concatenate([w, extra.w])
     vec = make_tfidf().fit(texts) if chosen["tfidf"] else None
-    model = make_model(calibrate=True).fit(toxicity_features(texts, emb, vec), y, sample_weight=w)
+    x = toxicity_features(texts, emb, vec, chosen["lexicon"])
+    model = make_model(calibrate=True).fit(x, y, sample_weight=w)
     sources = {**dav_ds.sources, **hc_ds.sources}
     card = {
-        "metrics": {"chosen": best, "variants": variants},
-        "params": {"C": C, "davidson_max_offensive": 4000, "seed": SEED, "calibration": "sigmoid, 3-fold"},
+        "metrics": {"chosen": best, "variants": results},
+        "params": {
+            "C": C,
+            "davidson_max_offensive": 4000,
+            "aug_weight": aug_weight,
+            "seed": SEED,
+            "calibration": "sigmoid, 3-fold",
+        },
         "threshold": 0.5,
-        "features": ["embedding[384]"] + (["char_wb 2-5 tfidf"] if chosen["tfidf"] else []),
+        "features": ["embedding[384]"]
+        + (["lexical cues"] if chosen["lexicon"] else [])
+        + (["char_wb 2-5 tfidf"] if chosen["tfidf"] else []),
         "training_data": {
             "files": sources,
             "n": len(y),
@@ -217,7 +246,7 @@ def train(
             "excluded": "hatecheck profanity_nh",
         },
     }
-    artifact: dict[str, Any] = {"clf": model, "threshold": 0.5, "tfidf": vec}
+    artifact: dict[str, Any] = {"clf": model, "threshold": 0.5, "tfidf": vec, "lexicon": chosen["lexicon"]}
     mp, cp = write_artifact("toxicity", version, artifact, card, Path(out_dir) if out_dir else None)
     echo(f"  wrote {mp} and {cp}")
     return card

@@ -11,8 +11,17 @@ from lightkeeper.demo import DemoOptions, counts, plan, run
 
 def test_the_plan_holds_every_incident_even_when_short() -> None:
     kinds = counts(plan(200))
-    for kind in ("toxic_prompt", "toxic_response", "injection", "error", "ungrounded", "drift",
-                 "cost_spike", "unknown_model", "rag"):
+    for kind in (
+        "toxic_prompt",
+        "toxic_response",
+        "injection",
+        "error",
+        "ungrounded",
+        "drift",
+        "cost_spike",
+        "unknown_model",
+        "rag",
+    ):
         assert kinds.get(kind, 0) >= 1, kind
     assert sum(kinds.values()) == 200
     assert plan(200) == plan(200)  # deterministic
@@ -21,8 +30,14 @@ def test_the_plan_holds_every_incident_even_when_short() -> None:
 async def test_quick_demo_summary_matches_the_store(
     tmp_path: Path, store_url: str, store_database: str, store_client: Any, capsys: Any
 ) -> None:
-    options = DemoOptions(events=120, store_url=store_url, database=store_database, data_dir=tmp_path,
-                          latency_ms=5, progress=True)
+    options = DemoOptions(
+        events=120,
+        store_url=store_url,
+        database=store_database,
+        data_dir=tmp_path,
+        latency_ms=5,
+        progress=True,
+    )
     summary = await run(options, client=store_client, stages=[])
     printed = capsys.readouterr()
     assert "Lightkeeper demo summary" in printed.out and "lightkeeper sql" in printed.out
@@ -32,14 +47,50 @@ async def test_quick_demo_summary_matches_the_store(
     run_filter = f"tags['demo_run'] = '{summary.run_id}'"
     n, errors, cost, unpriced = store_client.query(
         f"SELECT count(), countIf(is_error = 1), sum(cost_usd), countIf(cost_usd IS NULL) "
-        f"FROM {db}.events_dedup WHERE {run_filter}").result_rows[0]
+        f"FROM {db}.events_dedup WHERE {run_filter}"
+    ).result_rows[0]
     assert summary.requests == n == 120
     assert (summary.errors, summary.cost_usd, summary.unpriced) == (errors, cost, unpriced)
     assert errors >= 1 and unpriced >= 1 and cost > 0
-    by_app = dict(store_client.query(
-        f"SELECT app, count() FROM {db}.events_dedup WHERE {run_filter} GROUP BY app").result_rows)
+    by_app = dict(
+        store_client.query(
+            f"SELECT app, count() FROM {db}.events_dedup WHERE {run_filter} GROUP BY app"
+        ).result_rows
+    )
     assert {a: c for a, c, _, _ in summary.by_app} == by_app
     assert sum((c or Decimal(0)) for _, _, c, _ in summary.by_model) == cost
     top_user = summary.top_users[0][0]
     assert top_user == "mallory"  # the cost spike
     assert f"${cost:,.4f}" in printed.out
+
+
+async def test_demo_with_the_installed_stages_reports_what_the_store_holds(
+    tmp_path: Path, store_url: str, store_database: str, store_client: Any
+) -> None:
+    """Scores, drift and alerts (whichever stages load here) appear in the summary exactly as
+    SQL over the derived tables counts them."""
+    options = DemoOptions(
+        events=50,
+        store_url=store_url,
+        database=store_database,
+        data_dir=tmp_path,
+        latency_ms=5,
+        progress=False,
+    )
+    summary = await run(options, client=store_client)
+    db = store_database
+    run_events = f"SELECT event_id FROM {db}.events_dedup WHERE tags['demo_run'] = '{summary.run_id}'"
+    flagged = dict(
+        store_client.query(
+            f"SELECT detector, uniqExactIf(event_id, flagged = 1) FROM {db}.scores_dedup "
+            f"WHERE event_id IN ({run_events}) GROUP BY detector"
+        ).result_rows
+    )
+    assert summary.flagged == flagged
+    assert summary.requests == 50
+    alerts = store_client.query(f"SELECT uniqExact(rule, dedup_key) FROM {db}.alerts FINAL").result_rows[0][0]
+    assert len(summary.alerts) == alerts
+    drifted = store_client.query(
+        f"SELECT uniqExact(app, model, target) FROM {db}.drift FINAL WHERE drifted = 1"
+    ).result_rows[0][0]
+    assert len(summary.drift) == drifted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -34,29 +35,33 @@ async def test_private_broker_restarts_on_same_port_with_its_data(kafka_broker_f
     bootstrap = broker.bootstrap
     settings = KafkaSettings(bootstrap_servers=bootstrap)
     await create_topics_async(settings, {"persist": 1})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=60_000)
     await producer.start()
     try:
         await producer.send_and_wait("persist", b"before-restart", key=b"k")
+
+        took = await broker.astop()  # the event loop keeps running while the broker stops
+        assert took < 30
+        assert not broker.is_running()
+        assert not _proc.accepts(broker.host, broker.port)
+        assert kafka_pids_for(broker.data_dir) == []
+        assert read_pid_file(broker.data_dir) is None
+
+        # a send during the outage is delivered once the broker is back on the same port
+        pending = await producer.send("persist", b"during-outage", key=b"k")
+        await broker.astart()
+        assert broker.bootstrap == bootstrap
+        await asyncio.wait_for(pending, 60)
     finally:
         await producer.stop()
 
-    took = broker.stop()
-    assert took < 30
-    assert not broker.is_running()
-    assert not _proc.accepts(broker.host, broker.port)
-    assert kafka_pids_for(broker.data_dir) == []
-    assert read_pid_file(broker.data_dir) is None
-
-    broker.start()
-    assert broker.bootstrap == bootstrap
     consumer = AIOKafkaConsumer("persist", bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        msg = await consumer.getone()
+        got = [await consumer.getone(), await consumer.getone()]
     finally:
         await consumer.stop()
-    assert (msg.key, msg.value) == (b"k", b"before-restart")
+    assert [(m.key, m.value) for m in got] == [(b"k", b"before-restart"), (b"k", b"during-outage")]
 
 
 def test_port_in_use_is_reported_and_leaves_nothing(tmp_path):
@@ -160,3 +165,35 @@ def test_cli_up_reports_a_busy_port(tmp_path, capsys):
         assert main(["dev", "kafka", "up", "--port", str(port), "--data-dir", str(tmp_path / "d")]) == 1
     assert f"port 127.0.0.1:{port} is in use" in capsys.readouterr().err
     assert kafka_pids_for(tmp_path / "d") == []
+
+
+def test_cli_foreground_broker_stops_on_ctrl_c(tmp_path):
+    data = tmp_path / "fg"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTKEEPER_")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "lightkeeper",
+        "dev",
+        "kafka",
+        "up",
+        "--foreground",
+        "--data-dir",
+        str(data),
+        "--port",
+        str(_proc.free_port()),
+        "--controller-port",
+        str(_proc.free_port()),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        assert "ready on" in line
+        assert len(kafka_pids_for(data)) == 1
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert kafka_pids_for(data) == []

@@ -30,20 +30,55 @@ def free_port() -> int:
 class WorkerProc:
     """One ``lightkeeper worker`` subprocess with its own embedded store."""
 
-    def __init__(self, kafka: KafkaSettings, app_id: str, root: Path, *, batch_max: int = 500,
-                 metrics_port: int = 0, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        app_id: str,
+        root: Path,
+        *,
+        batch_max: int = 500,
+        metrics_port: int = 0,
+        extra: Sequence[str] = (),
+        config: Path | None = None,
+        stages: str = "",
+    ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.store_url = f"chdb://{root / 'store'}"
         self.log = root / "worker.log"
         self.args = [
-            sys.executable, "-m", "lightkeeper", "--log-level", "WARNING", "worker",
-            "--bootstrap", kafka.bootstrap_servers, "--topic-prefix", kafka.topic_prefix,
-            "--app-id", app_id, "--store-url", self.store_url, "--data-dir", str(root),
-            "--batch-max", str(batch_max), "--batch-within", "0.2", "--metrics-port", str(metrics_port),
-            "--stages", "", *extra,
+            sys.executable,
+            "-m",
+            "lightkeeper",
+            "--log-level",
+            "WARNING",
+            *(["--config", str(config)] if config else []),
+            "worker",
+            "--bootstrap",
+            kafka.bootstrap_servers,
+            "--topic-prefix",
+            kafka.topic_prefix,
+            "--app-id",
+            app_id,
+            "--store-url",
+            self.store_url,
+            "--data-dir",
+            str(root),
+            "--batch-max",
+            str(batch_max),
+            "--batch-within",
+            "0.2",
+            "--metrics-port",
+            str(metrics_port),
+            "--stages",
+            stages,
+            *extra,
         ]
-        self.env = {**os.environ, "LIGHTKEEPER_KAFKA__PARTITIONS": str(kafka.partitions), "HF_HUB_OFFLINE": "1"}
+        self.env = {
+            **os.environ,
+            "LIGHTKEEPER_KAFKA__PARTITIONS": str(kafka.partitions),
+            "HF_HUB_OFFLINE": "1",
+        }
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProc:
@@ -81,15 +116,23 @@ class WorkerProc:
             "rows=c.query(sys.argv[1]).result_rows\n"
             "print(json.dumps([[str(v) if v is not None else None for v in r] for r in rows]))\n"
         )
-        out = subprocess.run([sys.executable, "-c", code, sql], capture_output=True, env=self.env, timeout=60, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code, sql], capture_output=True, env=self.env, timeout=60, check=True
+        )
         return json.loads(out.stdout.decode().strip().splitlines()[-1])
 
 
-async def produce(kafka: KafkaSettings, topic: str, values: Sequence[bytes], keys: Sequence[bytes] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, max_batch_size=256 * 1024)
+async def produce(
+    kafka: KafkaSettings, topic: str, values: Sequence[bytes], keys: Sequence[bytes] | None = None
+) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, max_batch_size=256 * 1024
+    )
     await producer.start()
     try:
-        futures = [await producer.send(topic, v, key=None if keys is None else keys[i]) for i, v in enumerate(values)]
+        futures = [
+            await producer.send(topic, v, key=None if keys is None else keys[i]) for i, v in enumerate(values)
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -122,9 +165,15 @@ async def group_members(kafka: KafkaSettings, group: str) -> int:
     return total
 
 
-async def wait_committed(kafka: KafkaSettings, group: str, topic: str, target: int, timeout: float,
-                         procs: Sequence[WorkerProc] = ()) -> int:
-    deadline = time.monotonic() + timeout
+async def wait_committed(
+    kafka: KafkaSettings,
+    group: str,
+    topic: str,
+    target: int,
+    timeout_s: float,
+    procs: Sequence[WorkerProc] = (),
+) -> int:
+    deadline = time.monotonic() + timeout_s
     got = 0
     while time.monotonic() < deadline:
         got = await committed(kafka, group, topic)
@@ -135,7 +184,15 @@ async def wait_committed(kafka: KafkaSettings, group: str, topic: str, target: i
                 raise AssertionError(f"worker exited early:\n{p.log_tail()}")
         await asyncio.sleep(0.3)
     tails = "\n---\n".join(p.log_tail() for p in procs)
-    raise AssertionError(f"only {got}/{target} offsets committed after {timeout}s\n{tails}")
+    raise AssertionError(f"only {got}/{target} offsets committed after {timeout_s}s\n{tails}")
 
 
-__all__ = ["TopicPartition", "WorkerProc", "committed", "free_port", "group_members", "produce", "wait_committed"]
+__all__ = [
+    "TopicPartition",
+    "WorkerProc",
+    "committed",
+    "free_port",
+    "group_members",
+    "produce",
+    "wait_committed",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.request import urlopen
@@ -12,6 +13,7 @@ from aiokafka import AIOKafkaConsumer
 
 from lightkeeper.kafka.topics import ensure_topics_async
 from lightkeeper.settings import KafkaSettings
+from tests.worker import helpers
 from tests.worker.helpers import COST_PER_EVENT, raw
 from tests.worker.procs import WorkerProc, free_port, group_members, produce, wait_committed
 
@@ -21,8 +23,12 @@ def _app_id() -> str:
 
 
 async def _dead_letters(kafka: KafkaSettings, n: int) -> list[tuple[bytes, dict[str, bytes]]]:
-    consumer = AIOKafkaConsumer(kafka.topic("dead-letters"), bootstrap_servers=kafka.bootstrap_servers,
-                                auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        kafka.topic("dead-letters"),
+        bootstrap_servers=kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await consumer.start()
     out: list[tuple[bytes, dict[str, bytes]]] = []
     try:
@@ -49,8 +55,10 @@ async def test_worker_stores_exact_counts_and_costs_and_dead_letters_poison(
         poison = [b"not json at all", b'{"app": ""}', b'{"usage": {"input_tokens": "many"}}']
         values[100:100] = poison
         await produce(kafka_settings, kafka_settings.topic("events"), values)
-        await wait_committed(kafka_settings, app_id, kafka_settings.topic("events"), len(values), 90, [worker])
-        metrics = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()  # noqa: S310
+        await wait_committed(
+            kafka_settings, app_id, kafka_settings.topic("events"), len(values), 90, [worker]
+        )
+        metrics = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()  # noqa: ASYNC210
         assert f'lightkeeper_worker_events_total{{outcome="stored"}} {float(n)}' in metrics
         assert 'lightkeeper_worker_dead_letters_total{stage="decode"} 3.0' in metrics
         assert "lightkeeper_worker_insert_seconds_bucket" in metrics
@@ -64,8 +72,13 @@ async def test_worker_stores_exact_counts_and_costs_and_dead_letters_poison(
         assert headers["lightkeeper.source.topic"] == kafka_settings.topic("events").encode()
         assert int(headers["lightkeeper.source.offset"]) >= 0
     reasons = {v: h["lightkeeper.reason"].decode() for v, h in letters}
-    assert "app" in reasons[b'{"app": ""}'] and "usage.input_tokens" in reasons[b'{"usage": {"input_tokens": "many"}}']
-    rows = worker.query("SELECT count(), uniqExact(event_id), sum(cost_usd), sum(input_tokens) FROM lightkeeper.events_dedup")
+    assert (
+        "app" in reasons[b'{"app": ""}']
+        and "usage.input_tokens" in reasons[b'{"usage": {"input_tokens": "many"}}']
+    )
+    rows = worker.query(
+        "SELECT count(), uniqExact(event_id), sum(cost_usd), sum(input_tokens) FROM lightkeeper.events_dedup"
+    )
     assert rows == [[str(n), str(n), str(Decimal(COST_PER_EVENT) * n), str(1000 * n)]]
 
 
@@ -107,7 +120,9 @@ async def test_two_workers_split_the_partitions(kafka_settings: KafkaSettings, t
         else:
             raise AssertionError("the two workers never formed one group:\n" + workers[0].log_tail())
         n = 3000
-        await produce(kafka_settings, topic, [raw(i) for i in range(n)], keys=[str(i).encode() for i in range(n)])
+        await produce(
+            kafka_settings, topic, [raw(i) for i in range(n)], keys=[str(i).encode() for i in range(n)]
+        )
         await wait_committed(kafka_settings, app_id, topic, n, 90, workers)
     finally:
         for w in workers:
@@ -116,3 +131,36 @@ async def test_two_workers_split_the_partitions(kafka_settings: KafkaSettings, t
     assert sum(counts) == n and min(counts) > 0, counts
     ids = [{r[0] for r in w.query("SELECT event_id FROM lightkeeper.events_dedup")} for w in workers]
     assert not ids[0] & ids[1]
+
+
+async def test_keyed_monitors_see_each_app_model_and_fire_alerts(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+    """Stateful stages run on the stream repartitioned by app|model: per-minute series are built
+    from every event of a key and an alert rule over them fires (event time)."""
+    import yaml
+
+    config = tmp_path / "lightkeeper.yaml"
+    rules = {"rules": [{"name": "busy-model", "metric": "requests", "aggregate": "sum", "window": "5m",
+                        "threshold": 100, "group_by": ["app", "model"], "severity": "high"}]}
+    config.write_text(yaml.safe_dump({"worker": {"alert_rules_inline": rules}}))
+    await ensure_topics_async(kafka_settings)
+    app_id = _app_id()
+    topic = kafka_settings.topic("events")
+    later = helpers.T0 + timedelta(minutes=3)
+    values = [raw(i, app="shop" if i % 2 else "blog") for i in range(400)]
+    values += [raw(1000 + i, app=app, start_time=later) for i in range(5) for app in ("shop", "blog")]
+    worker = WorkerProc(kafka_settings, app_id, tmp_path / "w", config=config, stages="anomalies,alerts").start()
+    try:
+        await produce(kafka_settings, topic, values)
+        await wait_committed(kafka_settings, app_id, topic, len(values), 90, [worker])
+        monitor = f"{kafka_settings.topic_prefix}{app_id}-monitor-by-key"
+        await wait_committed(kafka_settings, app_id, monitor, len(values), 60, [worker])
+    finally:
+        assert worker.stop() == 0, worker.log_tail()
+    alerts = worker.query(
+        "SELECT rule, labels['app'], labels['model'], state FROM lightkeeper.alerts FINAL ORDER BY labels['app']"
+    )
+    assert alerts == [
+        ["busy-model", "blog", "gpt-4o-mini-2024-07-18", "firing"],
+        ["busy-model", "shop", "gpt-4o-mini-2024-07-18", "firing"],
+    ]
+    assert worker.query("SELECT count() FROM lightkeeper.events_dedup") == [[str(len(values))]]

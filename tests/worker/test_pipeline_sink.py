@@ -26,42 +26,74 @@ def _q(client: Any, db: str, sql: str) -> list[tuple]:
 
 async def test_exact_costs_are_stored_per_event(store_client: Any, store_database: str) -> None:
     values = [raw(i) for i in range(50)]
-    values.append(raw(100, provider_name="anthropic", request_model="claude-3-5-sonnet-20241022",
-                      response_model="claude-3-5-sonnet-20241022",
-                      usage={"input_tokens": 100, "output_tokens": 300, "cache_read_input_tokens": 1000,
-                             "cache_creation_input_tokens": 2000}))
+    values.append(
+        raw(
+            100,
+            provider_name="anthropic",
+            request_model="claude-3-5-sonnet-20241022",
+            response_model="claude-3-5-sonnet-20241022",
+            usage={
+                "input_tokens": 100,
+                "output_tokens": 300,
+                "cache_read_input_tokens": 1000,
+                "cache_creation_input_tokens": 2000,
+            },
+        )
+    )
     values.append(raw(101, request_model="acme-private-llm", response_model=None))
     batch = Pipeline().process(_raws(values))
     assert batch.dead == []
     sink = Sink(store_client, database=store_database)
     assert await sink.store(batch)
-    rows = _q(store_client, store_database,
-              "SELECT event_id, cost_usd, cost_input_usd, cost_output_usd, cost_cached_input_usd, "
-              "cost_unknown_model, pricing_version FROM {db}.events_dedup ORDER BY event_id")
+    rows = _q(
+        store_client,
+        store_database,
+        "SELECT event_id, cost_usd, cost_input_usd, cost_output_usd, cost_cached_input_usd, "
+        "cost_unknown_model, pricing_version FROM {db}.events_dedup ORDER BY event_id",
+    )
     assert len(rows) == 52
     by_id = {r[0]: r[1:] for r in rows}
     first = by_id["00000000-0000-7000-8000-000000000000"]
-    assert first[:5] == (Decimal(COST_PER_EVENT), Decimal("0.00012"), Decimal("0.00012"), Decimal("0.00003"), 0)
+    assert first[:5] == (
+        Decimal(COST_PER_EVENT),
+        Decimal("0.00012"),
+        Decimal("0.00012"),
+        Decimal("0.00003"),
+        0,
+    )
     assert first[5] == "2026-11-01"
     claude = by_id["00000000-0000-7000-8000-000000000100"]
     assert claude[:3] == (Decimal("0.0126"), Decimal("0.0081"), Decimal("0.0045"))
     unknown = by_id["00000000-0000-7000-8000-000000000101"]
     assert unknown[0] is None and unknown[4] == 1  # NULL cost and the flag, never 0
-    total = _q(store_client, store_database, "SELECT sum(cost_usd), countIf(cost_usd IS NULL) FROM {db}.events_dedup")
+    total = _q(
+        store_client, store_database, "SELECT sum(cost_usd), countIf(cost_usd IS NULL) FROM {db}.events_dedup"
+    )
     assert total == [(Decimal(COST_PER_EVENT) * 50 + Decimal("0.0126"), 1)]
 
 
 async def test_missing_usage_is_estimated_and_marked(store_client: Any, store_database: str) -> None:
     batch = Pipeline().process(_raws([raw(1, usage={})]))
     await Sink(store_client, database=store_database).store(batch)
-    rows = _q(store_client, store_database,
-              "SELECT input_tokens, output_tokens, tokens_estimated, cost_usd > 0 FROM {db}.events_dedup")
+    rows = _q(
+        store_client,
+        store_database,
+        "SELECT input_tokens, output_tokens, tokens_estimated, cost_usd > 0 FROM {db}.events_dedup",
+    )
     assert rows[0][2] == 1 and rows[0][0] > 0 and rows[0][1] > 0 and rows[0][3] == 1
 
 
-async def test_poison_messages_become_dead_letters_with_reasons(store_client: Any, store_database: str) -> None:
-    values = [raw(1), b"{not json", b"", b'{"event_id": "x", "usage": {"input_tokens": -5}}', raw(2),
-              raw(3, usage={"input_tokens": 5_000_000_000, "output_tokens": 1})]  # too big for UInt32
+async def test_poison_messages_become_dead_letters_with_reasons(
+    store_client: Any, store_database: str
+) -> None:
+    values = [
+        raw(1),
+        b"{not json",
+        b"",
+        b'{"event_id": "x", "usage": {"input_tokens": -5}}',
+        raw(2),
+        raw(3, usage={"input_tokens": 5_000_000_000, "output_tokens": 1}),
+    ]  # too big for UInt32
     batch = Pipeline().process(_raws(values))
     sink = Sink(store_client, database=store_database)
     assert await sink.store(batch)
@@ -72,14 +104,19 @@ async def test_poison_messages_become_dead_letters_with_reasons(store_client: An
     assert "usage.input_tokens" in reasons[3][1]
     assert reasons[5][0] == "store" and "input_tokens" in reasons[5][1]
     assert [d.value for d in batch.dead if d.offset == 1] == [b"{not json"]
-    ids = [r[0] for r in _q(store_client, store_database, "SELECT event_id FROM {db}.events_dedup ORDER BY event_id")]
+    ids = [
+        r[0]
+        for r in _q(store_client, store_database, "SELECT event_id FROM {db}.events_dedup ORDER BY event_id")
+    ]
     assert ids == ["00000000-0000-7000-8000-000000000001", "00000000-0000-7000-8000-000000000002"]
     assert sink.metrics.value("lightkeeper_worker_dead_letters_total", {"stage": "decode"}) == 3
     headers = dict(batch.dead[0].headers())
     assert headers["lightkeeper.source.offset"] == b"1"
 
 
-async def test_redelivered_batches_are_absorbed_by_the_dedup_view(store_client: Any, store_database: str) -> None:
+async def test_redelivered_batches_are_absorbed_by_the_dedup_view(
+    store_client: Any, store_database: str
+) -> None:
     pipeline = Pipeline()
     sink = Sink(store_client, database=store_database)
     values = [raw(i) for i in range(20)]
@@ -112,14 +149,18 @@ async def test_store_outage_pauses_retries_and_loses_nothing(store_client: Any, 
     sink = Sink(flaky, database=store_database, retry_initial_s=0.01, retry_max_s=0.05)
     calls: list[str] = []
     batch = Pipeline().process(_raws([raw(i) for i in range(10)]))
-    stored = await sink.store(batch, on_pause=lambda: calls.append("pause"), on_resume=lambda: calls.append("resume"))
+    stored = await sink.store(
+        batch, on_pause=lambda: calls.append("pause"), on_resume=lambda: calls.append("resume")
+    )
     assert stored and calls == ["pause", "resume"]
     assert flaky.attempts == 4
     assert _q(store_client, store_database, "SELECT count() FROM {db}.events_dedup") == [(10,)]
     assert sink.metrics.value("lightkeeper_worker_store_unavailable_total") == 3
 
 
-async def test_store_outage_can_be_interrupted_without_acknowledging(store_client: Any, store_database: str) -> None:
+async def test_store_outage_can_be_interrupted_without_acknowledging(
+    store_client: Any, store_database: str
+) -> None:
     sink = Sink(FlakyClient(store_client, fail=10**6), database=store_database, retry_initial_s=0.01)
     stop = asyncio.Event()
     batch = Pipeline().process(_raws([raw(1)]))

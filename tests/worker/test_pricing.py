@@ -16,8 +16,19 @@ def test_table_covers_at_least_300_distinct_models_of_the_major_providers() -> N
     ids = {(m.provider, m.model_id) for m in table.models}
     assert len(ids) >= 300
     providers = {m.provider for m in table.models}
-    for needed in ("openai", "anthropic", "gcp.gemini", "mistral_ai", "cohere", "deepseek", "x_ai",
-                   "aws.bedrock", "together", "fireworks", "groq"):
+    for needed in (
+        "openai",
+        "anthropic",
+        "gcp.gemini",
+        "mistral_ai",
+        "cohere",
+        "deepseek",
+        "x_ai",
+        "aws.bedrock",
+        "together",
+        "fireworks",
+        "groq",
+    ):
         assert needed in providers
     assert table.version == "2026-11-01"
     for m in table.models:
@@ -33,8 +44,16 @@ def test_table_covers_at_least_300_distinct_models_of_the_major_providers() -> N
         ("GPT-4o-Mini", None, "gpt-4o-mini"),  # case
         ("openai/gpt-4o-mini", None, "gpt-4o-mini"),  # OpenRouter style
         ("gpt-35-turbo", "azure.ai.openai", "gpt-3.5-turbo"),  # Azure spelling
-        ("anthropic.claude-3-5-sonnet-20240620-v1:0", "aws.bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
-        ("us.anthropic.claude-3-5-sonnet-20240620-v1:0", "aws.bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+        (
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "aws.bedrock",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        ),
+        (
+            "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "aws.bedrock",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        ),
         ("claude-3-5-sonnet-v2@20241022", "gcp.vertex_ai", "claude-3-5-sonnet-20241022"),  # Vertex
         ("models/gemini-1.5-pro-002", None, "gemini-1.5-pro"),
         ("mistral-large-latest", "mistral", "mistral-large-2411"),
@@ -115,13 +134,19 @@ def test_long_context_tier_and_dated_history() -> None:
 def test_overrides_custom_models_and_aliases_change_the_version() -> None:
     table = load_pricing(
         overrides={"gpt-4o": {"in": "2.00", "out": "8.00"}},
-        custom_models=[{"id": "ft:gpt-4o-mini:acme::x1", "provider": "openai", "in": 0.30, "out": 1.20, "cached": 0.15}],
+        custom_models=[
+            {"id": "ft:gpt-4o-mini:acme::x1", "provider": "openai", "in": 0.30, "out": 1.20, "cached": 0.15}
+        ],
         aliases={"prod-chat": "gpt-4o"},
     )
     assert table.version.startswith("2026-11-01+") and len(table.version) == len("2026-11-01+") + 8
     over = table.lookup("gpt-4o-2024-08-06", "openai")
     assert over is not None and over.custom
-    assert (over.rates.input, over.rates.output, over.rates.cached_input) == (Decimal("2.00"), Decimal("8.00"), Decimal("1.25"))
+    assert (over.rates.input, over.rates.output, over.rates.cached_input) == (
+        Decimal("2.00"),
+        Decimal("8.00"),
+        Decimal("1.25"),
+    )
     ft = table.lookup("ft:gpt-4o-mini:acme::x1", "openai")
     assert ft is not None and ft.rates.output == Decimal("1.20")
     alias = table.lookup("prod-chat", "azure")
