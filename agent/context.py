@@ -41,3 +41,31 @@ class ContextCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class RecentEvents:
+    """Bounded TTL map trace_id -> the last published event of that trace that had no context.
+
+    Lets ``POST /v1/context`` arriving *after* its call still attach the documents: the event is
+    published again with the same ``event_id`` and ``metadata.context_attached_late = true``
+    (the store keeps one row per ``event_id``). Holds at most ``max_entries`` events.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int) -> None:
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    def remember(self, trace_id: str, event: Any) -> None:
+        if self._max <= 0:
+            return
+        self._items.pop(trace_id, None)
+        self._items[trace_id] = (time.monotonic() + self._ttl, event)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
+
+    def pop(self, trace_id: str) -> Any | None:
+        item = self._items.pop(trace_id, None)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]

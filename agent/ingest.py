@@ -35,6 +35,8 @@ from lightkeeper.errors import SchemaError
 from schemas.codec import validate
 from schemas.events import LLMCallEvent
 
+_CHUNK = 100
+
 
 def _json(status: int, body: Any) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
@@ -110,11 +112,14 @@ class IngestHandlers:
             )
         if not self.recorder.sink.ready():
             return _json(503, {"error": "event buffer and spool cannot take events now; retry later"})
-        accepted, errors = (
-            await asyncio.to_thread(validate_items, items, self.settings)
-            if len(items) > 200
-            else validate_items(items, self.settings)
-        )
+        accepted: list[LLMCallEvent] = []
+        errors: list[dict[str, Any]] = []
+        for start in range(0, len(items), _CHUNK):
+            # validate in slices on the loop (no thread: proxied calls keep their turn, memory stays flat)
+            ok, bad = validate_items(items[start : start + _CHUNK], self.settings)
+            accepted += ok
+            errors += [{**e, "index": e["index"] + start} for e in bad]
+            await asyncio.sleep(0)
         for event in accepted:
             self.recorder.publish(event)
         self.metrics.ingest_items.labels("accepted").inc(len(accepted))
@@ -134,4 +139,7 @@ class IngestHandlers:
         if docs is None:
             return _json(400, {"error": "documents: expected a list of strings or {text, id, source, score}"})
         self.contexts.put(body["trace_id"], docs)
-        return _json(200, {"trace_id": body["trace_id"], "documents": len(docs)})
+        late = self.recorder.attach_late(body["trace_id"], docs)
+        return _json(
+            200, {"trace_id": body["trace_id"], "documents": len(docs), "attached_to_earlier_call": late}
+        )

@@ -146,6 +146,8 @@ class KafkaPublisher:
 
     async def start(self) -> None:
         s = self.settings
+        if s.publish_enabled:
+            _producer_kwargs(s)  # a Kafka configuration error (TLS files, SASL) fails the start, clearly
         self._spool = await asyncio.to_thread(
             Spool,
             s.resolved_spool_dir,

@@ -14,8 +14,8 @@ import random
 from collections import deque
 
 from agent.capture import Capture
-from agent.context import ContextCache
-from agent.events import build_event
+from agent.context import ContextCache, RecentEvents
+from agent.events import build_event, scrub_event
 from agent.metrics import AgentMetrics
 from agent.publisher import EventSink
 from agent.settings import AgentSettings
@@ -48,6 +48,7 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._rng = random.Random()
+        self.recent = RecentEvents(settings.context_ttl_s, settings.late_context_events)
 
     def record(self, cap: Capture) -> None:
         """Queue a capture (never blocks or raises)."""
@@ -63,6 +64,17 @@ class Recorder:
         """Publish an already-built event (OTLP, ingest)."""
         self.sink.submit(event_key(event), encode(event))
         self.metrics.events.labels("built").inc()
+
+    def attach_late(self, trace_id: str, documents: list[dict[str, object]]) -> bool:
+        """Re-publish the trace's last context-less event with ``documents``; False if none is held."""
+        event = self.recent.pop(trace_id)
+        if event is None:
+            return False
+        data = event.model_dump()
+        data["context_documents"] = documents
+        data["metadata"] = {**data["metadata"], "context_attached_late": True}
+        self.publish(scrub_event(LLMCallEvent.model_validate(data), self.settings))
+        return True
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="lk-recorder")
@@ -85,6 +97,8 @@ class Recorder:
                 try:
                     event = build_event(cap, self.settings, self.contexts, self._rng)
                     self.publish(event)
+                    if event.trace_id and event.context_documents is None and event.body_sampled:
+                        self.recent.remember(event.trace_id, event)
                 except Exception:
                     self.metrics.build_errors.inc()
                     log.exception("could not build the event of a %s call to %s", cap.method, cap.route)

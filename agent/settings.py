@@ -33,6 +33,8 @@ class UpstreamRoute(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
 
@@ -95,10 +97,20 @@ class AgentSettings(LightkeeperSettings):
     context_ttl_s: float = Field(default=300.0, gt=0)
     """How long RAG context posted to ``/v1/context`` waits for (or after) its call."""
     context_cache_size: int = Field(default=10_000, ge=1)
+    late_context_events: int = Field(default=500, ge=0)
+    """Recent traced events kept so that context posted after the call still attaches
+    (re-published with the same event_id); 0 disables."""
     ensure_topics: bool = True
     """Create the events topic at connect when it is missing (needs admin rights; failure is logged)."""
     publish_enabled: bool = True
     """False: build events but do not connect to Kafka (spool only). For air-gapped debugging."""
+
+    @field_validator("openai_base_url", "anthropic_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
     @property
     def resolved_spool_dir(self) -> Path:

@@ -121,6 +121,21 @@ async def throughput_phase(url: str, seconds: float, concurrency: int) -> tuple[
     return done, done / (time.perf_counter() - t0)
 
 
+def hist_quantiles(metrics: str) -> str:
+    """p50/p95/p99 upper bucket bounds of the agent's added-latency histogram, in ms."""
+    buckets = []
+    for line in metrics.splitlines():
+        if line.startswith("lightkeeper_agent_added_latency_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float(le), float(line.rsplit(" ", 1)[1])))
+    total = buckets[-1][1] if buckets else 0
+    out = []
+    for q in (0.5, 0.95, 0.99):
+        bound = next((le for le, c in buckets if c >= q * total), float("inf"))
+        out.append(f"p{int(q * 100)} <= {bound * 1000:g} ms")
+    return ", ".join(out) + f" (n={total:.0f})"
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=200.0)
@@ -147,6 +162,8 @@ async def main() -> None:
         agent, agent_url = start_agent(fake_url, bootstrap, work / "a")
         procs.append(agent)
         d, a = await latency_phase(fake_url, agent_url, args.rate, args.seconds)
+        async with aiohttp.ClientSession() as s:
+            added_hist = hist_quantiles(await (await s.get(agent_url + "/metrics")).text())
         streams = await stream_phase(fake_url, agent_url, args.streams)
         rss_after_latency = rss_mb(agent.pid)
         agent.terminate()
@@ -182,6 +199,7 @@ async def main() -> None:
         f"{'added (agent - direct)':<28}{pct(a, 50) - pct(d, 50):>10.3f}{pct(a, 95) - pct(d, 95):>10.3f}"
         f"{pct(a, 99) - pct(d, 99):>10.3f}"
     )
+    print(f"agent's own view (lightkeeper_agent_added_latency_seconds, bucket upper bounds): {added_hist}")
     dt, dg = streams["direct"]
     at, ag = streams["agent"]
     print(f"\nstreaming ({args.streams} streams each, chunk delay {args.chunk_delay_ms} ms)")

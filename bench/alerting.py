@@ -243,9 +243,11 @@ def replay(traffic: Traffic, hours: float) -> tuple[list[Fired], int]:
 
 def _matches(f: Fired, inc: Incident, traffic: Traffic) -> bool:
     labels = f.note.labels
-    if labels.get("app") != inc.app or labels.get("model", "") not in ("", inc.model):
-        if not (labels.get("user_id") and traffic.user_combo.get(labels["user_id"]) == (inc.app, inc.model)):
-            return False
+    same_model = labels.get("app") == inc.app and labels.get("model", "") in ("", inc.model)
+    user = labels.get("user_id", "")
+    users_model = bool(user) and traffic.user_combo.get(user) == (inc.app, inc.model)
+    if not (same_model or users_model):
+        return False
     if inc.kind == "cost_spike" and labels.get("user_id") and labels["user_id"] != inc.user:
         return False
     return inc.start <= f.watermark <= inc.end + timedelta(minutes=10)

@@ -83,7 +83,7 @@ async def committed(kafka: KafkaSettings, group: str, topic: str) -> int:
 
 
 def worker_cmd(
-    kafka: KafkaSettings, app_id: str, root: Path, batch_max: int, metrics_port: int = 0
+    kafka: KafkaSettings, app_id: str, root: Path, batch_max: int, metrics_port: int = 0, within: float = 0.2
 ) -> list[str]:
     return [
         sys.executable,
@@ -105,7 +105,7 @@ def worker_cmd(
         "--batch-max",
         str(batch_max),
         "--batch-within",
-        "0.2",
+        str(within),
         "--metrics-port",
         str(metrics_port),
         "--stages",
@@ -183,6 +183,7 @@ async def main() -> None:
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--batch-max", type=int, default=5000)
+    ap.add_argument("--batch-within", type=float, default=1.0)
     ap.add_argument("--bootstrap", default=os.environ.get("LIGHTKEEPER_KAFKA_BOOTSTRAP"))
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args()
@@ -208,7 +209,7 @@ async def main() -> None:
         log = (root / "worker.log").open("wb")
         port = free_port()
         proc = subprocess.Popen(  # noqa: ASYNC220 - a benchmark script
-            worker_cmd(kafka, app_id, root / "w", args.batch_max, port),
+            worker_cmd(kafka, app_id, root / "w", args.batch_max, port, args.batch_within),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -233,6 +234,7 @@ async def main() -> None:
             "events": args.events,
             "partitions": args.partitions,
             "batch_max": args.batch_max,
+            "batch_within_s": args.batch_within,
             "committed": done,
             "seconds_from_launch": round(end - launched, 2),
             "seconds_first_to_last_commit": round(end - first_at, 2),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -107,6 +108,13 @@ class ProxyHandler:
         self.session = session
         self.recorder = recorder
         self.metrics = metrics
+        self._counters: dict[tuple[str, int], Any] = {}
+
+    def _count(self, route: str, status: int) -> None:
+        child = self._counters.get((route, status))
+        if child is None:
+            child = self._counters[(route, status)] = self.metrics.requests.labels(route, str(status))
+        child.inc()
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         t_start = time.perf_counter_ns()
@@ -135,7 +143,8 @@ class ProxyHandler:
         cap.meta_headers = meta
         cap.secrets = header_secrets(request.headers)
         try:
-            body = await asyncio.wait_for(request.read(), self.settings.client_timeout_s)
+            async with asyncio.timeout(self.settings.client_timeout_s):
+                body = await request.read()
         except TimeoutError:
             raise web.HTTPRequestTimeout(
                 text="lightkeeper agent: request body not received in time\n"
@@ -147,7 +156,7 @@ class ProxyHandler:
         finally:
             if cap.t_end is None:
                 cap.t_end = time.perf_counter_ns()
-            self.metrics.requests.labels(metric_route(cap), str(cap.status or 0)).inc()
+            self._count(metric_route(cap), cap.status or 0)
             self.recorder.record(cap)
 
     async def _forward(
@@ -208,8 +217,7 @@ class ProxyHandler:
         resp.content_length = len(data)
         try:
             await resp.prepare(request)
-            await resp.write(data)
-            await resp.write_eof()
+            await resp.write_eof(data)  # headers and body leave in one write
         except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
             cap.error_type, cap.error_message = "client_disconnect", f"client went away: {exc!r}"
             return resp

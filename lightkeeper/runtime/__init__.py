@@ -66,6 +66,9 @@ def run_embedded(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await runtime.stop()
+        from lightkeeper.store import close_all
+
+        close_all()  # while our signal handlers are still installed
         print(f"stored {runtime.stored} events, {runtime.dead} dead letters")
 
     asyncio.run(main())

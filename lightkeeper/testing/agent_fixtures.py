@@ -54,8 +54,8 @@ async def fake_llm() -> AsyncIterator[FakeUpstream]:
 async def agent_factory(
     fake_llm: FakeUpstream, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[RunningAgent]]]:
-    from agent.app import serve
-    from agent.publisher import KafkaPublisher, MemorySink
+    from agent.app import SINK_KEY, serve
+    from agent.publisher import MemorySink
     from agent.settings import AgentSettings
 
     agents: list[RunningAgent] = []
@@ -73,9 +73,8 @@ async def agent_factory(
         settings = AgentSettings.load(None, **flags)
         if sink is None:
             sink = MemorySink()
-        elif sink == "kafka":
-            sink = KafkaPublisher(settings)
-        runner, port = await serve(settings, sink)
+        runner, port = await serve(settings, None if sink == "kafka" else sink)
+        sink = runner.app[SINK_KEY]  # the app's own KafkaPublisher shares the app's metrics
         agent = RunningAgent(f"http://127.0.0.1:{port}", port, settings, sink, runner)
         agents.append(agent)
         return agent

@@ -20,6 +20,9 @@ mode                behaviour
 ``cumulative``      (stream) usage on every chunk, cumulative like vLLM's continuous stats
 ==================  =============================================================
 
+``X-Fake-Answer: <text>`` (or ``b64:<base64 UTF-8>``) forces the answer of one request (the
+demo uses it to produce toxic, hallucinated or PII-laden outputs on purpose).
+
 Run standalone: ``python -m lightkeeper.testing.fake_llm --port 9100 --latency-ms 50``.
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import hashlib
 import random
 import time
@@ -63,6 +67,9 @@ class FakeLLMConfig:
     """Delay before the response headers (non-streaming: before the whole answer)."""
     jitter_ms: float = 0.0
     chunk_delay_ms: float = 0.0
+    """Delay between stream chunks (0: ``token_latency_ms`` per chunk)."""
+    token_latency_ms: float = 0.0
+    """Generation time per output token: non-streaming answers wait tokens x this extra."""
     """Delay between stream chunks."""
     words_per_chunk: int = 1
     mode: str = "ok"
@@ -119,7 +126,10 @@ class FakeLLM:
             body = None
         return mode, body, raw
 
-    def _answer(self, prompt: str) -> str:
+    def _answer(self, prompt: str, request: web.Request) -> str:
+        forced = request.headers.get("X-Fake-Answer")
+        if forced is not None:
+            return base64.b64decode(forced[4:]).decode() if forced.startswith("b64:") else forced
         if self.config.answer is not None:
             return self.config.answer
         digest = hashlib.sha256(prompt.encode()).digest()
@@ -152,6 +162,16 @@ class FakeLLM:
         return [
             " ".join(words[i : i + n]) + (" " if i + n < len(words) else "") for i in range(0, len(words), n)
         ]
+
+    @property
+    def _chunk_delay(self) -> float:
+        return self.config.chunk_delay_ms or self.config.token_latency_ms * max(
+            1, self.config.words_per_chunk
+        )
+
+    async def _generation_time(self, out_tokens: int) -> None:
+        if self.config.token_latency_ms:
+            await asyncio.sleep(out_tokens * self.config.token_latency_ms / 1000)
 
     @staticmethod
     def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -199,7 +219,7 @@ class FakeLLM:
                     "usage": {"prompt_tokens": in_tokens, "total_tokens": in_tokens},
                 },
             )
-        answer = self._answer(prompt)
+        answer = self._answer(prompt, request)
         out_tokens = count_tokens(answer)
         usage = {
             "prompt_tokens": in_tokens,
@@ -235,6 +255,7 @@ class FakeLLM:
         }
         if mode != "no_usage":
             resp["usage"] = usage
+        await self._generation_time(out_tokens)
         return self._json(200, resp)
 
     async def _openai_stream(
@@ -286,8 +307,8 @@ class FakeLLM:
                 assert request.transport is not None
                 request.transport.close()
                 return resp
-            if self.config.chunk_delay_ms and i < len(chunks):
-                await asyncio.sleep(self.config.chunk_delay_ms / 1000)
+            if self._chunk_delay and i < len(chunks):
+                await asyncio.sleep(self._chunk_delay / 1000)
         final_choice: dict[str, Any] = (
             {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
             if chat
@@ -358,6 +379,7 @@ class FakeLLM:
             },
         }
         if not body.get("stream"):
+            await self._generation_time(out_tokens)
             return self._json(200, full)
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
         await resp.prepare(request)
@@ -370,8 +392,8 @@ class FakeLLM:
                     {"type": "response.output_text.delta", "output_index": 0, "delta": piece},
                 )
             )
-            if self.config.chunk_delay_ms:
-                await asyncio.sleep(self.config.chunk_delay_ms / 1000)
+            if self._chunk_delay:
+                await asyncio.sleep(self._chunk_delay / 1000)
         await resp.write(_sse("response.completed", {"type": "response.completed", "response": full}))
         await resp.write_eof()
         return resp
@@ -399,7 +421,7 @@ class FakeLLM:
             )
         model = str(body.get("model") or "claude-3-5-haiku-latest")
         prompt = self._prompt_of(body)
-        answer = self._answer(prompt)
+        answer = self._answer(prompt, request)
         in_tokens = count_tokens(prompt) + 5
         out_tokens = count_tokens(answer)
         mid = "msg_" + hashlib.sha1(f"{time.time_ns()}{prompt}".encode()).hexdigest()[:24]  # noqa: S324
@@ -421,6 +443,7 @@ class FakeLLM:
             }
             if mode != "no_usage":
                 resp_body["usage"] = usage
+            await self._generation_time(out_tokens)
             return self._json(200, resp_body)
         resp = web.StreamResponse(
             status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -461,8 +484,8 @@ class FakeLLM:
                 assert request.transport is not None
                 request.transport.close()
                 return resp
-            if self.config.chunk_delay_ms:
-                await asyncio.sleep(self.config.chunk_delay_ms / 1000)
+            if self._chunk_delay:
+                await asyncio.sleep(self._chunk_delay / 1000)
         await resp.write(_sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
         delta: dict[str, Any] = {
             "type": "message_delta",
@@ -505,6 +528,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jitter-ms", type=float, default=0.0)
     parser.add_argument("--chunk-delay-ms", type=float, default=0.0)
     parser.add_argument("--words-per-chunk", type=int, default=1)
+    parser.add_argument(
+        "--token-latency-ms", type=float, default=0.0, help="generation time per output token"
+    )
     parser.add_argument("--mode", default="ok")
     args = parser.parse_args(argv)
     try:
@@ -517,6 +543,7 @@ def main(argv: list[str] | None = None) -> None:
         latency_ms=args.latency_ms,
         jitter_ms=args.jitter_ms,
         chunk_delay_ms=args.chunk_delay_ms,
+        token_latency_ms=args.token_latency_ms,
         words_per_chunk=args.words_per_chunk,
         mode=args.mode,
         record_requests=False,

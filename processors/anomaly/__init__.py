@@ -9,13 +9,35 @@ Public surface::
     points = agg.flush()                      # closed minutes only
     anomalies = AnomalyDetector().update(points)   # list[AnomalyRecord]
 
-Importing this package is cheap; scikit-learn is imported when the first forest is fitted.
+Importing this package is cheap and needs no numpy: the series and baselines are pure Python
+(the alert evaluator uses them); the detector, the forest (numpy, scikit-learn) load on first use.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from processors.anomaly.baseline import BaselineConfig, RobustBaseline
-from processors.anomaly.detector import AnomalyConfig, AnomalyDetector, MetricPolicy, default_policies
-from processors.anomaly.multivariate import ForestConfig, MultivariateDetector
 from processors.anomaly.series import METRICS, MetricPoint, MinuteAggregator, floor_minute, quantile
+
+_LAZY = {
+    "AnomalyConfig": "processors.anomaly.detector",
+    "AnomalyDetector": "processors.anomaly.detector",
+    "MetricPolicy": "processors.anomaly.detector",
+    "default_policies": "processors.anomaly.detector",
+    "default_series_policies": "processors.anomaly.detector",
+    "ForestConfig": "processors.anomaly.multivariate",
+    "MultivariateDetector": "processors.anomaly.multivariate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'processors.anomaly' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "METRICS",
@@ -29,6 +51,7 @@ __all__ = [
     "MultivariateDetector",
     "RobustBaseline",
     "default_policies",
+    "default_series_policies",
     "floor_minute",
     "quantile",
 ]

@@ -71,11 +71,24 @@ def default_policies() -> dict[str, MetricPolicy]:
     }
 
 
+def default_series_policies() -> dict[str, dict[str, MetricPolicy]]:
+    """Overrides per series. One user's minute sums only a few calls, so its cost and tokens
+    swing more with the number of calls than a model's: a stricter z there."""
+    return {
+        "user": {
+            "cost_usd": MetricPolicy("up", z=5.0, min_rel=1.0, transform="log", eps=1e-6, min_scale=0.1),
+            "tokens": MetricPolicy("up", z=5.0, min_rel=1.0, transform="log", eps=1.0, min_scale=0.1),
+        }
+    }
+
+
 @dataclass
 class AnomalyConfig:
     """What the detector watches and how sensitive it is."""
 
     policies: dict[str, MetricPolicy] = field(default_factory=default_policies)
+    series_policies: dict[str, dict[str, MetricPolicy]] = field(default_factory=default_series_policies)
+    """Per-series overrides of ``policies`` (series name -> metric -> policy)."""
     series: tuple[str, ...] = ("model", "user")
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     forest: ForestConfig | None = field(default_factory=ForestConfig)
@@ -119,7 +132,7 @@ class AnomalyDetector:
         for p in sorted(points, key=lambda p: p.minute):
             if p.series not in cfg.series:
                 continue
-            policy = cfg.policies.get(p.metric)
+            policy = cfg.series_policies.get(p.series, {}).get(p.metric) or cfg.policies.get(p.metric)
             if policy is None:
                 continue
             key = p.key()

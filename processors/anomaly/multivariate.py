@@ -36,7 +36,7 @@ class ForestConfig:
     history: int = 1440
     n_estimators: int = 100
     quantile: float = 0.001
-    margin: float = 0.05
+    margin: float = 0.08
     seed: int = 0
 
 

@@ -164,6 +164,16 @@ class DriftMonitor:
                 failed.append(key_id)
         return failed
 
+    def drop_idle(self, max_idle_s: float, now_t: float | None = None) -> list[str]:
+        """Forget keys without events (event time) for ``max_idle_s``; returns their ids so the
+        caller can delete their persisted state too."""
+        now = self._clock() if now_t is None else now_t
+        gone = [k for k, s in self._keys.items() if now - s.last_event_t > max_idle_s]
+        for key_id in gone:
+            del self._keys[key_id]
+            self._dirty.discard(key_id)
+        return gone
+
     def rebaseline(self, app: str, model: str, key: str = "") -> bool:
         """Start a new pinned baseline from the next events (e.g. after an accepted change)."""
         state = self._keys.get(KeyIdentity(app, model, key).id)

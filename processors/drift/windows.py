@@ -213,8 +213,11 @@ class ReferenceWindow:
             if row.t < self.baseline_start:
                 return "before"
             if row.t >= self.baseline_end:
-                self.frozen = True
-                return "closed"
+                if self.samples.n > 0:
+                    self.frozen = True
+                    return "closed"
+                # no event in the baseline period: fall back to the first events from now on
+                self.baseline_start = self.baseline_end = None
         cap = self.samples.capacity
         self._extend_bounds(row.t)
         if self.samples.n < cap:

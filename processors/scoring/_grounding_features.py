@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from processors.scoring._grounding_text import ANTONYMS, TextFacts, analyse, split_sentences, stem
+from processors.scoring._grounding_text import (
+    ANTONYMS,
+    TextFacts,
+    analyse,
+    analyse_cached,
+    split_sentences,
+    stem,
+)
 
 FEATURE_NAMES: tuple[str, ...] = (
     "emb_max",  # max cosine between the sentence and any context sentence
@@ -39,6 +46,15 @@ FEATURE_NAMES: tuple[str, ...] = (
     "ent_best_novel",  # share of entities absent from the most similar context sentence
 )
 N_FEATURES = len(FEATURE_NAMES)
+
+FEATURE_SIGNS: dict[str, int] = {
+    # -1: more of it can only mean MORE supported; +1: only LESS supported; 0: no prior.
+    "emb_max": -1, "emb_top2": -1, "emb_ctx": -1, "tok_prec": -1, "bigram_prec": -1, "best_tok_prec": -1,
+    "tok_novel_log": 1, "num_novel_frac": 1, "ent_novel_frac": 1, "date_novel_frac": 1, "neg_mismatch": 1,
+    "antonym_flag": 1, "num_best_novel": 1, "ent_best_novel": 1,
+    "has_num": 0, "has_ent": 0, "first_person": 0, "hedged": 0, "question": 0, "q_copy_frac": 0,
+}
+"""The direction each feature may push P(unsupported) in the monotone model."""
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -72,7 +88,7 @@ def context_sentences(docs: list[str]) -> list[str]:
 
 def build_context(sentences: list[str], emb: np.ndarray) -> ContextIndex:
     """Index already split context ``sentences`` with their embeddings ``emb`` (one row each)."""
-    facts = [analyse(s) for s in sentences]
+    facts = [analyse_cached(s) for s in sentences]
     mean = emb.mean(axis=0) if len(emb) else np.zeros(emb.shape[1], dtype=np.float32)
     norm = float(np.linalg.norm(mean))
     mean = mean / norm if norm > 0 else mean
@@ -149,17 +165,24 @@ def sentence_features(
         f[12] = 1.0 if sent.negated != bf.negated else 0.0
         bwords = set(bf.words)
         ctx_words = ctx.stems
-        f[13] = 1.0 if any(
-            w not in bwords and stem(w) not in ctx_words and ANTONYMS[w] & bwords
-            for w in sent.words if w in ANTONYMS
-        ) else 0.0
+        f[13] = (
+            1.0
+            if any(
+                w not in bwords and stem(w) not in ctx_words and ANTONYMS[w] & bwords
+                for w in sent.words
+                if w in ANTONYMS
+            )
+            else 0.0
+        )
     f[14] = 1.0 if sent.first_person else 0.0
     f[15] = 1.0 if sent.hedged else 0.0
     f[16] = 1.0 if sent.question else 0.0
     f[17] = (sum(1 for t in sent.content if t in q_set) / len(sent.content)) if sent.content else 0.0
     if best >= 0:
         bf = ctx.facts[best]
-        f[18] = _numbers_novel_frac(sent.numbers, bf.numbers | (question.numbers if question is not None else set()))
+        f[18] = _numbers_novel_frac(
+            sent.numbers, bf.numbers | (question.numbers if question is not None else set())
+        )
         f[19] = _novel_frac(sent.entities, ctx.sent_stems[best] | known_q)
     return f
 

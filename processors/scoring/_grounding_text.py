@@ -7,6 +7,7 @@ dates, entities, negation and antonyms (stdlib only, precompiled regexes).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,8 +25,14 @@ _DECADE_S = re.compile(r"(?<!\d)((?:1[5-9]|20)\d)0s\b")
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _CAP_WORD = re.compile(r"(?<![\w'’])[A-Z][a-zA-Z'’-]+|(?<![\w'’])[A-Z]{2,}\b")
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 STOPWORDS: frozenset[str] = frozenset(
-    """a about above after again against all also am an and any are aren't as at be because been before
+    _words(
+        """a about above after again against all also am an and any are aren't as at be because been before
     being below between both but by can could couldn't did didn't do does doesn't doing don't down
     during each few for from further had hadn't has hasn't have haven't having he he'd he'll he's her
     here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it
@@ -36,24 +43,64 @@ STOPWORDS: frozenset[str] = frozenset(
     we'll we're we've were weren't what what's when when's where where's which while who who's whom
     why why's with won't would wouldn't you you'd you'll you're you've your yours yourself
     yourselves yes yeah oh well really like know think sure ok okay one also much many lot lots
-    get got go going gone thing things would will shall may might must s t re ve ll d m""".split()
+    get got go going gone thing things would will shall may might must s t re ve ll d m"""
+    )
 )
 NEGATIONS: frozenset[str] = frozenset(
-    """not no never none nobody nothing neither nor without cannot can't don't doesn't didn't isn't
-    aren't wasn't weren't won't wouldn't shouldn't couldn't hasn't haven't hadn't n't""".split()
+    _words(
+        """not no never none nobody nothing neither nor without cannot can't don't doesn't didn't isn't
+    aren't wasn't weren't won't wouldn't shouldn't couldn't hasn't haven't hadn't n't"""
+    )
 )
-FIRST_PERSON: frozenset[str] = frozenset("i i'm i've i'd i'll me my mine myself we we're our us".split())
-HEDGES: tuple[str, ...] = ("not sure", "i think", "i believe", "i don't know", "i do not know", "maybe",
-                           "i guess", "probably", "i'm not sure", "i am not sure")
+FIRST_PERSON: frozenset[str] = frozenset(_words("i i'm i've i'd i'll me my mine myself we we're our us"))
+HEDGES: tuple[str, ...] = (
+    "not sure",
+    "i think",
+    "i believe",
+    "i don't know",
+    "i do not know",
+    "maybe",
+    "i guess",
+    "probably",
+    "i'm not sure",
+    "i am not sure",
+)
 MONTHS: frozenset[str] = frozenset(
-    "january february march april may june july august september october november december".split()
+    _words("january february march april may june july august september october november december")
 )
 NUMBER_WORDS: dict[str, str] = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
-    "fifteen": "15", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100",
-    "thousand": "1000", "million": "1000000", "billion": "1000000000", "first": "1", "second": "2",
-    "third": "3", "fourth": "4", "fifth": "5", "once": "1", "twice": "2", "dozen": "12", "half": "0.5",
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fifteen": "15",
+    "twenty": "20",
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "hundred": "100",
+    "thousand": "1000",
+    "million": "1000000",
+    "billion": "1000000000",
+    "first": "1",
+    "second": "2",
+    "third": "3",
+    "fourth": "4",
+    "fifth": "5",
+    "once": "1",
+    "twice": "2",
+    "dozen": "12",
+    "half": "0.5",
 }
 _ANTONYM_PAIRS = (
     "increase decrease|increased decreased|rise fall|rose fell|more less|most least|higher lower|"
@@ -107,7 +154,7 @@ def split_sentences(text: str) -> list[str]:
     parts: list[str] = []
     pos = 0
     for m in _SENT_END.finditer(text):
-        piece = text[pos:m.start()]
+        piece = text[pos : m.start()]
         if _ABBREV.search(piece) and "\n" not in m.group(0):
             continue  # "Dr. Smith": keep going, the sentence did not end here
         if piece.strip():
@@ -120,7 +167,7 @@ def split_sentences(text: str) -> list[str]:
 
 
 def normalize_number(tok: str) -> str:
-    """"10,000" -> "10000", "3.50" -> "3.5", "three" -> "3"."""
+    """ "10,000" -> "10000", "3.50" -> "3.5", "three" -> "3"."""
     if tok in NUMBER_WORDS:
         return NUMBER_WORDS[tok]
     t = tok.replace(",", "")
@@ -166,7 +213,9 @@ def analyse(text: str) -> TextFacts:
     low = re.sub(r"\s+'\s*(m|s|re|ve|ll|d|t)\b", r"'\1", low).replace(" n't", "n't")
     words = [w for w in _WORD.findall(low)]
     stems = [stem(w) for w in words]
-    content = [s for w, s in zip(words, stems, strict=True) if w not in STOPWORDS and len(w) > 1 or w.isdigit()]
+    content = [
+        s for w, s in zip(words, stems, strict=True) if (w not in STOPWORDS and len(w) > 1) or w.isdigit()
+    ]
     numbers = {normalize_number(n) for n in _NUMBER.findall(_DECADE_S.sub("", text))}
     numbers |= {f"{d}x" for d in _DECADE_S.findall(text)}
     numbers |= {NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS and w not in ("one", "first", "second")}
@@ -182,7 +231,7 @@ def analyse(text: str) -> TextFacts:
         words=words,
         content=content,
         content_set=frozenset(content),
-        bigrams=frozenset(zip(stems, stems[1:], strict=False)),
+        bigrams=frozenset(itertools.pairwise(stems)),
         numbers=frozenset(numbers),
         years=frozenset(_YEAR.findall(text)),
         months=frozenset(w for w in words if w in MONTHS),
@@ -192,3 +241,10 @@ def analyse(text: str) -> TextFacts:
         hedged=any(h in low for h in HEDGES),
         question=text.rstrip().endswith("?"),
     )
+
+
+@lru_cache(maxsize=20000)
+def analyse_cached(text: str) -> TextFacts:
+    """:func:`analyse` with an LRU cache, for texts that repeat (context sentences). The returned
+    object is shared: treat it as read-only."""
+    return analyse(text)

@@ -67,8 +67,18 @@ class HallucinationScorer:
         self._clf = self._model["clf"]
         self._cols = np.asarray(self._model.get("columns", list(range(N_FEATURES))), dtype=int)
         self.version: str = str(self._model.get("version", "hallucination-unknown"))
-        self.threshold: float = float(threshold if threshold is not None else self._model.get("threshold", 0.5))
+        self.threshold: float = float(
+            threshold if threshold is not None else self._model.get("threshold", 0.5)
+        )
         self._embed = embed
+
+    def _calibrate(self, p: np.ndarray) -> np.ndarray:
+        """Platt scaling fitted on out-of-fold event scores (monotone: the max stays the max)."""
+        cal = self._model.get("calibration")
+        if not cal:
+            return p
+        z = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1.0))
+        return 1.0 / (1.0 + np.exp(-(float(cal["a"]) * z + float(cal["b"]))))
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         if self._embed is None:
@@ -98,7 +108,7 @@ class HallucinationScorer:
         for i, item in enumerate(items):
             try:
                 p = self._plan(item)
-            except Exception as exc:  # noqa: BLE001 - one bad item must not fail the batch
+            except Exception as exc:  # one bad item must not fail the batch
                 p = ScoreResult(None, {"error": f"{type(exc).__name__}: {exc}"}, False)
             if isinstance(p, ScoreResult):
                 results[i] = p
@@ -115,7 +125,7 @@ class HallucinationScorer:
                 texts.setdefault(t, len(texts))
         try:
             vecs = self._embed_texts(list(texts))
-        except Exception as exc:  # noqa: BLE001 - report per item, never raise into the pipeline
+        except Exception as exc:  # report per item, never raise
             log.warning("hallucination scorer: embedding failed: %s", exc)
             for i in plans:
                 results[i] = ScoreResult(None, {"error": f"embedding failed: {type(exc).__name__}"}, False)
@@ -127,14 +137,14 @@ class HallucinationScorer:
                 ctx = build_context(p.ctx, vecs[[texts[t] for t in p.ctx]])
                 q = analyse(p.question) if p.question else None
                 feats = [sentence_features(analyse(s), vecs[texts[s]], ctx, q) for s in p.sents]
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 results[i] = ScoreResult(None, {"error": f"{type(exc).__name__}: {exc}"}, False)
                 continue
             spans[i] = (len(rows), len(rows) + len(feats))
             rows.extend(feats)
         if not rows:
             return
-        probs = self._clf.predict_proba(np.vstack(rows)[:, self._cols])[:, 1]
+        probs = self._calibrate(self._clf.predict_proba(np.vstack(rows)[:, self._cols])[:, 1])
         for i, (a, b) in spans.items():
             results[i] = self._result(plans[i], probs[a:b])
 

@@ -62,8 +62,14 @@ _SYNONYMS: dict[str, str] = {
 
 
 _FRAMES = (
-    "The text states that ", "According to the document, ", "It is reported that ", "The article notes that ",
-    "In summary, ", "Notably, ", "The passage explains that ", "As described, ",
+    "The text states that ",
+    "According to the document, ",
+    "It is reported that ",
+    "The article notes that ",
+    "In summary, ",
+    "Notably, ",
+    "The passage explains that ",
+    "As described, ",
 )
 
 

@@ -146,8 +146,9 @@ def _evaluate_variant(
 
 #: Variants explored by default: (char TF-IDF, lexical cues, hand-written augmentation).
 DEFAULT_VARIANTS: tuple[tuple[bool, bool, bool], ...] = (
+    (False, False, True),
+    (True, False, False),
     (True, False, True),
-    (True, True, False),
     (True, True, True),
 )
 
@@ -163,15 +164,19 @@ def train(
     augment: bool | None = None,
     variants: tuple[tuple[bool, bool, bool], ...] = DEFAULT_VARIANTS,
     aug_weight: float = 3.0,
+    davidson_weight: float = 0.3,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Evaluate the ``variants`` (tfidf, lexicon, augment), fit the one with the best
     cross-dataset AUROC on everything, write ``toxicity-v<version>`` and return the card.
-    ``augment=False`` drops the augmented variants."""
+    ``augment=False`` drops the augmented variants. Davidson sample weights are multiplied by
+    ``davidson_weight`` (0.3 was chosen on the cross-dataset scores: it raised
+    Davidson->HateCheck and held-out-template AUROC for every C tried)."""
     set_seeds()
     root = data_root(data_dir)
     dav_ds, hc_ds = load_davidson(root), load_hatecheck(root)
     dav = _Set(dav_ds, embed_cached(dav_ds.name, dav_ds.texts))
+    dav.w = dav.w * davidson_weight  # tweets are plentiful but narrow: keep them from dominating
     hc = _Set(hc_ds, embed_cached(hc_ds.name, hc_ds.texts))
     clean_tr, clean_ho = aug.split_even_odd(aug.CLEAN_COUNTER + aug.CLEAN_EVERYDAY)
     toxic_tr, toxic_ho = aug.split_even_odd(aug.TOXIC_EXTRA + aug.TOXIC_EVERYDAY)
@@ -232,6 +237,7 @@ def train(
             "C": C,
             "davidson_max_offensive": 4000,
             "aug_weight": aug_weight,
+            "davidson_weight": davidson_weight,
             "seed": SEED,
             "calibration": "sigmoid, 3-fold",
         },

@@ -146,3 +146,21 @@ async def test_agent_restart_replays_the_spool(agent_factory, kafka_settings, tm
     counts = await _consume(kafka_settings, 25)
     assert counts == collections.Counter({str(i): 1 for i in range(25)})
     assert not list(spool_dir.glob("*.seg")) or second.sink.spool.pending_records == 0
+
+
+async def test_spool_full_drops_are_counted_and_calls_still_succeed(agent_factory, tmp_path):
+    down = KafkaSettings(bootstrap_servers="127.0.0.1:1")
+    agent = await agent_factory(
+        sink="kafka", kafka=down.model_dump(), spool_max_bytes=4096, publish_timeout_s=1
+    )
+    async with aiohttp.ClientSession() as s:
+        await _send(agent, 0, 30, s)  # asserts every call returned 200
+        for _ in range(100):
+            if agent.sink.counts["spooled"] + agent.sink.counts["dropped"] >= 30:
+                break
+            await asyncio.sleep(0.05)
+        metrics = await (await s.get(agent.url + "/metrics")).text()
+    counts = agent.sink.counts
+    assert counts["spooled"] + counts["dropped"] == 30 and counts["dropped"] > 0 and counts["spooled"] > 0
+    assert f'lightkeeper_agent_events_dropped_total{{reason="spool_full"}} {counts["dropped"]}.0' in metrics
+    assert agent.sink.spool.pending_bytes <= 4096

@@ -206,3 +206,16 @@ async def test_ingest_rejects_invalid_items_keeps_valid(agent_factory):
     assert [e.app for e in evs] == ["billing", "search"] and evs[1].event_id == "e-4"
     assert all(e.source == "ingest" for e in evs)
     assert evs[0].usage.input_tokens == 10 and evs[0].output.text == "hi"
+
+
+async def test_ingest_large_batch_reports_absolute_indexes(agent_factory):
+    agent = await agent_factory()
+    batch = [{"app": "bulk", "tags": {"i": str(i)}} for i in range(250)]
+    batch[123] = {"app": ""}  # too short
+    batch[249] = {"duration_ms": -1}
+    async with aiohttp.ClientSession() as s, s.post(agent.url + "/v1/events", json=batch) as r:
+        assert r.status == 207
+        body = await r.json()
+    assert [e["index"] for e in body["errors"]] == [123, 249] and body["accepted"] == 248
+    records = await agent.sink.wait_for(248)
+    assert len(records) == 248

@@ -251,3 +251,23 @@ async def test_context_posted_by_trace_id(agent_factory):
     evs = await _events(agent, 2)
     assert evs[0].trace_id == "trace-42" and [d.text for d in evs[0].context_documents] == ["Doc A"]
     assert evs[1].context_documents is None  # documented default: unknown context
+
+
+async def test_context_posted_after_the_call_republishes_the_event(agent_factory):
+    agent = await agent_factory()
+    headers = {"X-Lightkeeper-Trace-Id": "late-1"}
+    chat = {"model": "m", "messages": [{"role": "user", "content": "q"}]}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(agent.url + "/v1/chat/completions", json=chat, headers=headers) as r:
+            await r.read()
+        first = await _events(agent, 1)
+        docs = {"trace_id": "late-1", "documents": ["Doc for jane@example.com"]}
+        async with s.post(agent.url + "/v1/context", json=docs) as r:
+            assert (await r.json())["attached_to_earlier_call"] is True
+        async with s.post(agent.url + "/v1/context", json={"trace_id": "unknown", "documents": []}) as r:
+            assert (await r.json())["attached_to_earlier_call"] is False
+    evs = await _events(agent, 2)
+    assert first[0].context_documents is None
+    assert evs[1].event_id == evs[0].event_id and evs[1].metadata["context_attached_late"] is True
+    assert [d.text for d in evs[1].context_documents] == ["Doc for <EMAIL>"]
+    assert evs[1].output.text == evs[0].output.text

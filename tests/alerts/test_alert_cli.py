@@ -21,12 +21,18 @@ def config(tmp_path):
 
 
 def test_rules_validate_ok_and_errors(config, tmp_path, capsys):
-    cfg = config(routes={"slack-oncall": {"type": "webhook", "url": "http://127.0.0.1:9/x"},
-                         "pagerduty": {"type": "pagerduty", "routing_key": "k"}})
+    cfg = config(
+        routes={
+            "slack-oncall": {"type": "webhook", "url": "http://127.0.0.1:9/x"},
+            "pagerduty": {"type": "pagerduty", "routing_key": "k"},
+        }
+    )
     assert main(["--config", cfg, "alerts", "rules", "validate", "alerts/examples/rules.yaml"]) == 0
     assert "7 rule(s) valid" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
-    bad.write_text("rules:\n  - name: x\n    metric: error_rate\n    threshold: 0.1\n    window: 10 minutes\n")
+    bad.write_text(
+        "rules:\n  - name: x\n    metric: error_rate\n    threshold: 0.1\n    window: 10 minutes\n"
+    )
     assert main(["--config", cfg, "alerts", "rules", "validate", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "rule 'x': field 'window'" in err
@@ -34,8 +40,25 @@ def test_rules_validate_ok_and_errors(config, tmp_path, capsys):
 
 def test_silence_list_unsilence(config, capsys):
     cfg = config()
-    assert main(["--config", cfg, "alerts", "silence", "app=chat", "alertname=~tox.*", "--duration", "1h",
-                 "--comment", "deploy", "--by", "me"]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                cfg,
+                "alerts",
+                "silence",
+                "app=chat",
+                "alertname=~tox.*",
+                "--duration",
+                "1h",
+                "--comment",
+                "deploy",
+                "--by",
+                "me",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     sid = out.rsplit("(id ", 1)[1].rstrip(")\n")
     assert main(["--config", cfg, "alerts", "silence", "--list"]) == 0
@@ -51,10 +74,17 @@ def test_test_route_slack_and_pagerduty(config, capsys):
     slack, pd = SlackLoopback(), PagerDutyLoopback()
     slack.script("/api/chat.postMessage", Action(429, retry_after=0.05))
     with slack.threaded(), pd.threaded():
-        cfg = config(routes={
-            "slack": {"type": "slack", "token": slack.token, "channel": "#alerts", "base_url": slack.api_url},
-            "pd": {"type": "pagerduty", "routing_key": "k" * 32, "base_url": pd.url},
-        })
+        cfg = config(
+            routes={
+                "slack": {
+                    "type": "slack",
+                    "token": slack.token,
+                    "channel": "#alerts",
+                    "base_url": slack.api_url,
+                },
+                "pd": {"type": "pagerduty", "routing_key": "k" * 32, "base_url": pd.url},
+            }
+        )
         assert main(["--config", cfg, "alerts", "test", "--route", "slack"]) == 0
         assert main(["--config", cfg, "alerts", "test", "--route", "pd"]) == 0
         assert main(["--config", cfg, "alerts", "test", "--route", "nope"]) == 1
@@ -71,7 +101,9 @@ def test_list_local_state(config, tmp_path, capsys):
     from alerts.rules import parse_rules
 
     box = Outbox(tmp_path / "data" / "alerts" / "outbox.sqlite3")
-    rules = parse_rules({"rules": [{"name": "errs", "metric": "error_rate", "threshold": 0.1, "group_by": ["app"]}]})
+    rules = parse_rules(
+        {"rules": [{"name": "errs", "metric": "error_rate", "threshold": 0.1, "group_by": ["app"]}]}
+    )
     engine = AlertEngine(rules, outbox=box)
     for i in range(6):
         engine.observe([point("error_rate", 0.5, i, 100)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from alert_helpers import make_note
 
 from alerts.delivery import build_channel
 from alerts.delivery.slack_blocks import escape
@@ -10,8 +11,6 @@ from alerts.delivery.webhook import verify_signature
 from lightkeeper.errors import DeliveryError
 from lightkeeper.testing.alert_fixtures import WEBHOOK_SECRET
 from lightkeeper.testing.loopback_slack import Action
-
-from alert_helpers import make_note
 
 
 async def test_slack_web_api_posts_block_kit(alert_routes, slack_loopback, note):
@@ -114,7 +113,9 @@ async def test_webhook_signed_and_verifiable(alert_routes, webhook_loopback, not
         await ch.aclose()
     [rec] = webhook_loopback.accepted()
     h = rec.headers
-    assert verify_signature(WEBHOOK_SECRET, h["X-Lightkeeper-Timestamp"], rec.body, h["X-Lightkeeper-Signature"])
+    assert verify_signature(
+        WEBHOOK_SECRET, h["X-Lightkeeper-Timestamp"], rec.body, h["X-Lightkeeper-Signature"]
+    )
     assert not verify_signature("wrong", h["X-Lightkeeper-Timestamp"], rec.body, h["X-Lightkeeper-Signature"])
     assert rec.json["rule"] == "tox-rate" and rec.json["incident_key"] == "lk-rule-abc"
     assert h["X-Lightkeeper-Idempotency-Key"] == note.key

@@ -24,8 +24,9 @@ def _enqueue(box: Outbox, route: str, clock, kind: str = "firing") -> str:
 
 def _dispatcher(box, alert_routes, clock, route: str, **retry) -> Dispatcher:
     policy = RetryPolicy(RetrySettings(base_delay_s=0.5, max_delay_s=5, jitter=0.2, **retry))
-    return Dispatcher(box, build_channels({route: alert_routes[route]}), policy=policy, clock=clock,
-                      sleep=clock.sleep)
+    return Dispatcher(
+        box, build_channels({route: alert_routes[route]}), policy=policy, clock=clock, sleep=clock.sleep
+    )
 
 
 async def test_429_retry_after_honored(alert_outbox, alert_routes, slack_loopback, fake_clock):
@@ -52,8 +53,9 @@ async def test_500s_back_off_exponentially(alert_outbox, alert_routes, pagerduty
     assert alert_outbox.get(key).status == "sent"
 
 
-async def test_gives_up_after_max_attempts_and_on_permanent(alert_outbox, alert_routes, webhook_loopback,
-                                                            fake_clock):
+async def test_gives_up_after_max_attempts_and_on_permanent(
+    alert_outbox, alert_routes, webhook_loopback, fake_clock
+):
     webhook_loopback.script("/hook", *[Action(500)] * 3)
     key = _enqueue(alert_outbox, "webhook", fake_clock)
     d = _dispatcher(alert_outbox, alert_routes, fake_clock, "webhook", max_attempts=3)
@@ -69,8 +71,13 @@ async def test_gives_up_after_max_attempts_and_on_permanent(alert_outbox, alert_
 async def test_timeout_then_success_delivered_once(alert_outbox, alert_routes, webhook_loopback, fake_clock):
     webhook_loopback.script("/hook", Action(200, delay=1.0))
     routes = {"webhook": alert_routes["webhook"].model_copy(update={"timeout_s": 0.2})}
-    d = Dispatcher(alert_outbox, build_channels(routes), clock=fake_clock, sleep=fake_clock.sleep,
-                   policy=RetryPolicy(RetrySettings(base_delay_s=0.1)))
+    d = Dispatcher(
+        alert_outbox,
+        build_channels(routes),
+        clock=fake_clock,
+        sleep=fake_clock.sleep,
+        policy=RetryPolicy(RetrySettings(base_delay_s=0.1)),
+    )
     key = _enqueue(alert_outbox, "webhook", fake_clock)
     await d.drain()
     await d.aclose()
@@ -87,7 +94,9 @@ async def test_restart_mid_delivery_delivers_once(tmp_path, alert_routes, slack_
     slack_loopback.script(SLACK, Action(200, delay=1.5))  # hangs: the process dies meanwhile
     d = _dispatcher(box, alert_routes, fake_clock, "slack")
     task = asyncio.create_task(d.run_once())
-    while not slack_loopback.requests:
+    for _ in range(500):
+        if slack_loopback.requests:
+            break
         await asyncio.sleep(0.01)
     task.cancel()  # crash mid-delivery
     with pytest.raises(asyncio.CancelledError):
@@ -118,6 +127,7 @@ async def test_run_loop_stops(alert_outbox, alert_routes, slack_loopback):
     stop = asyncio.Event()
     task = asyncio.create_task(d.run(stop, poll_s=0.05))
     import time
+
     _enqueue(alert_outbox, "slack", time.time)
     for _ in range(100):
         if slack_loopback.accepted():

@@ -15,8 +15,14 @@ from schemas.records import AnomalyRecord, DriftRecord, Severity, WindowBounds
 
 
 def _rules(**over: object):
-    rule = {"name": "r", "metric": "error_rate", "aggregate": "avg", "window": "5m", "threshold": 0.1,
-            "group_by": ["app"]}
+    rule = {
+        "name": "r",
+        "metric": "error_rate",
+        "aggregate": "avg",
+        "window": "5m",
+        "threshold": 0.1,
+        "group_by": ["app"],
+    }
     rule.update(over)
     return parse_rules({"rules": [rule]})
 
@@ -33,8 +39,13 @@ def test_weighted_average_and_other_aggregates():
 def test_window_groups_where_and_min_weight():
     [rule] = _rules(where={"app": ["chat", "search"]}, min_weight=50)
     ev = RuleEvaluator([rule])
-    ev.observe([point("error_rate", 0.5, i, 20, app=app, model=m)
-                for i in range(10) for app, m in (("chat", "a"), ("chat", "b"), ("search", "a"), ("ops", "a"))])
+    ev.observe(
+        [
+            point("error_rate", 0.5, i, 20, app=app, model=m)
+            for i in range(10)
+            for app, m in (("chat", "a"), ("chat", "b"), ("search", "a"), ("ops", "a"))
+        ]
+    )
     res = {e.labels["app"]: e for e in ev.evaluate(minute(10))}
     assert set(res) == {"chat", "search"}  # 'ops' filtered out
     assert res["chat"].weight == 200 and res["search"].weight == 100  # 5 minutes x models
@@ -47,7 +58,9 @@ def test_window_groups_where_and_min_weight():
 def test_points_outside_window_ignored_and_pruned():
     [rule] = _rules(window="2m")
     ev = RuleEvaluator([rule])
-    ev.observe([point("error_rate", 0.9, 0, 100), point("error_rate", 0.0, 8, 100), point("error_rate", 0.0, 9, 100)])
+    ev.observe(
+        [point("error_rate", 0.9, 0, 100), point("error_rate", 0.0, 8, 100), point("error_rate", 0.0, 9, 100)]
+    )
     [res] = ev.evaluate(minute(10))
     assert res.value == 0.0 and not res.breached
 
@@ -62,19 +75,54 @@ def test_partial_points_replace_each_other():
 
 
 def test_drift_and_anomaly_points_feed_rules():
-    drift = DriftRecord(app="chat", model="m", target="prompt_embedding", method="mmd", score=0.4, threshold=0.1,
-                        drifted=True, reference=WindowBounds(start=T0, end=T0, size=10),
-                        current=WindowBounds(start=T0, end=minute(3), size=10))
-    anomaly = AnomalyRecord(app="chat", model="m", metric="cost_usd", window_start=minute(4), actual=9, score=8,
-                            severity=Severity.HIGH, detector="ewma_mad")
+    drift = DriftRecord(
+        app="chat",
+        model="m",
+        target="prompt_embedding",
+        method="mmd",
+        score=0.4,
+        threshold=0.1,
+        drifted=True,
+        reference=WindowBounds(start=T0, end=T0, size=10),
+        current=WindowBounds(start=T0, end=minute(3), size=10),
+    )
+    anomaly = AnomalyRecord(
+        app="chat",
+        model="m",
+        metric="cost_usd",
+        window_start=minute(4),
+        actual=9,
+        score=8,
+        severity=Severity.HIGH,
+        detector="ewma_mad",
+    )
     pts = points_from_drift([drift]) + points_from_anomalies([anomaly])
     assert {p.metric for p in pts} == {"drift_score", "drifted", "anomaly_severity", "anomaly_score"}
-    rules = parse_rules({"rules": [
-        {"name": "drift", "series": "drift", "metric": "drifted", "aggregate": "max", "op": ">=", "threshold": 1,
-         "window": "1h", "group_by": ["app", "target"]},
-        {"name": "anom", "series": "anomaly", "metric": "anomaly_severity", "aggregate": "max", "op": ">=",
-         "threshold": "high", "group_by": ["app", "metric"]},
-    ]})
+    rules = parse_rules(
+        {
+            "rules": [
+                {
+                    "name": "drift",
+                    "series": "drift",
+                    "metric": "drifted",
+                    "aggregate": "max",
+                    "op": ">=",
+                    "threshold": 1,
+                    "window": "1h",
+                    "group_by": ["app", "target"],
+                },
+                {
+                    "name": "anom",
+                    "series": "anomaly",
+                    "metric": "anomaly_severity",
+                    "aggregate": "max",
+                    "op": ">=",
+                    "threshold": "high",
+                    "group_by": ["app", "metric"],
+                },
+            ]
+        }
+    )
     engine = AlertEngine(rules)
     engine.observe_drift([drift])
     engine.observe_anomalies([anomaly])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 from alert_helpers import minute, point
@@ -14,8 +15,16 @@ from alerts.silences import SilenceStore
 from schemas.records import AlertRecord
 
 RULE = {
-    "name": "errors-high", "metric": "error_rate", "aggregate": "avg", "window": "5m", "threshold": 0.1,
-    "min_weight": 50, "group_by": ["app", "model"], "for": "2m", "severity": "high", "renotify": "10m",
+    "name": "errors-high",
+    "metric": "error_rate",
+    "aggregate": "avg",
+    "window": "5m",
+    "threshold": 0.1,
+    "min_weight": 50,
+    "group_by": ["app", "model"],
+    "for": "2m",
+    "severity": "high",
+    "renotify": "10m",
     "routes": ["pagerduty", "webhook"],
 }
 
@@ -31,11 +40,15 @@ class ListHistory:
 def _engine(outbox: Outbox, tmp_path, **rule_over: object) -> tuple[AlertEngine, ListHistory]:
     rules = parse_rules({"rules": [{**RULE, **rule_over}]})
     history = ListHistory()
-    engine = AlertEngine(rules, outbox=outbox, silences=SilenceStore(tmp_path / "silences.json"), history=history)
+    engine = AlertEngine(
+        rules, outbox=outbox, silences=SilenceStore(tmp_path / "silences.json"), history=history
+    )
     return engine, history
 
 
-def _feed(engine: AlertEngine, start: int, stop: int, rate: float, models: tuple[str, ...] = ("gpt-x",)) -> list:
+def _feed(
+    engine: AlertEngine, start: int, stop: int, rate: float, models: tuple[str, ...] = ("gpt-x",)
+) -> list:
     notes = []
     for i in range(start, stop):
         engine.observe([point("error_rate", rate, i, 100, app="chat", model=m) for m in models])
@@ -43,8 +56,9 @@ def _feed(engine: AlertEngine, start: int, stop: int, rate: float, models: tuple
     return notes
 
 
-async def test_fire_then_resolve_with_same_dedup_key(alert_outbox, alert_routes, pagerduty_loopback,
-                                                     webhook_loopback, tmp_path):
+async def test_fire_then_resolve_with_same_dedup_key(
+    alert_outbox, alert_routes, pagerduty_loopback, webhook_loopback, tmp_path
+):
     engine, history = _engine(alert_outbox, tmp_path)
     assert _feed(engine, 0, 10, 0.01) == []
     notes = _feed(engine, 10, 13, 0.5)  # breached from the tick at minute 11; fires 2 minutes later
@@ -56,7 +70,9 @@ async def test_fire_then_resolve_with_same_dedup_key(alert_outbox, alert_routes,
     notes += _feed(engine, 13, 25, 0.01)
     assert [n.kind for n in notes] == ["firing", "resolved"]
     assert notes[0].incident_key == notes[1].incident_key
-    dispatcher = Dispatcher(alert_outbox, build_channels({k: alert_routes[k] for k in ("pagerduty", "webhook")}))
+    dispatcher = Dispatcher(
+        alert_outbox, build_channels({k: alert_routes[k] for k in ("pagerduty", "webhook")})
+    )
     await dispatcher.drain()
     await dispatcher.aclose()
     events = pagerduty_loopback.events()
@@ -82,7 +98,9 @@ def test_short_blip_stays_pending(alert_outbox, tmp_path):
     _feed(engine, 0, 6, 0.01)
     assert _feed(engine, 6, 7, 0.5) + _feed(engine, 7, 12, 0.01) == []
     assert [(r.state.value, r.delivery_status.value) for r in history.records] == [
-        ("pending", "skipped"), ("resolved", "skipped")]
+        ("pending", "skipped"),
+        ("resolved", "skipped"),
+    ]
 
 
 def test_renotify_interval(alert_outbox, tmp_path):
@@ -91,7 +109,7 @@ def test_renotify_interval(alert_outbox, tmp_path):
     notes = _feed(engine, 6, 30, 0.5)
     kinds = [n.kind for n in notes]
     assert kinds == ["firing", "renotify", "renotify"]
-    gaps = [(b.event_time - a.event_time) for a, b in zip(notes, notes[1:], strict=False)]
+    gaps = [(b.event_time - a.event_time) for a, b in itertools.pairwise(notes)]
     assert all(g == timedelta(minutes=10) for g in gaps)
 
 
@@ -109,8 +127,9 @@ def test_grouping_many_keys_one_notification(alert_outbox, tmp_path):
 
 
 def test_group_wait_collects_late_joiners(alert_outbox, tmp_path):
-    engine, _ = _engine(alert_outbox, tmp_path, notify_by=["app"], group_wait="3m", renotify=None,
-                        **{"for": "0s"})
+    engine, _ = _engine(
+        alert_outbox, tmp_path, notify_by=["app"], group_wait="3m", renotify=None, **{"for": "0s"}
+    )
     _feed(engine, 0, 6, 0.01, ("a", "b"))
     for i in range(6, 12):
         engine.observe([point("error_rate", 0.5, i, 100, app="chat", model="a")])
@@ -165,3 +184,28 @@ def test_renotify_not_duplicated_by_reenqueue(alert_outbox, tmp_path):
     _feed(engine, 0, 6, 0.01)
     [note] = _feed(engine, 6, 9, 0.5)
     assert not alert_outbox.enqueue(f"{note.key}|pagerduty", "pagerduty", note.to_json(), 0.0)
+
+
+async def test_build_alerting_end_to_end(tmp_path, alert_routes, slack_loopback, pagerduty_loopback):
+    import yaml
+
+    from alerts.runtime import build_alerting
+    from alerts.settings import AlertSettings
+
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"rules": [{**RULE, "routes": ["slack", "pagerduty"]}]}))
+    settings = AlertSettings(
+        data_dir=tmp_path, rules_file=rules_file,
+        routes={k: alert_routes[k] for k in ("slack", "pagerduty")},
+    )
+    history = ListHistory()
+    engine, dispatcher = build_alerting(settings, history=history)
+    _feed(engine, 0, 6, 0.01)
+    _feed(engine, 6, 9, 0.5)
+    await dispatcher.drain()
+    _feed(engine, 9, 20, 0.01)
+    await dispatcher.drain()
+    await dispatcher.aclose()
+    assert len(slack_loopback.accepted()) == 2
+    assert list(pagerduty_loopback.incidents.values()) == ["resolved"]
+    assert {r.delivery_status.value for r in history.records} >= {"queued", "sent"}

@@ -60,11 +60,13 @@ def test_missing_threshold_and_bad_name():
 
 
 def test_every_problem_reported_at_once_and_duplicates():
-    data = {"rules": [
-        {"name": "a", "metric": "nope", "threshold": 1},
-        {"name": "b", "metric": "errors", "threshold": 1, "routes": ["pager"]},
-        {"name": "b", "metric": "errors", "threshold": 2},
-    ]}
+    data = {
+        "rules": [
+            {"name": "a", "metric": "nope", "threshold": 1},
+            {"name": "b", "metric": "errors", "threshold": 1, "routes": ["pager"]},
+            {"name": "b", "metric": "errors", "threshold": 2},
+        ]
+    }
     with pytest.raises(ConfigError) as err:
         parse_rules(data, routes={"slack"})
     msg = str(err.value)

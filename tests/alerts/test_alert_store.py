@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from alerts.evaluator import RuleEvaluator
 from alerts.lifecycle import AlertEngine
 from alerts.rules import parse_rules
@@ -24,23 +25,61 @@ def _events() -> list[tuple[LLMCallEvent, float]]:
             app = "chat" if i % 2 else "search"
             err = (i % 7 == 0) if app == "chat" else (minute == 3 and i % 4 == 0)
             ev = LLMCallEvent(
-                event_id=f"e-{minute}-{i}", app=app, request_model="gpt-x", user_id=f"u{i % 3}",
-                start_time=BASE + timedelta(minutes=minute, seconds=2 * i), duration_ms=100.0 + 10 * i,
-                usage=Usage(input_tokens=100, output_tokens=10 * i), error_type="boom" if err else None,
+                event_id=f"e-{minute}-{i}",
+                app=app,
+                request_model="gpt-x",
+                user_id=f"u{i % 3}",
+                start_time=BASE + timedelta(minutes=minute, seconds=2 * i),
+                duration_ms=100.0 + 10 * i,
+                usage=Usage(input_tokens=100, output_tokens=10 * i),
+                error_type="boom" if err else None,
                 tags={"team": "t1" if i % 3 else "t2"},
             )
             out.append((ev, 0.001 * (i + 1)))
     return out
 
 
-RULES = parse_rules({"rules": [
-    {"name": "err", "metric": "error_rate", "aggregate": "avg", "window": "5m", "threshold": 0.1, "group_by": ["app"]},
-    {"name": "cost", "metric": "cost_usd", "aggregate": "sum", "window": "5m", "threshold": 1, "group_by": ["app"]},
-    {"name": "team", "metric": "cost_usd", "series": "tag:team", "aggregate": "sum", "window": "5m", "threshold": 1,
-     "group_by": ["team"]},
-    {"name": "reqmax", "metric": "requests", "series": "user", "aggregate": "max", "window": "5m", "threshold": 1,
-     "group_by": ["user_id"], "where": {"app": "chat"}},
-]})
+RULES = parse_rules(
+    {
+        "rules": [
+            {
+                "name": "err",
+                "metric": "error_rate",
+                "aggregate": "avg",
+                "window": "5m",
+                "threshold": 0.1,
+                "group_by": ["app"],
+            },
+            {
+                "name": "cost",
+                "metric": "cost_usd",
+                "aggregate": "sum",
+                "window": "5m",
+                "threshold": 1,
+                "group_by": ["app"],
+            },
+            {
+                "name": "team",
+                "metric": "cost_usd",
+                "series": "tag:team",
+                "aggregate": "sum",
+                "window": "5m",
+                "threshold": 1,
+                "group_by": ["team"],
+            },
+            {
+                "name": "reqmax",
+                "metric": "requests",
+                "series": "user",
+                "aggregate": "max",
+                "window": "5m",
+                "threshold": 1,
+                "group_by": ["user_id"],
+                "where": {"app": "chat"},
+            },
+        ]
+    }
+)
 
 
 def test_sql_reproduces_streaming_values(store_client, store_database):
@@ -55,8 +94,10 @@ def test_sql_reproduces_streaming_values(store_client, store_database):
     end = BASE + timedelta(minutes=5)
     for rule in RULES:
         streaming = {tuple(e.labels.values()): e.value for e in evaluator.evaluate_rule(rule, end)}
-        stored = {tuple(str(r[k]) for k in rule.group_by): float(r["value"])
-                  for r in evaluate_sql(store_client, rule, end - rule.window, end, store_database)}
+        stored = {
+            tuple(str(r[k]) for k in rule.group_by): float(r["value"])
+            for r in evaluate_sql(store_client, rule, end - rule.window, end, store_database)
+        }
         assert streaming.keys() == stored.keys(), rule.name
         for k, v in streaming.items():
             assert stored[k] == pytest.approx(v, rel=1e-6), (rule.name, k)
@@ -67,8 +108,20 @@ def _pt(rate: float, i: int) -> MetricPoint:
 
 
 def test_history_written_and_listed(store_client, store_database, tmp_path):
-    rules = parse_rules({"rules": [{"name": "errors-high", "metric": "error_rate", "window": "5m", "threshold": 0.1,
-                                    "group_by": ["app"], "for": "1m"}]})
+    rules = parse_rules(
+        {
+            "rules": [
+                {
+                    "name": "errors-high",
+                    "metric": "error_rate",
+                    "window": "5m",
+                    "threshold": 0.1,
+                    "group_by": ["app"],
+                    "for": "1m",
+                }
+            ]
+        }
+    )
     history = StoreHistory(store_client, database=store_database)
     engine = AlertEngine(rules, history=history)
     for i in range(6):

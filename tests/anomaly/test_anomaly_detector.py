@@ -18,7 +18,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LABELS = {"app": "chat", "model": "m"}
 
 
-def _pt(metric: str, i: int, value: float, weight: float = 1.0, series: str = "model", **labels: str) -> MetricPoint:
+def _pt(
+    metric: str, i: int, value: float, weight: float = 1.0, series: str = "model", **labels: str
+) -> MetricPoint:
     return MetricPoint(metric, labels or dict(LABELS), T0 + timedelta(minutes=i), value, weight, (), series)
 
 
@@ -32,11 +34,13 @@ def test_stationary_two_days_no_anomalies():
     det = AnomalyDetector(AnomalyConfig(forest=None))
     found = []
     for i in range(2 * 1440):
-        found += det.update([
-            _pt("cost_usd", i, _stationary_cost(rng, i)),
-            _pt("requests", i, rng.gauss(100, 10) * (1 + 0.4 * math.sin(2 * math.pi * i / 1440))),
-            _pt("error_rate", i, sum(rng.random() < 0.01 for _ in range(100)) / 100, 100),
-        ])
+        found += det.update(
+            [
+                _pt("cost_usd", i, _stationary_cost(rng, i)),
+                _pt("requests", i, rng.gauss(100, 10) * (1 + 0.4 * math.sin(2 * math.pi * i / 1440))),
+                _pt("error_rate", i, sum(rng.random() < 0.01 for _ in range(100)) / 100, 100),
+            ]
+        )
     assert found == []
 
 
@@ -57,7 +61,9 @@ def test_sustained_incident_keeps_being_reported():
     det = AnomalyDetector(AnomalyConfig(forest=None))
     for i in range(300):
         det.update([_pt("cost_usd", i, _stationary_cost(rng, i))])
-    hits = [bool(det.update([_pt("cost_usd", i, 30.0 * math.exp(rng.gauss(0, 0.1)))])) for i in range(300, 320)]
+    hits = [
+        bool(det.update([_pt("cost_usd", i, 30.0 * math.exp(rng.gauss(0, 0.1)))])) for i in range(300, 320)
+    ]
     assert all(hits)  # Huber-clipped learning: 20 minutes later still anomalous
 
 
@@ -84,7 +90,9 @@ def test_per_user_series_labels():
     rng = random.Random(5)
     det = AnomalyDetector(AnomalyConfig(forest=None))
     for i in range(100):
-        det.update([_pt("cost_usd", i, 0.01 * math.exp(rng.gauss(0, 0.3)), series="user", app="a", user_id="u1")])
+        det.update(
+            [_pt("cost_usd", i, 0.01 * math.exp(rng.gauss(0, 0.3)), series="user", app="a", user_id="u1")]
+        )
     [rec] = det.update([_pt("cost_usd", 100, 0.5, series="user", app="a", user_id="u1")])
     assert rec.user_id == "u1" and rec.model == "" and rec.details["series"] == "user"
 
@@ -127,14 +135,17 @@ def test_multivariate_flags_combination():
     det = AnomalyDetector()
     found = []
     for i in range(400):
-        found += det.update([
-            _pt("requests", i, rng.gauss(200, 10)),
-            _pt("latency_p95_ms", i, 1000 * math.exp(rng.gauss(0, 0.05)), 200),
-            _pt("error_rate", i, sum(rng.random() < 0.01 for _ in range(200)) / 200, 200),
-        ])
+        found += det.update(
+            [
+                _pt("requests", i, rng.gauss(200, 10)),
+                _pt("latency_p95_ms", i, 1000 * math.exp(rng.gauss(0, 0.05)), 200),
+                _pt("error_rate", i, sum(rng.random() < 0.01 for _ in range(200)) / 200, 200),
+            ]
+        )
     assert not [r for r in found if r.detector == "isolation_forest"]
     # Fewer requests, slower and more errors at once, each only moderately unusual.
-    found = det.update([_pt("requests", 400, 150), _pt("latency_p95_ms", 400, 1300, 150),
-                        _pt("error_rate", 400, 0.04, 150)])
+    found = det.update(
+        [_pt("requests", 400, 150), _pt("latency_p95_ms", 400, 1300, 150), _pt("error_rate", 400, 0.04, 150)]
+    )
     forest = [r for r in found if r.detector == "isolation_forest"]
     assert forest and forest[0].metric == "multivariate" and forest[0].details["top_features"]

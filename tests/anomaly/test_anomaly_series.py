@@ -11,22 +11,40 @@ from schemas.records import ScoreRecord
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 
 
-def _ev(sec: float, *, user: str = "u1", error: bool = False, ms: float = 100.0, team: str | None = None,
-        model: str = "gpt-x") -> LLMCallEvent:
+def _ev(
+    sec: float,
+    *,
+    user: str = "u1",
+    error: bool = False,
+    ms: float = 100.0,
+    team: str | None = None,
+    model: str = "gpt-x",
+) -> LLMCallEvent:
     return LLMCallEvent(
-        app="chat", request_model=model, user_id=user, start_time=T0 + timedelta(seconds=sec), duration_ms=ms,
-        usage=Usage(input_tokens=10, output_tokens=5), error_type="timeout" if error else None,
+        app="chat",
+        request_model=model,
+        user_id=user,
+        start_time=T0 + timedelta(seconds=sec),
+        duration_ms=ms,
+        usage=Usage(input_tokens=10, output_tokens=5),
+        error_type="timeout" if error else None,
         tags={"team": team} if team else {},
     )
 
 
 def _by(points, metric, series="model"):
-    return {(p.minute, tuple(sorted(p.labels.items()))): p for p in points if p.metric == metric and p.series == series}
+    return {
+        (p.minute, tuple(sorted(p.labels.items()))): p
+        for p in points
+        if p.metric == metric and p.series == series
+    }
 
 
 def test_minutes_close_after_lateness_and_metrics():
     agg = MinuteAggregator(lateness=timedelta(seconds=30), tag_series=("team",))
-    agg.add_events([_ev(1), _ev(20, error=True, ms=300), _ev(40, user="u2", team="search")], [0.01, 0.02, None])
+    agg.add_events(
+        [_ev(1), _ev(20, error=True, ms=300), _ev(40, user="u2", team="search")], [0.01, 0.02, None]
+    )
     assert agg.flush() == []
     agg.add_event(_ev(85))  # watermark 10:01:25 < 10:01:30: minute 10:00 still open
     assert agg.flush() == []
@@ -41,14 +59,24 @@ def test_minutes_close_after_lateness_and_metrics():
     users = _by(pts, "requests", "user")
     assert users[(T0, (("app", "chat"), ("user_id", "u1")))].value == 2
     team = _by(pts, "cost_usd", "tag:team")
-    assert list(team.values())[0].labels == {"app": "chat", "team": "search"}
+    assert next(iter(team.values())).labels == {"app": "chat", "team": "search"}
 
 
 def test_scores_make_quality_rates_and_late_data_is_additive():
     agg = MinuteAggregator()
     agg.add_event(_ev(5))
-    recs = [ScoreRecord(event_id=f"e{i}", detector="toxicity_response", score=0.9 if i < 2 else 0.1, flagged=i < 2,
-                        app="chat", request_model="gpt-x", event_time=T0 + timedelta(seconds=i)) for i in range(8)]
+    recs = [
+        ScoreRecord(
+            event_id=f"e{i}",
+            detector="toxicity_response",
+            score=0.9 if i < 2 else 0.1,
+            flagged=i < 2,
+            app="chat",
+            request_model="gpt-x",
+            event_time=T0 + timedelta(seconds=i),
+        )
+        for i in range(8)
+    ]
     agg.add_scores(recs)
     agg.add_score(ScoreRecord(event_id="h", detector="hallucination", score=None, app="chat", event_time=T0))
     pts = agg.flush(T0 + timedelta(minutes=3))

@@ -250,3 +250,19 @@ def test_state_is_bounded(stream: SyntheticStream, small_config: DriftConfig) ->
     mon.observe(stream.take(0, 1000))
     assert state.nbytes() <= size_a * 1.02  # only snippet lengths vary
     assert len(mon.export_state(mon.keys()[0])) < blob_a * 1.2
+
+
+def test_rebaseline_and_drop_idle(stream: SyntheticStream, small_config: DriftConfig) -> None:
+    mon = DriftMonitor(small_config)
+    feed(mon, stream.take(0, 400))
+    feed(mon, stream.take(1, 200))
+    key = KeyIdentity("app", "m").id
+    state = mon.key_state(key)
+    assert state is not None and state.targets["prompt_embedding"].in_drift
+    assert mon.rebaseline("app", "m") and not mon.rebaseline("app", "other")
+    # the new baseline is the new normal: no drift afterwards
+    records = feed(mon, stream.take(1, 300 + 200))
+    assert records and not any(r.drifted for r in records)
+    last = state.last_event_t
+    assert mon.drop_idle(60.0, now_t=last + 30.0) == []
+    assert mon.drop_idle(60.0, now_t=last + 61.0) == [key] and mon.keys() == []

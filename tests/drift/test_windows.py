@@ -159,3 +159,12 @@ def test_distinctive_terms() -> None:
     assert len(terms) == 3 and set(terms) <= {"ignore", "previous", "instructions", "act", "dan"}
     assert distinctive_terms(ref, ref[:100]) == []
     assert distinctive_terms([], cur) == [] and distinctive_terms(ref, ["", ""]) == []
+
+
+def test_empty_baseline_period_falls_back_to_first_events() -> None:
+    ref = ReferenceWindow(
+        Samples(3, 4, 1, 1, keep_text=False), mode="pinned", seed=0, baseline_start=10.0, baseline_end=20.0
+    )
+    assert ref.offer(_row(5.0)) == "before"
+    assert [ref.offer(_row(t)) for t in (30.0, 31.0, 32.0, 33.0)] == ["taken", "taken", "taken", "closed"]
+    assert ref.ready and ref.size == 3 and (ref.t_start, ref.t_end) == (30.0, 32.0)

@@ -64,19 +64,19 @@ async def test_private_broker_restarts_on_same_port_with_its_data(kafka_broker_f
     assert [(m.key, m.value) for m in got] == [(b"k", b"before-restart"), (b"k", b"during-outage")]
 
 
-def test_port_in_use_is_reported_and_leaves_nothing(tmp_path):
+def test_port_in_use_is_reported_and_leaves_nothing(private_dir):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        broker = DevBroker(tmp_path / "b", port=busy.getsockname()[1])
+        broker = DevBroker(private_dir / "b", port=busy.getsockname()[1])
         with pytest.raises(BrokerPortInUse):
             broker.start(timeout_s=30)
     assert not broker.is_running()
     assert kafka_pids_for(broker.data_dir) == []
 
 
-def test_cli_up_status_down_across_processes(tmp_path):
-    data = tmp_path / "cli-broker"
+def test_cli_up_status_down_across_processes(private_dir):
+    data = private_dir / "cli-broker"
     port = _proc.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTKEEPER_")}
     cli = [sys.executable, "-m", "lightkeeper"]
@@ -128,9 +128,9 @@ def test_cli_up_status_down_across_processes(tmp_path):
     assert "not running" in again.stdout
 
 
-def test_broker_dies_with_a_killed_starter(tmp_path):
+def test_broker_dies_with_a_killed_starter(private_dir):
     """A test session killed with SIGKILL (no atexit) leaves no stray broker behind."""
-    data = tmp_path / "orphan"
+    data = private_dir / "orphan"
     script = textwrap.dedent(f"""
         import sys, time
         from lightkeeper.kafka.devbroker import DevBroker
@@ -155,20 +155,20 @@ def test_broker_dies_with_a_killed_starter(tmp_path):
     assert kafka_pids_for(data) == []
 
 
-def test_cli_up_reports_a_busy_port(tmp_path, capsys):
+def test_cli_up_reports_a_busy_port(private_dir, capsys):
     from lightkeeper.cli.main import main
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert main(["dev", "kafka", "up", "--port", str(port), "--data-dir", str(tmp_path / "d")]) == 1
+        assert main(["dev", "kafka", "up", "--port", str(port), "--data-dir", str(private_dir / "d")]) == 1
     assert f"port 127.0.0.1:{port} is in use" in capsys.readouterr().err
-    assert kafka_pids_for(tmp_path / "d") == []
+    assert kafka_pids_for(private_dir / "d") == []
 
 
-def test_cli_foreground_broker_stops_on_ctrl_c(tmp_path):
-    data = tmp_path / "fg"
+def test_cli_foreground_broker_stops_on_ctrl_c(private_dir):
+    data = private_dir / "fg"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTKEEPER_")}
     cmd = [
         sys.executable,

@@ -84,12 +84,12 @@ async def read_changelog(kafka_settings, topic: str) -> dict[str, int]:
         await consumer.stop()
 
 
-async def test_table_state_survives_worker_restart(kafka_settings, unique_topic, unique_group, tmp_path):
+async def test_table_state_survives_worker_restart(kafka_settings, unique_topic, unique_group, private_dir):
     topic = unique_topic("faust-src", partitions=1)
     app_id = unique_group("faust-app")
     first_batch = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5), ("a", 6)]
 
-    first = make_worker(app_id, topic, kafka_settings, tmp_path / "w1")
+    first = make_worker(app_id, topic, kafka_settings, private_dir / "w1")
     await first.app.start()
     try:
         await produce(kafka_settings, topic, first_batch)
@@ -104,7 +104,7 @@ async def test_table_state_survives_worker_restart(kafka_settings, unique_topic,
 
     # A new worker (new App, same id, empty local store) restores the table from the changelog
     # and resumes the source at the committed offset: only the new event is processed.
-    second = make_worker(app_id, topic, kafka_settings, tmp_path / "w2")
+    second = make_worker(app_id, topic, kafka_settings, private_dir / "w2")
     await second.app.start()
     try:
         await produce(kafka_settings, topic, [("a", 100)])

@@ -25,8 +25,8 @@ INNER = textwrap.dedent(
 )
 
 
-def run_inner(tmp_path, bootstrap: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_inner.py").write_text(INNER)
+def run_inner(private_dir, bootstrap: str) -> subprocess.CompletedProcess[str]:
+    (private_dir / "test_inner.py").write_text(INNER)
     env = {**os.environ, "LIGHTKEEPER_KAFKA_BOOTSTRAP": bootstrap}
     return subprocess.run(
         [
@@ -38,24 +38,25 @@ def run_inner(tmp_path, bootstrap: str) -> subprocess.CompletedProcess[str]:
             "lightkeeper.testing.kafka_fixtures",
             "-p",
             "no:cacheprovider",
-            str(tmp_path / "test_inner.py"),
+            f"--basetemp={private_dir / 'basetemp'}",  # never prune other sessions' basetemps
+            str(private_dir / "test_inner.py"),
         ],
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=private_dir,
         timeout=120,
     )
 
 
-def test_external_broker_from_env_is_reused(kafka_bootstrap, tmp_path):
-    result = run_inner(tmp_path, kafka_bootstrap)
+def test_external_broker_from_env_is_reused(kafka_bootstrap, private_dir):
+    result = run_inner(private_dir, kafka_bootstrap)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
 
 
-def test_unreachable_external_broker_is_an_error_not_a_skip(tmp_path):
-    result = run_inner(tmp_path, f"127.0.0.1:{free_port()}")
+def test_unreachable_external_broker_is_an_error_not_a_skip(private_dir):
+    result = run_inner(private_dir, f"127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert "1 error" in result.stdout
     assert "skipped" not in result.stdout

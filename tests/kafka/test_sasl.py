@@ -16,11 +16,11 @@ from lightkeeper.settings import KafkaSettings
 
 
 @pytest.fixture
-def sasl_broker(tmp_path):
+def sasl_broker(private_dir):
     port, controller, sasl = free_port(), free_port(), free_port()
     jaas = 'org.apache.kafka.common.security.plain.PlainLoginModule required user_lk="s3cret";'
     broker = DevBroker(
-        tmp_path / "sasl",
+        private_dir / "sasl",
         port=port,
         controller_port=controller,
         overrides={

@@ -65,7 +65,9 @@ def test_empty_response_gives_null(scorer) -> None:  # type: ignore[no-untyped-d
 
 
 def test_batch_and_single_agree(scorer) -> None:  # type: ignore[no-untyped-def]
-    items = [ScoreInput(text=t, context=CTX, question="Tell me about the Eiffel Tower") for p in PAIRS for t in p]
+    items = [
+        ScoreInput(text=t, context=CTX, question="Tell me about the Eiffel Tower") for p in PAIRS for t in p
+    ]
     items.insert(3, ScoreInput(text="no context here", context=None))
     batch = scorer.score_batch(items)
     for item, b in zip(items, batch, strict=True):
@@ -121,7 +123,8 @@ def test_artifact_loads_offline_without_network() -> None:
         "from processors.scoring.registry import get_scorer\n"
         "from processors.scoring.base import ScoreInput\n"
         "s = get_scorer('hallucination')\n"
-        "r = s.score_batch([ScoreInput(text='Paris is in France.', context=['Paris is the capital of France.'])])\n"
+        "ctx = ['Paris is the capital of France.']\n"
+        "r = s.score_batch([ScoreInput(text='Paris is in France.', context=ctx)])\n"
         "import json; print(json.dumps({'v': s.version, 'score': r[0].score}))\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -142,11 +145,18 @@ def test_model_card_records_versions_and_metrics() -> None:
 
 # --- helpers -------------------------------------------------------------------------------------
 
+
 def test_split_sentences() -> None:
     assert split_sentences("Dr. Smith went home. He slept!  Then? ok") == [
-        "Dr. Smith went home.", "He slept!", "Then?", "ok"]
+        "Dr. Smith went home.",
+        "He slept!",
+        "Then?",
+        "ok",
+    ]
     assert split_sentences("in the 19th century.First for Women is") == [
-        "in the 19th century.", "First for Women is"]
+        "in the 19th century.",
+        "First for Women is",
+    ]
     assert split_sentences("   ") == []
 
 
@@ -165,7 +175,7 @@ def test_features_shape_and_signals() -> None:
         v = rng.normal(size=(len(texts), 8)).astype(np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    sents, X = response_features("It opened in 1925. It is in Paris.", CTX, fake_embed)
+    _, X = response_features("It opened in 1925. It is in Paris.", CTX, fake_embed)
     assert X.shape == (2, N_FEATURES) and len(FEATURE_NAMES) == N_FEATURES
     col = {n: i for i, n in enumerate(FEATURE_NAMES)}
     assert X[0, col["num_novel_frac"]] == 1.0 and X[1, col["num_novel_frac"]] == 0.0
