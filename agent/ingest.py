@@ -74,11 +74,19 @@ class IngestHandlers:
         self.recorder = recorder
         self.metrics = metrics
         self.contexts = contexts
+        self._gate = asyncio.Semaphore(1)
 
     async def events(self, request: web.Request) -> web.Response:
         check_token(request, self.settings)
+        raw = await request.read()
+        # One batch is parsed and validated at a time: the work is CPU-bound anyway, and
+        # concurrent large batches would multiply the parsed objects held in memory.
+        async with self._gate:
+            return await self._events(raw)
+
+    async def _events(self, raw: bytes) -> web.Response:
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             return _json(
                 400,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import deque
 
 from agent.capture import Capture
@@ -22,6 +23,9 @@ from agent.settings import AgentSettings
 from schemas.events import LLMCallEvent
 
 log = logging.getLogger(__name__)
+
+#: Longest stretch of event building before the loop serves requests again.
+_SLICE_S = 0.0005
 
 
 def event_key(event: LLMCallEvent) -> bytes:
@@ -92,7 +96,8 @@ class Recorder:
                     return
                 self._wake.clear()
                 await self._wake.wait()
-            for _ in range(min(len(self._queue), 64)):
+            slice_end = time.perf_counter() + _SLICE_S
+            while self._queue and time.perf_counter() < slice_end:
                 cap = self._queue.popleft()
                 try:
                     event = build_event(cap, self.settings, self.contexts, self._rng)

@@ -77,9 +77,9 @@ class AgentSettings(LightkeeperSettings):
     """Longest wait for a client to send its request body."""
     upstream_pool_size: int = Field(default=512, ge=1)
 
-    buffer_size: int = Field(default=20_000, ge=1)
+    buffer_size: int = Field(default=10_000, ge=1)
     """Events held in memory awaiting Kafka; beyond it they go to the spool."""
-    publish_batch_size: int = Field(default=500, ge=1)
+    publish_batch_size: int = Field(default=1000, ge=1)
     publish_timeout_s: float = Field(default=10.0, gt=0)
     """A batch not acknowledged by Kafka within this goes to the spool."""
     linger_ms: int = Field(default=5, ge=0)

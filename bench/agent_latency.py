@@ -186,6 +186,7 @@ async def main() -> None:
                 p.wait(20)
         if broker is not None:
             broker.stop()  # type: ignore[attr-defined]
+            shutil.rmtree(broker.data_dir, ignore_errors=True)  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
 
     print(

@@ -120,6 +120,7 @@ async def main() -> None:
             p.wait(20)
         if broker is not None:
             broker.stop()  # type: ignore[attr-defined]
+            shutil.rmtree(broker.data_dir, ignore_errors=True)  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
     print(
         f"\n== agent -> Kafka publish throughput ({args.events} events of {size} bytes, lz4, acks=all, "

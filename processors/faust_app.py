@@ -27,6 +27,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.transport.drivers.aiokafka import Consumer as _AIOKafkaConsumer
 
 from lightkeeper.kafka.client import faust_broker_kwargs
 from processors.metrics import WorkerMetrics
@@ -54,6 +55,21 @@ class UsageDelta(faust.Record, serializer="json"):
     output_tokens: int
     cost_usd: float
     unknown_cost: int
+
+
+class AtLeastOnceConsumer(_AIOKafkaConsumer):
+    """faust's aiokafka consumer, except that it never acknowledges a message no stream took.
+
+    During a rebalance faust skips the messages already buffered (flow control suspended or an
+    old generation) and acknowledges them "so the lag does not grow"; that lets the offset be
+    committed past events that were never stored, and the partition's next owner never sees
+    them. Refusing those acks keeps the committed offset before them: after the rebalance the
+    consumer seeks back to the committed offset and the events are delivered again."""
+
+    def ack(self, message: Any) -> bool:
+        if not message.tracked:
+            return False
+        return bool(super().ack(message))
 
 
 @dataclass
@@ -143,6 +159,7 @@ def create_worker(
         table_cleanup_interval=30.0,
         logging_config=None,
     )
+    app.transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]
     events_topic = app.topic(kafka.topic("events"), value_serializer="raw", key_serializer="raw")
     dead_topic = kafka.topic("dead-letters")
     usage_topic = app.topic(

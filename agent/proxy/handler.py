@@ -81,6 +81,12 @@ def resolve(settings: AgentSettings, path: str) -> Upstream | None:
 _KNOWN_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/responses", "/messages")
 
 
+def is_llm_call(cap: Capture) -> bool:
+    """Only model calls become events; other passed-through paths (``GET /v1/models``, file
+    uploads, ``/v1/messages/count_tokens``...) are proxied and counted, not recorded."""
+    return cap.method == "POST" and cap.api_path.rstrip("/").endswith(_KNOWN_SUFFIXES)
+
+
 def metric_route(cap: Capture) -> str:
     """Metrics label: the path for known LLM endpoints, else a bounded ``<prefix>/other``
     (file ids and the like must not create a label value each)."""
@@ -118,7 +124,7 @@ class ProxyHandler:
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         t_start = time.perf_counter_ns()
-        upstream = resolve(self.settings, request.path)
+        upstream = resolve(self.settings, request.rel_url.raw_path)  # forwarded exactly as received
         if upstream is None:
             raise web.HTTPNotFound(text="lightkeeper agent: no upstream for this path\n")
         cap = Capture(
@@ -150,14 +156,16 @@ class ProxyHandler:
                 text="lightkeeper agent: request body not received in time\n"
             ) from None
         cap.request_body = body
-        url = upstream.url + (("?" + request.query_string) if request.query_string else "")
+        raw_query = request.rel_url.raw_query_string
+        url = upstream.url + ("?" + raw_query if raw_query else "")
         try:
             return await self._forward(request, cap, url, fwd, body)
         finally:
             if cap.t_end is None:
                 cap.t_end = time.perf_counter_ns()
             self._count(metric_route(cap), cap.status or 0)
-            self.recorder.record(cap)
+            if is_llm_call(cap):
+                self.recorder.record(cap)
 
     async def _forward(
         self, request: web.Request, cap: Capture, url: str, fwd: dict[str, str], body: bytes

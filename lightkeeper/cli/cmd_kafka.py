@@ -59,6 +59,10 @@ def run_up(args: argparse.Namespace) -> int:
         return 0
     broker = _broker(args, detach=not args.foreground)
     took = broker.start(timeout_s=args.timeout)
+    stop = threading.Event()
+    if args.foreground:  # before announcing readiness, so an early Ctrl-C still stops cleanly
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
     print(
         f"Kafka {broker.version} ready on {broker.bootstrap} in {took:.1f}s "
         f"(pid {broker.pid}; data {broker.data_dir}; log {broker.log_file})",
@@ -67,9 +71,6 @@ def run_up(args: argparse.Namespace) -> int:
     if not args.foreground:
         print(f"export LIGHTKEEPER_KAFKA__BOOTSTRAP_SERVERS={broker.bootstrap}")
         return 0
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
         while not stop.wait(1.0):
             if not broker.is_running():

@@ -251,7 +251,7 @@ class DevBroker:
         ]
 
     def _format(self, java: Path, classpath: str, props: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         cmd = [
             str(java),
             *self._jvm_opts(),
@@ -344,6 +344,15 @@ class DevBroker:
             if _proc.accepts(self.host, self.port) and probe(self.bootstrap, min(5.0, max(remaining, 0.5))):
                 return
             time.sleep(0.2)
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64url UUID). Like Kafka's ``Uuid.randomUuid`` it never
+    starts with ``-``, which the storage tool's argument parser would take for an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 # -- pid file ------------------------------------------------------------------------------

@@ -73,11 +73,16 @@ def default_policies() -> dict[str, MetricPolicy]:
 
 def default_series_policies() -> dict[str, dict[str, MetricPolicy]]:
     """Overrides per series. One user's minute sums only a few calls, so its cost and tokens
-    swing more with the number of calls than a model's: a stricter z there."""
+    swing more with the number of calls than a model's: a stricter z there, and the change must
+    be material (at least $0.05 or 5000 tokens more per minute than expected)."""
     return {
         "user": {
-            "cost_usd": MetricPolicy("up", z=5.0, min_rel=1.0, transform="log", eps=1e-6, min_scale=0.1),
-            "tokens": MetricPolicy("up", z=5.0, min_rel=1.0, transform="log", eps=1.0, min_scale=0.1),
+            "cost_usd": MetricPolicy(
+                "up", z=5.0, min_rel=1.0, min_abs=0.05, transform="log", eps=1e-6, min_scale=0.1
+            ),
+            "tokens": MetricPolicy(
+                "up", z=5.0, min_rel=1.0, min_abs=5000, transform="log", eps=1.0, min_scale=0.1
+            ),
         }
     }
 
@@ -170,7 +175,11 @@ class AnomalyDetector:
         value = p.value
         if policy.transform == "binomial":
             rate = base.rate
-            prior = policy.p_floor if rate is None else max(rate, policy.p_floor)
+            prior = policy.p_floor
+            if rate is not None:
+                # Judge against an upper confidence bound of the learned rate: the estimate
+                # itself is uncertain and underestimating it would manufacture anomalies.
+                prior = max(rate + 2.0 * math.sqrt(rate * (1 - rate) / max(base.trials, 1.0)), policy.p_floor)
             z = binomial_z(value * p.weight, p.weight, min(prior, 0.999))
             warm = base.n >= base.config.warmup
             base.update_rate(p.minute, value * p.weight, p.weight, learn=not warm or z < policy.z)
@@ -192,8 +201,12 @@ class AnomalyDetector:
         expected = obs.expected
         if policy.transform == "log":
             expected = max(0.0, math.exp(obs.expected) - policy.eps)
-        details: dict[str, Any] = {"scale": obs.scale, "seasonal": obs.seasonal, "weight": p.weight,
-                                   "transform": policy.transform}
+        details: dict[str, Any] = {
+            "scale": obs.scale,
+            "seasonal": obs.seasonal,
+            "weight": p.weight,
+            "transform": policy.transform,
+        }
         return obs.z, expected, obs.warm, details
 
     @staticmethod

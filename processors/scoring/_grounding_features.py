@@ -109,6 +109,21 @@ def build_context(sentences: list[str], emb: np.ndarray) -> ContextIndex:
     )
 
 
+QUESTION_CONTEXT_COVERAGE = 0.5
+"""A "question" containing more than this share of the context's content tokens is a whole prompt
+with the documents pasted in; it is then ignored (else every supported word would be discounted as
+"copied from the question")."""
+
+
+def usable_question(question: TextFacts | None, ctx: ContextIndex) -> TextFacts | None:
+    """``question`` unless it is really a prompt that contains the context (see
+    :data:`QUESTION_CONTEXT_COVERAGE`)."""
+    if question is None or not ctx.content:
+        return question
+    covered = len(question.content_set & ctx.content) / len(ctx.content)
+    return None if covered > QUESTION_CONTEXT_COVERAGE else question
+
+
 def _novel_frac(items: frozenset[str], known: frozenset[str] | set[str]) -> float:
     if not items:
         return 0.0
@@ -202,6 +217,6 @@ def response_features(
         return sents, np.zeros((0, N_FEATURES), dtype=np.float32)
     vecs = embed(ctx_sents + sents)
     ctx = build_context(ctx_sents, vecs[: len(ctx_sents)])
-    q = analyse(question) if question else None
+    q = usable_question(analyse(question), ctx) if question else None
     rows = [sentence_features(analyse(s), vecs[len(ctx_sents) + i], ctx, q) for i, s in enumerate(sents)]
     return sents, np.vstack(rows)

@@ -25,6 +25,7 @@ from processors.scoring._grounding_features import (
     build_context,
     context_sentences,
     sentence_features,
+    usable_question,
 )
 from processors.scoring._grounding_text import analyse, split_sentences
 from processors.scoring.base import ScoreInput, ScoreResult
@@ -89,7 +90,8 @@ class HallucinationScorer:
 
     @staticmethod
     def _plan(item: ScoreInput) -> _Plan | ScoreResult:
-        docs = [d for d in (item.context or []) if isinstance(d, str) and d.strip()]
+        raw = [item.context] if isinstance(item.context, str) else (item.context or [])
+        docs = [d for d in raw if isinstance(d, str) and d.strip()]
         if not docs:
             return ScoreResult(None, {"reason": "no_context"}, False)
         text = item.text if isinstance(item.text, str) else ""
@@ -135,7 +137,7 @@ class HallucinationScorer:
         for i, p in plans.items():
             try:
                 ctx = build_context(p.ctx, vecs[[texts[t] for t in p.ctx]])
-                q = analyse(p.question) if p.question else None
+                q = usable_question(analyse(p.question), ctx) if p.question else None
                 feats = [sentence_features(analyse(s), vecs[texts[s]], ctx, q) for s in p.sents]
             except Exception as exc:
                 results[i] = ScoreResult(None, {"error": f"{type(exc).__name__}: {exc}"}, False)

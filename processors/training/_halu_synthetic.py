@@ -73,6 +73,28 @@ _FRAMES = (
 )
 
 
+_FUNCTION_STARTS = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "It",
+        "In",
+        "He",
+        "She",
+        "They",
+        "This",
+        "That",
+        "These",
+        "His",
+        "Her",
+        "Its",
+        "On",
+        "At",
+    ]
+)
+
+
 @dataclass(slots=True)
 class SummaryPair:
     """One synthetic item: the ``document`` (context), a ``summary`` sentence and ``label`` (1 =
@@ -104,7 +126,9 @@ def _paraphrase(sent: str, rng: random.Random) -> str:
     s = " ".join(words).strip()
     if rng.random() < 0.3 and len(s) > 1:
         # harmless framing words that are not in the document (real summaries have many)
-        s = rng.choice(_FRAMES) + (s[0].lower() + s[1:] if not s[:2].isupper() else s)
+        first = s.split(" ", 1)[0]
+        lower_first = first in _FUNCTION_STARTS
+        s = rng.choice(_FRAMES) + (s[0].lower() + s[1:] if lower_first else s)
     return s
 
 
@@ -180,15 +204,37 @@ def _antonym(s: str, rng: random.Random) -> str | None:
     return " ".join(words)
 
 
+def _fuse(first: str, second: str) -> str:
+    """Join two sentences into one: "A did x, and b did y." (a crude sentence fusion)."""
+    a = first.rstrip(" .!?;")
+    b = second.strip()
+    if b and not b[:2].isupper():
+        b = b[0].lower() + b[1:]
+    return f"{a}, and {b}"
+
+
 def make_summary_pairs(documents: list[str], seed: int = 0) -> list[SummaryPair]:
-    """One faithful and (when an edit applies) one unfaithful summary sentence per document."""
+    """Per document: one faithful and (when an edit applies) one unfaithful summary sentence; for
+    documents of 2+ sentences also, with probability 1/2, a faithful fusion of two of its sentences
+    and an unfaithful one that fuses in a sentence of ANOTHER document (extrinsic addition)."""
     rng = random.Random(seed)
     all_ents = sorted({m.group(0) for d in documents for m in _ENT.finditer(d)})
+    all_sents = [s for d in documents for s in split_sentences(d) if 6 <= len(s.split()) <= 30]
     out: list[SummaryPair] = []
     for doc in documents:
         sents = [s for s in split_sentences(doc) if len(s.split()) >= 6]
         if not sents:
             continue
+        if len(sents) >= 2 and rng.random() < 0.5:
+            a, b = rng.sample(sents, 2)
+            out.append(SummaryPair(doc, _fuse(_paraphrase(a, rng), b), 0, "faithful_fusion"))
+            other = rng.choice(all_sents)
+            if other not in sents:
+                out.append(
+                    SummaryPair(
+                        doc, _fuse(_paraphrase(rng.choice(sents), rng), other), 1, "extrinsic_addition"
+                    )
+                )
         src = rng.choice(sents)
         out.append(SummaryPair(doc, _paraphrase(src, rng), 0, "faithful"))
         base = _paraphrase(rng.choice(sents), rng)

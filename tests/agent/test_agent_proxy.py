@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import orjson
 import pytest
@@ -271,3 +273,16 @@ async def test_context_posted_after_the_call_republishes_the_event(agent_factory
     assert evs[1].event_id == evs[0].event_id and evs[1].metadata["context_attached_late"] is True
     assert [d.text for d in evs[1].context_documents] == ["Doc for <EMAIL>"]
     assert evs[1].output.text == evs[0].output.text
+
+
+async def test_non_model_paths_pass_through_without_events(agent_factory, fake_llm):
+    agent = await agent_factory()
+    async with aiohttp.ClientSession() as s:
+        async with s.get(agent.url + "/v1/models") as r:
+            assert r.status in (404, 405)  # the fake has no such route: the upstream answer comes back as is
+        async with s.post(agent.url + "/v1/chat/completions", json={"model": "m", "messages": []}) as r:
+            assert r.status == 200
+    (ev,) = await _events(agent, 1)
+    assert ev.route == "/v1/chat/completions"
+    await asyncio.sleep(0.05)
+    assert len(agent.sink.records) == 1

@@ -115,7 +115,7 @@ def test_drift_report_from_store_with_embeddings(
 ) -> None:
     out = tmp_path / "r.html"
     args = _args(store_url, store_database, f"{_day(1)}..{_day(2)}")
-    rc = main(["drift", "report", *args, "--out", str(out), "--limit", "120"])
+    rc = main(["drift", "report", *args, "--out", str(out), "--limit", "60"])
     assert rc == 0
     assert str(out) in capsys.readouterr().out
     html = out.read_text(encoding="utf-8")

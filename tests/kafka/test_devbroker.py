@@ -185,13 +185,15 @@ def test_cli_foreground_broker_stops_on_ctrl_c(private_dir):
         "--controller-port",
         str(_proc.free_port()),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    err = private_dir / "stderr.txt"
+    with err.open("w") as err_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=env)
     try:
         line = proc.stdout.readline()
-        assert "ready on" in line
+        assert "ready on" in line, err.read_text()
         assert len(kafka_pids_for(data)) == 1
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=60) == 0, err.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -94,3 +94,11 @@ def test_java_is_found_and_new_enough(monkeypatch, tmp_path):
     assert java_major_version(java) >= 17
     monkeypatch.setenv("LIGHTKEEPER_JAVA", str(tmp_path / "no-java"))
     assert find_java() == java  # falls back to JAVA_HOME / PATH
+
+
+def test_cluster_ids_never_look_like_options():
+    from lightkeeper.kafka.devbroker import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(3000)]  # ~1 in 64 raw ids starts with "-"
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+    assert len(set(ids)) == len(ids)

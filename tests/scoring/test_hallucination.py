@@ -60,8 +60,19 @@ def test_no_context_gives_null(scorer, context) -> None:  # type: ignore[no-unty
 
 
 def test_empty_response_gives_null(scorer) -> None:  # type: ignore[no-untyped-def]
-    (res,) = scorer.score_batch([ScoreInput(text="  ", context=CTX)])
-    assert res.score is None and res.details["reason"] == "empty_response"
+    res = scorer.score_batch([ScoreInput(text="  ", context=CTX), ScoreInput(text=None, context=CTX)])  # type: ignore[arg-type]
+    assert [r.score for r in res] == [None, None]
+    assert all(r.details["reason"] == "empty_response" for r in res)
+
+
+def test_context_given_as_one_string(scorer) -> None:  # type: ignore[no-untyped-def]
+    a, b = scorer.score_batch(
+        [
+            ScoreInput(text=PAIRS[0][1], context=CTX[0]),  # type: ignore[arg-type]
+            ScoreInput(text=PAIRS[0][1], context=CTX),
+        ]
+    )
+    assert a.score == pytest.approx(b.score, abs=1e-6)
 
 
 def test_batch_and_single_agree(scorer) -> None:  # type: ignore[no-untyped-def]
@@ -77,6 +88,15 @@ def test_batch_and_single_agree(scorer) -> None:  # type: ignore[no-untyped-def]
         else:
             assert single.score == pytest.approx(b.score, abs=1e-3)
             assert single.flagged == b.flagged
+
+
+def test_prompt_with_pasted_context_is_not_a_question(scorer) -> None:  # type: ignore[no-untyped-def]
+    """RAG prompts often contain the documents; that must not turn support into "copied"."""
+    prompt = "Answer from these documents:\n" + CTX[0] + "\nQuestion: how tall is the tower?"
+    for good, _ in PAIRS:
+        (a,) = scorer.score_batch([ScoreInput(text=good, context=CTX, question=prompt)])
+        (b,) = scorer.score_batch([ScoreInput(text=good, context=CTX, question=None)])
+        assert a.score == pytest.approx(b.score, abs=1e-6)
 
 
 def test_details_name_unsupported_sentences(scorer) -> None:  # type: ignore[no-untyped-def]

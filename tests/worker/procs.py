@@ -123,16 +123,27 @@ class WorkerProc:
 
 
 async def produce(
-    kafka: KafkaSettings, topic: str, values: Sequence[bytes], keys: Sequence[bytes] | None = None
+    kafka: KafkaSettings,
+    topic: str,
+    values: Sequence[bytes],
+    keys: Sequence[bytes] | None = None,
+    *,
+    rate: float | None = None,
 ) -> None:
+    """Produce ``values`` (at ``rate`` per second when given) and wait for every ack."""
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka.bootstrap_servers, linger_ms=5, max_batch_size=256 * 1024
     )
     await producer.start()
     try:
-        futures = [
-            await producer.send(topic, v, key=None if keys is None else keys[i]) for i, v in enumerate(values)
-        ]
+        started = time.monotonic()
+        futures = []
+        for i, v in enumerate(values):
+            if rate:
+                delay = started + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            futures.append(await producer.send(topic, v, key=None if keys is None else keys[i]))
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

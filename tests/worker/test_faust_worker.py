@@ -89,13 +89,18 @@ async def test_worker_sigkilled_mid_stream_loses_and_double_counts_nothing(
     app_id = _app_id()
     topic = kafka_settings.topic("events")
     n = 12_000
-    await produce(kafka_settings, topic, [raw(i) for i in range(n)])
+    values = [raw(i) for i in range(n)]
+    await produce(kafka_settings, topic, values[:4000])
     first = WorkerProc(kafka_settings, app_id, tmp_path / "w", batch_max=200).start()
     try:
-        done = await wait_committed(kafka_settings, app_id, topic, 1, 90, [first])
+        await wait_committed(kafka_settings, app_id, topic, 1, 90, [first])
+        # the rest of the stream arrives while the worker runs; it is killed in the middle
+        feeding = asyncio.create_task(produce(kafka_settings, topic, values[4000:], rate=1000.0))
+        await asyncio.sleep(2.0)
     finally:
         first.kill()
-    assert done < n, "the worker finished before it could be killed mid-stream"
+    assert not feeding.done(), "the stream ended before the worker was killed"
+    await feeding
     second = WorkerProc(kafka_settings, app_id, tmp_path / "w", batch_max=200).start()
     try:
         await wait_committed(kafka_settings, app_id, topic, n, 90, [second])
@@ -133,14 +138,27 @@ async def test_two_workers_split_the_partitions(kafka_settings: KafkaSettings, t
     assert not ids[0] & ids[1]
 
 
-async def test_keyed_monitors_see_each_app_model_and_fire_alerts(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
+async def test_keyed_monitors_see_each_app_model_and_fire_alerts(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
     """Stateful stages run on the stream repartitioned by app|model: per-minute series are built
     from every event of a key and an alert rule over them fires (event time)."""
     import yaml
 
     config = tmp_path / "lightkeeper.yaml"
-    rules = {"rules": [{"name": "busy-model", "metric": "requests", "aggregate": "sum", "window": "5m",
-                        "threshold": 100, "group_by": ["app", "model"], "severity": "high"}]}
+    rules = {
+        "rules": [
+            {
+                "name": "busy-model",
+                "metric": "requests",
+                "aggregate": "sum",
+                "window": "5m",
+                "threshold": 100,
+                "group_by": ["app", "model"],
+                "severity": "high",
+            }
+        ]
+    }
     config.write_text(yaml.safe_dump({"worker": {"alert_rules_inline": rules}}))
     await ensure_topics_async(kafka_settings)
     app_id = _app_id()
@@ -148,7 +166,9 @@ async def test_keyed_monitors_see_each_app_model_and_fire_alerts(kafka_settings:
     later = helpers.T0 + timedelta(minutes=3)
     values = [raw(i, app="shop" if i % 2 else "blog") for i in range(400)]
     values += [raw(1000 + i, app=app, start_time=later) for i in range(5) for app in ("shop", "blog")]
-    worker = WorkerProc(kafka_settings, app_id, tmp_path / "w", config=config, stages="anomalies,alerts").start()
+    worker = WorkerProc(
+        kafka_settings, app_id, tmp_path / "w", config=config, stages="anomalies,alerts"
+    ).start()
     try:
         await produce(kafka_settings, topic, values)
         await wait_committed(kafka_settings, app_id, topic, len(values), 90, [worker])
@@ -157,10 +177,43 @@ async def test_keyed_monitors_see_each_app_model_and_fire_alerts(kafka_settings:
     finally:
         assert worker.stop() == 0, worker.log_tail()
     alerts = worker.query(
-        "SELECT rule, labels['app'], labels['model'], state FROM lightkeeper.alerts FINAL ORDER BY labels['app']"
+        "SELECT rule, labels['app'], labels['model'], state FROM lightkeeper.alerts FINAL "
+        "ORDER BY labels['app']"
     )
     assert alerts == [
         ["busy-model", "blog", "gpt-4o-mini-2024-07-18", "firing"],
         ["busy-model", "shop", "gpt-4o-mini-2024-07-18", "firing"],
     ]
     assert worker.query("SELECT count() FROM lightkeeper.events_dedup") == [[str(len(values))]]
+
+
+async def test_a_worker_joining_mid_stream_loses_nothing(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """A rebalance while events flow (a second worker joins): every event ends up stored by one
+    of the workers; faust's skipped-during-rebalance messages are never committed unstored."""
+    await ensure_topics_async(kafka_settings)
+    app_id = _app_id()
+    topic = kafka_settings.topic("events")
+    n = 4000
+    values = [raw(i) for i in range(n)]
+    first = WorkerProc(kafka_settings, app_id, tmp_path / "w0", batch_max=100).start()
+    second = WorkerProc(kafka_settings, app_id, tmp_path / "w1", batch_max=100)
+    try:
+        await produce(kafka_settings, topic, values[:200])
+        await wait_committed(kafka_settings, app_id, topic, 1, 90, [first])
+        feeding = asyncio.create_task(produce(kafka_settings, topic, values[200:], rate=150.0))
+        second.start()  # joins while the stream is flowing: a rebalance mid-stream
+        for _ in range(120):
+            if await group_members(kafka_settings, app_id) == 2:
+                break
+            await asyncio.sleep(0.5)
+        assert not feeding.done(), "the second worker joined after the stream ended"
+        await feeding
+        await wait_committed(kafka_settings, app_id, topic, n, 120, [first, second])
+    finally:
+        first.stop()
+        second.stop()
+    ids = [{r[0] for r in w.query("SELECT event_id FROM lightkeeper.events_dedup")} for w in (first, second)]
+    assert len(ids[0] | ids[1]) == n, (len(ids[0]), len(ids[1]))
+    assert ids[0] and ids[1]
