@@ -125,8 +125,7 @@ def build_event(
     data["end_time"] = datetime.fromtimestamp(cap.start_wall + (end_ns - cap.t_start) / 1e9, UTC)
     if ttft is not None:
         data["time_to_first_token_ms"] = ttft
-    elif not cap.streaming and cap.t_headers is not None and cap.status is not None and cap.status < 400:
-        data["time_to_first_token_ms"] = (cap.t_headers - cap.t_start) / 1e6
+    # non-streaming calls: no time to first token (the whole answer arrives at once; duration_ms)
     if problems:
         data.setdefault("metadata", {})["capture_problems"] = problems
 

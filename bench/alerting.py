@@ -290,12 +290,12 @@ def _target(f: Fired, inc: Incident) -> bool:
     return bool(metrics & want[inc.kind])
 
 
-def run_incidents(seeds: int, hours: float) -> dict[str, Any]:
+def run_incidents(seeds: int, hours: float, first_seed: int = 0) -> dict[str, Any]:
     totals = {"alerts": 0, "true_alerts": 0, "incidents": 0, "detected": 0}
     delays: list[float] = []
     kinds: dict[str, list[int]] = {}
     runs = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         traffic = Traffic(seed, incidents=plan_incidents(seed, hours))
         t = time.perf_counter()
         fired, anomalies = replay(traffic, hours)
@@ -447,15 +447,16 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--hours", type=float, default=30.0)
+    ap.add_argument("--first-seed", type=int, default=0, help="held-out runs: seeds not used for tuning")
     ap.add_argument("--skip", nargs="*", default=[], choices=["incidents", "stationary", "latency"])
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     out: dict[str, Any] = {}
     if "incidents" not in args.skip:
-        out["incidents"] = run_incidents(args.seeds, args.hours)
+        out["incidents"] = run_incidents(args.seeds, args.hours, args.first_seed)
         print(json.dumps(out["incidents"]), file=sys.stderr)
     if "stationary" not in args.skip:
-        out["stationary"] = [run_stationary(s) for s in range(args.seeds)]
+        out["stationary"] = [run_stationary(s) for s in range(args.first_seed, args.first_seed + args.seeds)]
         print(json.dumps(out["stationary"]), file=sys.stderr)
     if "latency" not in args.skip:
         out["latency"] = asyncio.run(run_latency())

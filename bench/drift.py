@@ -285,10 +285,11 @@ def main() -> int:
             f"{', '.join('missed' if v is None else str(v) for v in vals)}"
             + (f" (median {int(np.median(found))}, max {max(found)})" if found else "")
         )
-    pre_events = len(SHIFTS) * (500 - w.current_size)
+    pre_events = len(SHIFTS) * max(0, 500 - w.current_size)
+    rate = f"{pre_alarms * 10000 / pre_events:.2f} per 10,000" if pre_events else "no pre-shift check"
     print(
         f"false alarms in the pre-shift stationary segments: {pre_alarms} in {pre_events} checked events "
-        f"({pre_alarms * 10000 / pre_events:.2f} per 10,000)"
+        f"({rate})"
     )
 
     # 3. CPU per check, 1,000 vs 1,000

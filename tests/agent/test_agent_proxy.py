@@ -286,3 +286,17 @@ async def test_non_model_paths_pass_through_without_events(agent_factory, fake_l
     assert ev.route == "/v1/chat/completions"
     await asyncio.sleep(0.05)
     assert len(agent.sink.records) == 1
+
+
+async def test_non_streaming_has_no_ttft(agent_factory):
+    agent = await agent_factory()
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
+        ) as r,
+    ):
+        await r.read()
+    (ev,) = await _events(agent, 1)
+    assert ev.time_to_first_token_ms is None and ev.duration_ms > 0
