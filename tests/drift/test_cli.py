@@ -153,3 +153,15 @@ def test_drift_records_fit_the_store(store_client: Any, store_database: str) -> 
     writer.close()
     n = store_client.query(f"SELECT count(), countIf(drifted = 1) FROM {store_database}.drift").result_rows[0]
     assert n == (len(records), sum(r.drifted for r in records))
+
+
+def test_drift_check_all_models_of_the_app(
+    stored: None, store_url: str, store_database: str, capsys: Any
+) -> None:
+    args = _args(store_url, store_database, f"{_day(1)}..{_day(2)}")
+    i = args.index("--model")
+    del args[i : i + 2]
+    assert main(["drift", "check", *args, "--no-embeddings", "--limit", "100"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records[0]["model"] == "all" and records[0]["drifted"]
+    assert records[0]["reference"]["size"] == 100

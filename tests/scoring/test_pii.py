@@ -88,6 +88,30 @@ def test_rejects_invalid(text: str, wrong_type: str | None) -> None:
         assert all(s.score < pii.HIGH_CONFIDENCE for s in found), found
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "request id 550e8400-e29b-41d4-a716-446655440000 failed",
+        "commit 3f786850e387550fdab836ed7e6dc881de23001b fixed it",
+        "timestamp 2024-01-15T10:00:00Z and 2024-01-15 10:00:00",
+        "upgrade to version 1.2.3 or 10.0.19045.2965",
+        "price $1,234.56 for 3 items, total 12,345,678 units",
+        "HTTP/1.1 200 OK, took 1234 ms, port 8080",
+        "def f(x): return x * 1000 + 42  # line 120",
+        "The meeting is on Monday at 10:30, room 4B.",
+        "matrix [[1, 2, 3], [4, 5, 6]] and range(0, 100)",
+        "Python 3.11.7 on Linux 5.15.0-89-generic x86_64",
+        "coordinates 48.8584, 2.2945 near Paris",
+        "New York City has 8,336,817 people as of 2019.",
+        "ISBN 978-3-16-148410-0",
+        "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "Summarize the Treaty of Versailles for me.",
+    ],
+)
+def test_no_false_positives_on_technical_text(text: str) -> None:
+    assert pii.detect(text) == []
+
+
 def test_redact_placeholders_and_offsets() -> None:
     text = "Mail a@b.io, card 4111111111111111, ip 10.0.0.1, key AKIAIOSFODNN7EXAMPLE, SSN 123-45-6789."
     red, spans = pii.redact(text)
