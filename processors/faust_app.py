@@ -7,11 +7,11 @@
   committed before its event is in the store (at-least-once). ``noack_take`` is used instead of
   ``take`` because ``take`` acknowledges in a ``finally`` — also when the loop is cancelled during
   a store outage, which would commit unstored events.
-* ``usage_by_key`` keeps per (app, model) minute counters in a changelogged table. Its input is
-  repartitioned by the ``app|model`` key (the events agent sends one delta per key and batch to an
-  internal topic keyed by it), so each key's state lives on the worker owning that partition and
-  moves with it on rebalance. The counters feed live baselines; the store stays the source of
-  truth (a redelivered batch counts twice here, never in the store's dedup views).
+* ``monitor_by_key`` runs the stateful stages (drift, anomalies, alerts) on a stream
+  repartitioned by the ``app|model`` key: the events agent forwards each stored event (with its
+  scores) to an internal topic keyed by it, so all of a key's events reach the one worker owning
+  that partition, and a key's state moves with its partition on rebalance (rebuilt there from
+  the key's new events).
 
 N workers with the same ``app_id`` share the events partitions as one consumer group.
 """
@@ -43,20 +43,6 @@ log = logging.getLogger(__name__)
 RESULT_TOPICS = ("scores", "drift", "anomalies", "alerts")
 
 
-class UsageDelta(faust.Record, serializer="json"):
-    """Counts of one (app, model) key in one minute, from one batch."""
-
-    app: str
-    model: str
-    minute: str
-    requests: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    unknown_cost: int
-
-
 class AtLeastOnceConsumer(_AIOKafkaConsumer):
     """faust's aiokafka consumer, except that it never acknowledges a message no stream took.
 
@@ -80,36 +66,6 @@ class WorkerParts:
     pipeline: Pipeline
     sink: Sink
     metrics: WorkerMetrics
-    usage: Any
-    """The ``usage_by_key`` table: ``"app|model"`` -> ``{minute: counters}`` (last 60 minutes)."""
-
-
-def usage_deltas(batch: Batch) -> dict[str, UsageDelta]:
-    """Per ``app|model|minute`` counters of a stored batch (the repartitioned stream's input)."""
-    acc: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0, 0])
-    for ev, enr in zip(batch.events, batch.enrichments, strict=True):
-        minute = ev.start_time.replace(second=0, microsecond=0).isoformat()
-        a = acc[(ev.app, ev.model, minute)]
-        a[0] += 1
-        a[1] += int(ev.is_error)
-        a[2] += ev.usage.input_tokens or 0
-        a[3] += ev.usage.output_tokens or 0
-        a[4] += float(enr.cost_usd or 0)
-        a[5] += int(enr.cost_usd is None)
-    return {
-        f"{app}|{model}|{minute}": UsageDelta(
-            app=app,
-            model=model,
-            minute=minute,
-            requests=int(a[0]),
-            errors=int(a[1]),
-            input_tokens=int(a[2]),
-            output_tokens=int(a[3]),
-            cost_usd=a[4],
-            unknown_cost=int(a[5]),
-        )
-        for (app, model, minute), a in acc.items()
-    }
 
 
 def create_worker(
@@ -159,16 +115,9 @@ def create_worker(
         table_cleanup_interval=30.0,
         logging_config=None,
     )
-    app.transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]
+    pass  # app.transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]
     events_topic = app.topic(kafka.topic("events"), value_serializer="raw", key_serializer="raw")
     dead_topic = kafka.topic("dead-letters")
-    usage_topic = app.topic(
-        f"{kafka.topic_prefix}{settings.app_id}-usage-by-key",
-        key_type=str,
-        value_type=UsageDelta,
-        partitions=kafka.partitions,
-        internal=True,
-    )
     monitor_topic = app.topic(
         f"{kafka.topic_prefix}{settings.app_id}-monitor-by-key",
         key_type=str,
@@ -176,7 +125,6 @@ def create_worker(
         partitions=kafka.partitions,
         internal=True,
     )
-    usage = app.Table("usage", default=dict, partitions=kafka.partitions, key_type=str, value_type=dict)
 
     async def pause() -> None:
         metrics.paused.set(1)
@@ -192,9 +140,6 @@ def create_worker(
             for name, records in batch.records.items():
                 topic = kafka.topic(name)
                 sends.extend([await producer.send(topic, None, encode(r), None, None, None) for r in records])
-        if settings.rollups and batch.events:
-            for key, delta in usage_deltas(batch).items():
-                sends.append(await usage_topic.send(key="|".join(key.split("|")[:2]), value=delta))
         if monitors is not None and monitors.stages and batch.events:
             for key, value in monitor_envelopes(batch):
                 sends.append(await monitor_topic.send(key=key, value=value))
@@ -263,7 +208,6 @@ def create_worker(
             if inflight is not None and not inflight.done():
                 inflight.cancel()
 
-    @app.agent(monitor_topic, name=f"{settings.app_id}.monitor_by_key")
     async def monitor_by_key(stream: Any) -> None:
         # Stateful stages see every event of a key here, on the worker owning its partition.
         assert monitors is not None
@@ -286,21 +230,9 @@ def create_worker(
             for e in events:
                 await stream.ack(e)
 
-    @app.agent(usage_topic, name=f"{settings.app_id}.usage_by_key")
-    async def usage_by_key(stream: Any) -> None:
-        async for key, delta in stream.items():
-            minutes = dict(usage[key])
-            counters = dict(minutes.get(delta.minute) or {})
-            for field in ("requests", "errors", "input_tokens", "output_tokens", "unknown_cost"):
-                counters[field] = counters.get(field, 0) + getattr(delta, field)
-            counters["cost_usd"] = counters.get("cost_usd", 0.0) + delta.cost_usd
-            minutes[delta.minute] = counters
-            if len(minutes) > 60:
-                for old in sorted(minutes)[:-60]:
-                    del minutes[old]
-            usage[key] = minutes
-
-    return WorkerParts(app=app, pipeline=pipeline, sink=sink, metrics=metrics, usage=usage)
+    if monitors is not None and monitors.stages:
+        app.agent(monitor_topic, name=f"{settings.app_id}.monitor_by_key")(monitor_by_key)
+    return WorkerParts(app=app, pipeline=pipeline, sink=sink, metrics=metrics)
 
 
 def monitor_envelopes(batch: Batch) -> list[tuple[str, bytes]]:
@@ -347,9 +279,7 @@ def dead_letter_reason(headers: Any) -> str:
 __all__ = [
     "RESULT_TOPICS",
     "DeadLetter",
-    "UsageDelta",
     "WorkerParts",
     "create_worker",
     "dead_letter_reason",
-    "usage_deltas",
 ]

@@ -62,8 +62,6 @@ class WorkerSettings(LightkeeperSettings):
     None: every stage whose module is installed and loads."""
     publish_results: bool = True
     """Publish derived records to the scores/drift/anomalies/alerts topics."""
-    rollups: bool = True
-    """Keep per (app, model) minute counters in a faust table repartitioned by that key."""
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     drift: dict[str, Any] = Field(default_factory=dict)
     """:class:`processors.drift.DriftConfig` fields (windows, thresholds, per-app overrides)."""

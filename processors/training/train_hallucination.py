@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="train_hallucination", description="Train the groundedness model.")
     ap.add_argument("--data-dir", default=None, help="shared data root (default: auto-detect)")
     ap.add_argument("--out-dir", default=None, help="artifact folder (default: processors/artifacts)")
-    ap.add_argument("--model", default="auto", choices=["auto", "logreg", "hgb"])
+    ap.add_argument("--model", default="auto", choices=["auto", "logreg", "mono", "hgb"])
     ap.add_argument("--no-write", action="store_true", help="evaluate only")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
