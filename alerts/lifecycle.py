@@ -177,8 +177,7 @@ class AlertEngine:
         inc = self.incidents.get(alert.incident_key)
         if inc is not None:
             inc.members = [m for m in inc.members if m != key]
-            inc.resolved.append(alert.item())
-            inc.dirty = True
+            inc.resolved.append(alert.item())  # reported with the incident's next message
         status = DeliveryStatus.QUEUED if inc is not None and inc.notified else DeliveryStatus.SKIPPED
         if rule is not None:
             records.append(self._record(rule, alert, status))

@@ -115,7 +115,7 @@ def create_worker(
         table_cleanup_interval=30.0,
         logging_config=None,
     )
-    pass  # app.transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]
+    app.transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]
     events_topic = app.topic(kafka.topic("events"), value_serializer="raw", key_serializer="raw")
     dead_topic = kafka.topic("dead-letters")
     monitor_topic = app.topic(

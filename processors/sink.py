@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,6 +48,8 @@ class Sink:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self._writers: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        """One insert at a time per sink (its agents share one store client)."""
 
     def _writer(self, table: str) -> Any:
         writer = self._writers.get(table)
@@ -66,13 +69,14 @@ class Sink:
         letters in ``batch.dead``."""
         done = done if done is not None else set()
         tables = [EVENTS_TABLE, *(t for t in batch.rows if t != EVENTS_TABLE)]
-        for table in tables:
-            rows = batch.rows.get(table) or []
-            if table in done:
-                continue
-            if rows:
-                self._insert_table(batch, table, rows)
-            done.add(table)
+        with self._lock:
+            for table in tables:
+                rows = batch.rows.get(table) or []
+                if table in done:
+                    continue
+                if rows:
+                    self._insert_table(batch, table, rows)
+                done.add(table)
 
     def _insert_table(self, batch: Batch, table: str, rows: list[dict[str, Any]]) -> None:
         started = time.perf_counter()

@@ -145,17 +145,24 @@ def run_score(args: argparse.Namespace) -> int:
         scorer = cls(artifact_path=args.artifact)
     else:
         scorer = get_scorer(args.detector)
+    if not args.input or args.input == "-":
+        reconfigure = getattr(sys.stdin, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")  # a line of bad bytes must not stop the stream
     with ExitStack() as stack:
-        src: IO[str] = (
-            stack.enter_context(open(args.input, encoding="utf-8", errors="replace"))
-            if args.input and args.input != "-"
-            else sys.stdin
-        )
-        dst: IO[str] = (
-            stack.enter_context(open(args.output, "w", encoding="utf-8"))
-            if args.output and args.output != "-"
-            else sys.stdout
-        )
+        try:
+            src: IO[str] = (
+                stack.enter_context(open(args.input, encoding="utf-8", errors="replace"))
+                if args.input and args.input != "-"
+                else sys.stdin
+            )
+            dst: IO[str] = (
+                stack.enter_context(open(args.output, "w", encoding="utf-8"))
+                if args.output and args.output != "-"
+                else sys.stdout
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot open {exc.filename}: {exc.strerror}") from exc
         n_ok, n_err = score_stream(args.detector, src, dst, batch_size=args.batch_size, scorer=scorer)
     print(f"scored {n_ok} lines, {n_err} with errors", file=sys.stderr)
     return 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lightkeeper.demo._config import DEMO_DRIFT, DEMO_RULES
-from lightkeeper.demo._driver import Progress, ScriptedLLM, send_all
+from lightkeeper.demo._driver import Progress, send_all
 from lightkeeper.demo._scenario import Call, counts, plan
 from lightkeeper.demo._summary import DemoSummary, collect, render
 
@@ -53,7 +53,7 @@ async def run(options: DemoOptions, *, client: Any = None, stages: list[Any] | N
     share an open store client and choose the stages."""
     from agent.settings import AgentSettings
     from lightkeeper.runtime import EmbeddedRuntime
-    from lightkeeper.testing.fake_llm import FakeLLMConfig
+    from lightkeeper.testing.fake_llm import FakeLLM, FakeLLMConfig
     from processors.settings import WorkerSettings
 
     started_wall = time.monotonic()
@@ -73,7 +73,7 @@ async def run(options: DemoOptions, *, client: Any = None, stages: list[Any] | N
         alert_rules_inline=DEMO_RULES,
         **common,
     )
-    provider = ScriptedLLM(
+    provider = FakeLLM(
         FakeLLMConfig(
             latency_ms=options.latency_ms,
             jitter_ms=options.latency_ms,
@@ -83,9 +83,6 @@ async def run(options: DemoOptions, *, client: Any = None, stages: list[Any] | N
         )
     )
     calls = plan(options.events, options.seed)
-    for c in calls:
-        if c.answer is not None:
-            provider.script[c.prompt.strip()] = c.answer
     runner, base = await _serve_provider(provider)
     agent = AgentSettings.load(
         options.config,
@@ -138,7 +135,7 @@ async def _tick(progress: Progress, runtime: Any, total: int) -> None:
         progress(runtime.stored + runtime.dead, total, label="processed")
 
 
-async def _serve_provider(provider: ScriptedLLM) -> tuple[Any, str]:
+async def _serve_provider(provider: Any) -> tuple[Any, str]:
     from aiohttp import web
 
     runner = web.AppRunner(provider.app(), access_log=None, shutdown_timeout=1.0)

@@ -1,8 +1,12 @@
-"""Send the planned calls through the agent (simulated provider behind it), with progress."""
+"""Send the planned calls through the agent (simulated provider behind it), with progress.
+
+Scripted answers (toxic replies, ungrounded RAG answers) travel in the ``X-Fake-Answer``
+header, which the simulated provider (``lightkeeper.testing.fake_llm``) answers with."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 import time
 from collections.abc import Callable
@@ -12,21 +16,6 @@ import aiohttp
 import orjson
 
 from lightkeeper.demo._scenario import Call
-from lightkeeper.testing.fake_llm import FakeLLM
-
-
-class ScriptedLLM(FakeLLM):
-    """The simulated provider: the shared fake OpenAI/Anthropic server, answering scripted
-    prompts with their scripted answer (toxic replies, ungrounded RAG answers)."""
-
-    script: dict[str, str]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.script = {}
-
-    def _answer(self, prompt: str) -> str:
-        return self.script.get(prompt.strip()) or super()._answer(prompt)
 
 
 def _request(call: Call, base: str, run_id: str) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -38,6 +27,8 @@ def _request(call: Call, base: str, run_id: str) -> tuple[str, dict[str, Any], d
     }
     if call.context:
         headers["X-Lightkeeper-Context"] = orjson.dumps(call.context).decode()
+    if call.answer is not None:  # the simulated provider answers this text
+        headers["X-Fake-Answer"] = "b64:" + base64.b64encode(call.answer.encode()).decode()
     messages = [{"role": "user", "content": call.prompt}]
     if call.api == "anthropic":
         headers.update({"x-api-key": "sk-ant-demo", "anthropic-version": "2023-06-01"})

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from processors.anomaly.baseline import BaselineConfig, RobustBaseline
 from processors.anomaly.multivariate import ForestConfig, MultivariateDetector
 from processors.anomaly.series import MetricPoint
-from processors.anomaly.stats import binomial_z
+from processors.anomaly.stats import binomial_z, poisson_z
 from schemas.records import AnomalyRecord, Severity
 
 
@@ -74,7 +74,8 @@ def default_policies() -> dict[str, MetricPolicy]:
 def default_series_policies() -> dict[str, dict[str, MetricPolicy]]:
     """Overrides per series. One user's minute sums only a few calls, so its cost and tokens
     swing more with the number of calls than a model's: a stricter z there, and the change must
-    be material (at least $0.05 or 5000 tokens more per minute than expected)."""
+    be material (at least $0.05 or 5000 tokens more per minute than expected); a user's p95 over
+    a handful of calls is noisy, so its latency needs z >= 7."""
     return {
         "user": {
             "cost_usd": MetricPolicy(
@@ -82,6 +83,9 @@ def default_series_policies() -> dict[str, dict[str, MetricPolicy]]:
             ),
             "tokens": MetricPolicy(
                 "up", z=5.0, min_rel=1.0, min_abs=5000, transform="log", eps=1.0, min_scale=0.1
+            ),
+            "latency_p95_ms": MetricPolicy(
+                "up", z=7.0, min_rel=0.5, min_weight=5.0, transform="log", eps=1.0, min_scale=0.05
             ),
         }
     }
@@ -199,6 +203,11 @@ class AnomalyDetector:
                 floor = max(floor, math.sqrt(max(prior, 1.0)))
         obs = base.update(p.minute, x, min_scale=floor)
         expected = obs.expected
+        z = obs.z
+        if policy.transform == "poisson" and z > 0:
+            # Upward surges of counts: the exact Poisson tail (the normal one is far too light),
+            # against a slightly raised mean to allow for the estimate's own error.
+            z = min(z, poisson_z(value, max(prior + 2.0 * math.sqrt(max(prior, 1.0) / 20.0), 0.5)))
         if policy.transform == "log":
             expected = max(0.0, math.exp(obs.expected) - policy.eps)
         details: dict[str, Any] = {
@@ -207,7 +216,7 @@ class AnomalyDetector:
             "weight": p.weight,
             "transform": policy.transform,
         }
-        return obs.z, expected, obs.warm, details
+        return z, expected, obs.warm, details
 
     @staticmethod
     def _significant(policy: MetricPolicy, z: float, expected: float, actual: float) -> bool:

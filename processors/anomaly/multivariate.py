@@ -62,9 +62,15 @@ class FastForest:
         for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
             t = est.tree_
             leaf_extra = _average_path_length(t.n_node_samples)
-            self.trees.append((t.children_left.tolist(), t.children_right.tolist(),
-                               [int(feats[f]) if f >= 0 else -1 for f in t.feature], t.threshold.tolist(),
-                               leaf_extra.tolist()))
+            self.trees.append(
+                (
+                    t.children_left.tolist(),
+                    t.children_right.tolist(),
+                    [int(feats[f]) if f >= 0 else -1 for f in t.feature],
+                    t.threshold.tolist(),
+                    leaf_extra.tolist(),
+                )
+            )
         self.norm = float(_average_path_length(np.array([forest.max_samples_]))[0])
 
     def score(self, x: np.ndarray) -> float:

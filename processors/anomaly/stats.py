@@ -30,6 +30,31 @@ def binomial_sf(k: int, n: int, p: float) -> float:
     return min(1.0, total)
 
 
+def poisson_sf(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam)."""
+    if k <= 0:
+        return 1.0
+    if lam <= 0:
+        return 0.0
+    log_lam = math.log(lam)
+    total, j = 0.0, k
+    while True:
+        term = math.exp(j * log_lam - lam - math.lgamma(j + 1))
+        total += term
+        if (j > lam and term < total * 1e-12) or j > k + 10_000:
+            break
+        j += 1
+    return min(1.0, total)
+
+
+def poisson_z(count: float, lam: float) -> float:
+    """z-equivalent of counting at least ``count`` when the mean is ``lam`` (0 if not above)."""
+    k = round(count)
+    if k <= lam:
+        return 0.0
+    return z_from_tail(poisson_sf(k, lam))
+
+
 def z_from_tail(p_value: float) -> float:
     """The standard-normal z whose upper tail is ``p_value`` (capped at ±37)."""
     p = min(max(p_value, 1e-300), 1.0 - 1e-16)

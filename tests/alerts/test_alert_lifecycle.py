@@ -209,3 +209,17 @@ async def test_build_alerting_end_to_end(tmp_path, alert_routes, slack_loopback,
     assert len(slack_loopback.accepted()) == 2
     assert list(pagerduty_loopback.incidents.values()) == ["resolved"]
     assert {r.delivery_status.value for r in history.records} >= {"queued", "sent"}
+
+
+def test_late_joiner_updates_partial_resolve_is_quiet(alert_outbox, tmp_path):
+    engine, _ = _engine(alert_outbox, tmp_path, notify_by=["app"], renotify=None, **{"for": "0s"})
+    _feed(engine, 0, 6, 0.01, ("a", "b"))
+    kinds = []
+    for i in range(6, 30):
+        a = 0.5 if i < 20 else 0.01
+        b = 0.5 if 9 <= i < 25 else 0.01
+        engine.observe([point("error_rate", a, i, 100, app="chat", model="a"),
+                        point("error_rate", b, i, 100, app="chat", model="b")])
+        kinds += [(n.kind, len(n.firing)) for n in engine.tick(minute(i + 1))]
+    # fire (a), update when b joins, nothing when a resolves alone, resolved when b does too
+    assert kinds == [("firing", 1), ("update", 2), ("resolved", 0)]

@@ -11,7 +11,7 @@ import pytest
 
 from processors.anomaly import AnomalyConfig, AnomalyDetector, BaselineConfig, MetricPoint, RobustBaseline
 from processors.anomaly.multivariate import FastForest
-from processors.anomaly.stats import binomial_sf, binomial_z
+from processors.anomaly.stats import binomial_sf, binomial_z, poisson_sf, poisson_z
 from schemas.records import Severity
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -118,6 +118,11 @@ def test_binomial_tail_matches_closed_form():
     assert binomial_sf(1, 10, 0.1) == pytest.approx(1 - 0.9**10)
     assert 2.5 < binomial_z(3, 20, 0.01) < 3.5  # P(X>=3) ~ 1e-3
     assert binomial_z(0, 20, 0.01) == 0.0 and binomial_z(30, 50, 0.01) > 10
+
+
+def test_poisson_tail():
+    assert poisson_sf(1, 2.0) == pytest.approx(1 - math.exp(-2.0))
+    assert poisson_z(2, 3.0) == 0.0 and 4 < poisson_z(15, 3.0) < 6
 
 
 def test_fast_forest_equals_sklearn():
