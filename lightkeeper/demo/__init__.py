@@ -124,7 +124,7 @@ async def run(options: DemoOptions, *, client: Any = None, stages: list[Any] | N
     summary = await asyncio.to_thread(collect, runtime.client, worker.store.database, run_id, started)
     summary.dead_letters = runtime.dead
     summary.seconds = time.monotonic() - started_wall
-    say(render(summary, store_url=worker.store_url, stages=stage_names))
+    print(render(summary, store_url=worker.store_url, stages=stage_names))  # always, progress or not
     return summary
 
 

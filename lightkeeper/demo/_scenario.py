@@ -78,6 +78,17 @@ MARKETING = [
     "Give me five blog post ideas about observability",
     "Rewrite this product description to be punchier",
 ]
+PII_PROMPTS = [
+    "My card 4111 1111 1111 1111 was charged twice, please email me at jane.doe@example.com",
+    "Call me back on +1 415 555 0134 about the refund to IBAN DE89 3704 0044 0532 0130 00",
+]
+#: Owning team of each app (sent as the ``team`` tag, for cost-by-team questions).
+TEAMS = {
+    "support-bot": "customer-care",
+    "rag-search": "knowledge",
+    "code-assistant": "platform",
+    "marketing-writer": "growth",
+}
 LOG_LINE = (
     "2026-11-02T12:00:00Z ERROR worker-7 request failed: upstream timeout after 30000ms trace=ab12cd34\n"
 )
@@ -200,6 +211,8 @@ def plan(n: int, seed: int = 7) -> list[Call]:
                 )
             )
     _sprinkle(calls, rng)
+    for call in calls:
+        call.tags.setdefault("team", TEAMS.get(call.app, "unassigned"))
     return calls
 
 
@@ -212,7 +225,7 @@ def _sprinkle(calls: list[Call], rng: random.Random) -> None:
     slots = list(range(step // 2, n, step))
     for k, pos in enumerate(slots):
         base = calls[pos]
-        kind = ("toxic_prompt", "toxic_response", "injection", "error")[k % 4]
+        kind = ("toxic_prompt", "toxic_response", "injection", "error", "pii")[k % 5]
         if kind == "toxic_prompt":
             calls[pos] = Call("support-bot", base.user, "gpt-4o-mini", "openai", TOXIC_PROMPTS[k % 3], kind)
         elif kind == "toxic_response":
@@ -225,6 +238,8 @@ def _sprinkle(calls: list[Call], rng: random.Random) -> None:
                 kind,
                 answer=TOXIC_ANSWER,
             )
+        elif kind == "pii":
+            calls[pos] = Call("support-bot", base.user, "gpt-4o-mini", "openai", PII_PROMPTS[k % 2], kind)
         elif kind == "injection":
             calls[pos] = Call("support-bot", "eve", "gpt-4o", "openai", INJECTIONS[k % 2], kind)
         else:

@@ -7,12 +7,16 @@ the offsets of the spans, never the PII values themselves.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from processors import pii
 from processors.scoring.base import ScoreInput, ScoreResult
 
 VERSION = "pii-rules-1"
+
+#: Placeholders the agent's redaction left (``<EMAIL>``...): PII was there before it was redacted.
+_PLACEHOLDER = re.compile("|".join(re.escape(pii.placeholder(t)) for t in sorted(pii.PII_TYPES)))
 
 
 class PIIScorer:
@@ -32,14 +36,20 @@ class PIIScorer:
     def score_one(self, text: str) -> ScoreResult:
         """The verdict for one text."""
         spans = pii.detect(text, self.types)
-        if not spans:
+        redacted = sorted(
+            {m.group()[1:-1] for m in _PLACEHOLDER.finditer(text)}
+            & (self.types if self.types is not None else pii.PII_TYPES)
+        )
+        if not spans and not redacted:
             return ScoreResult(0.0, {"types": [], "spans": []}, False)
-        top = max(s.score for s in spans)
-        score = 1.0 if top >= pii.HIGH_CONFIDENCE else top
-        details = {
-            "types": sorted({s.type for s in spans}),
+        top = max((s.score for s in spans), default=0.0)
+        score = 1.0 if top >= pii.HIGH_CONFIDENCE or redacted else top
+        details: dict[str, object] = {
+            "types": sorted({s.type for s in spans} | set(redacted)),
             "spans": [{"type": s.type, "start": s.start, "end": s.end, "score": s.score} for s in spans],
         }
+        if redacted:
+            details["redacted_types"] = redacted
         return ScoreResult(score, details, score >= self.threshold)
 
     def score_batch(self, items: list[ScoreInput]) -> list[ScoreResult]:

@@ -146,6 +146,55 @@ TOXIC_EVERYDAY: list[str] = [
 ]
 
 
+#: Second-person harassment and threats (the tweets and HateCheck have few of these).
+TOXIC_DIRECT: list[str] = [
+    "You are a complete idiot.",
+    "I'm going to hurt you.",
+    "Shut up, you stupid clown.",
+    "I will kill you if you come here again.",
+    "You're pathetic and everyone laughs at you behind your back.",
+    "I'm going to punch you in the face.",
+    "You are so dumb it hurts.",
+    "Watch your back, I'm coming for you.",
+    "You worthless loser, get lost.",
+    "I'll stab you next time I see you.",
+    "Nobody asked for your opinion, moron.",
+    "You should be ashamed to exist.",
+    "I'm going to kick your teeth in.",
+    "You ugly freak, stay away from me.",
+    "I will destroy you and your family.",
+    "You're an embarrassment to your parents.",
+    "Keep your mouth shut or I'll shut it permanently.",
+    "You're a lying piece of trash.",
+    "I hope someone beats you up.",
+    "Get out of here, you filthy rat.",
+]
+
+#: Second-person text that is not toxic (praise, plans, figurative violence).
+CLEAN_DIRECT: list[str] = [
+    "You are a complete genius, thank you!",
+    "I'm going to call you tomorrow morning.",
+    "You killed it at the show last night!",
+    "I will meet you at the station at noon.",
+    "You're so kind, everyone loves working with you.",
+    "I'm going to beat you at chess this time, just wait.",
+    "You look great in that jacket.",
+    "Watch your step, the floor is wet.",
+    "You did a fantastic job on the report.",
+    "I'll see you next time at the gym.",
+    "Nobody explains this better than you.",
+    "You should be proud of what you achieved.",
+    "I'm going to miss you so much.",
+    "You made me laugh so hard today.",
+    "I will help you move on Saturday.",
+    "You're the best teacher I've ever had.",
+    "Keep your chin up, you'll get through this.",
+    "You're right, I made a mistake there.",
+    "I hope you feel better soon.",
+    "Get some rest, you've earned it.",
+]
+
+
 def split_even_odd(items: list[str]) -> tuple[list[str], list[str]]:
     """(train, held-out): even indices train, odd indices are only used for evaluation."""
     return items[0::2], items[1::2]

@@ -112,3 +112,44 @@ def test_list_local_state(config, tmp_path, capsys):
     assert main(["--config", config(), "alerts", "list", "--local"]) == 0
     out = capsys.readouterr().out
     assert "firing" in out and "errs" in out and "app=chat" in out
+
+
+def test_list_from_store(store_url, store_database, store_client, tmp_path, capsys):
+    from datetime import UTC, datetime, timedelta
+
+    from alerts.store import StoreHistory
+    from schemas.records import AlertRecord, AlertState, DeliveryStatus
+
+    now = datetime.now(UTC)
+    history = StoreHistory(store_client, database=store_database)
+    base = dict(
+        alert_id="a-1",
+        rule="errors-high",
+        dedup_key="lk-x",
+        labels={"app": "chat"},
+        value=0.4,
+        threshold=0.1,
+        started_at=now,
+    )
+    history.write(
+        [AlertRecord(state=AlertState.FIRING, delivery_status=DeliveryStatus.QUEUED, updated_at=now, **base)]
+    )
+    history.write(
+        [
+            AlertRecord(
+                state=AlertState.FIRING,
+                delivery_status=DeliveryStatus.SENT,
+                attempts=1,
+                updated_at=now + timedelta(seconds=1),
+                **base,
+            )
+        ]
+    )
+    history.close()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        yaml.safe_dump({"data_dir": str(tmp_path), "store": {"url": store_url, "database": store_database}})
+    )
+    assert main(["--config", str(cfg), "alerts", "list", "--state", "firing"]) == 0
+    out = capsys.readouterr().out
+    assert "errors-high" in out and "sent" in out and "app=chat" in out and out.count("errors-high") == 1

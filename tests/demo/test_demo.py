@@ -21,6 +21,7 @@ def test_the_plan_holds_every_incident_even_when_short() -> None:
         "cost_spike",
         "unknown_model",
         "rag",
+        "pii",
     ):
         assert kinds.get(kind, 0) >= 1, kind
     assert sum(kinds.values()) == 200
