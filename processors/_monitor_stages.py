@@ -101,14 +101,34 @@ class _Collect:
 
 class AlertStage:
     """Evaluates the alert rules on the minute points, drift and anomaly records at the latest
-    closed minute; alert state changes become ``alerts`` rows/records (notifications go to the
-    engine's outbox when one is configured)."""
+    closed minute; alert state changes become ``alerts`` rows/records and notifications go to the
+    engine's persistent outbox. The host process (faust worker or embedded runtime) runs
+    ``dispatcher`` (:meth:`run_dispatcher`) so the outbox is delivered to the routes."""
 
     name = "alerts"
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, dispatcher: Any = None) -> None:
         self.engine = engine
+        self.dispatcher = dispatcher
         self._last_tick: Any = None
+
+    def attach_store(self, client: Any, database: str) -> None:
+        """Record delivery status updates in the store's ``alerts`` table."""
+        from alerts.store import StoreHistory
+
+        if self.dispatcher is not None:
+            self.dispatcher.history = StoreHistory(client, database=database).write
+
+    async def run_dispatcher(self, stop: Any) -> None:
+        """Deliver notifications until ``stop`` (an ``asyncio.Event``) is set, then drain
+        briefly and close the channels; what is left stays in the outbox for the next start."""
+        if self.dispatcher is None:
+            return
+        try:
+            await self.dispatcher.run(stop)
+            await self.dispatcher.drain(max_wait_s=5.0)
+        finally:
+            await self.dispatcher.aclose()
 
     def finish(self, batch: Batch) -> None:
         """Evaluate once more after the anomaly stage closed every minute."""
@@ -156,19 +176,29 @@ def anomaly_stage(settings: Any) -> AnomalyStage:
 
 
 def alert_stage(settings: Any) -> AlertStage | None:
-    from alerts.lifecycle import AlertEngine
+    """Rules from ``worker.alert_rules`` (a file), ``worker.alert_rules_inline`` or
+    ``alerts.rules_file``; routes, retries, outbox and silences from the ``alerts`` section."""
     from alerts.rules import load_rules, parse_rules
+    from alerts.runtime import build_alerting
+    from alerts.settings import AlertSettings
 
+    alert_settings = AlertSettings.load(
+        data_dir=settings.data_dir,
+        store__url=settings.store.url,
+        store__database=settings.store.database,
+    )
+    routes = set(alert_settings.routes)
     path = getattr(settings, "alert_rules", None)
     inline = getattr(settings, "alert_rules_inline", None)
     rules = (
-        load_rules(path)
+        load_rules(path, routes=routes)
         if path
-        else parse_rules(inline, source="worker.alert_rules_inline")
+        else parse_rules(inline, source="worker.alert_rules_inline", routes=routes)
         if inline
-        else []
+        else None
     )
-    if not rules:
-        log.info("no alert rules configured (worker.alert_rules): alert stage off")
+    engine, dispatcher = build_alerting(alert_settings, rules=rules)
+    if not engine.rules:
+        log.info("no alert rules configured (worker.alert_rules / alerts.rules_file): alert stage off")
         return None
-    return AlertStage(AlertEngine(rules, database=settings.store.database))
+    return AlertStage(engine, dispatcher)

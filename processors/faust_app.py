@@ -232,7 +232,21 @@ def create_worker(
 
     if monitors is not None and monitors.stages:
         app.agent(monitor_topic, name=f"{settings.app_id}.monitor_by_key")(monitor_by_key)
+        for stage in monitors.stages:
+            if getattr(stage, "dispatcher", None) is not None:
+                _deliver_alerts(app, stage, client, settings.store.database)
     return WorkerParts(app=app, pipeline=pipeline, sink=sink, metrics=metrics)
+
+
+def _deliver_alerts(app: Any, stage: Any, client: Any, database: str) -> None:
+    """A faust task delivering the alert stage's outbox (stops by cancellation with the app;
+    undelivered notifications stay in the persistent outbox for the next start)."""
+    stage.attach_store(client, database)
+
+    async def deliver_alerts() -> None:
+        await stage.run_dispatcher(asyncio.Event())
+
+    app.task(deliver_alerts)
 
 
 def monitor_envelopes(batch: Batch) -> list[tuple[str, bytes]]:

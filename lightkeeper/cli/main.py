@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.config:
+        # Every settings object of this process (agent, worker, alerts...) reads the same file.
+        os.environ["LIGHTKEEPER_CONFIG"] = args.config
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

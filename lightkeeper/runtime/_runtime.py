@@ -83,6 +83,7 @@ class EmbeddedRuntime:
             await asyncio.to_thread(migrate, self.client, w.store.database, w.store.cluster)
         stages = self._stages if self._stages is not None else await asyncio.to_thread(build_stages, w)
         self.pipeline = Pipeline(Enricher(w.pricing_table(), estimate=w.estimate_tokens), stages)
+        self._start_dispatchers(stages, w.store.database)
         self.sink = Sink(
             self.client,
             database=w.store.database,
@@ -99,6 +100,18 @@ class EmbeddedRuntime:
             w.store_url,
             [s.name for s in self.pipeline.stages],
         )
+
+    def _start_dispatchers(self, stages: list[Any], database: str) -> None:
+        """Alert notifications: each stage with a dispatcher delivers its outbox in a task."""
+        self._dispatch_stop = asyncio.Event()
+        self._dispatch_tasks: list[asyncio.Task[None]] = []
+        for stage in stages:
+            if getattr(stage, "dispatcher", None) is None:
+                continue
+            stage.attach_store(self.client, database)
+            self._dispatch_tasks.append(
+                asyncio.create_task(stage.run_dispatcher(self._dispatch_stop), name="lightkeeper-alerts")
+            )
 
     async def wait_idle(self, stall_s: float = 60.0) -> None:
         """Wait until every submitted event went through the processors; fails after
@@ -134,6 +147,9 @@ class EmbeddedRuntime:
                 await self.sink.store(final, should_stop=lambda: True)
                 await self._run_hooks(final)
         self._stopping = True
+        if getattr(self, "_dispatch_tasks", None):
+            self._dispatch_stop.set()
+            await asyncio.gather(*self._dispatch_tasks, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -36,7 +36,7 @@ def demo_store(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     client = connect(store_url, database)
     migrate(client, database)
     options = DemoOptions(
-        events=400,  # enough for the drift windows of support-bot to fill and detect the shift
+        events=600,  # the full demo: the drift windows of support-bot fill and detect the shift
         store_url=store_url,
         database=database,
         data_dir=tmp_path_factory.mktemp("cookbook"),
