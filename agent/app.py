@@ -114,12 +114,12 @@ def run(settings: AgentSettings) -> None:
         pass
     app = build_app(settings)
     log.info(
-        "lightkeeper agent on http://%s:%d  openai=%s anthropic=%s routes=%s kafka=%s topic=%s",
+        "lightkeeper agent on http://%s:%d  openai=%s anthropic=%s upstreams=%s kafka=%s topic=%s",
         settings.host,
         settings.port,
         settings.openai_base_url,
         settings.anthropic_base_url,
-        sorted(settings.routes),
+        sorted(settings.upstreams),
         settings.kafka.bootstrap_servers,
         settings.kafka.topic("events"),
     )

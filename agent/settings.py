@@ -52,7 +52,7 @@ class AgentSettings(LightkeeperSettings):
 
     openai_base_url: str = "https://api.openai.com"
     anthropic_base_url: str = "https://api.anthropic.com"
-    routes: dict[str, UpstreamRoute] = Field(default_factory=dict)
+    upstreams: dict[str, UpstreamRoute] = Field(default_factory=dict)
     """Further upstreams by route prefix: ``{"azure": {"base_url": ..., "provider": "openai"}}``."""
 
     ingest_token: SecretStr | None = None

@@ -65,7 +65,7 @@ def _join(base: str, path: str) -> str:
 def resolve(settings: AgentSettings, path: str) -> Upstream | None:
     """Map a request path to its upstream (``None``: not a proxied path)."""
     first, _, rest = path.lstrip("/").partition("/")
-    route = settings.routes.get(first)
+    route = settings.upstreams.get(first)
     if route is not None:
         api_path = "/" + rest
         return Upstream(

@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_publish:
         flags["publish_enabled"] = False
     if args.route:
-        flags["routes"] = dict(parse_route(spec) for spec in args.route)
+        flags["upstreams"] = dict(parse_route(spec) for spec in args.route)
     settings = AgentSettings.load(args.config, **flags)
     run(settings)
     return 0

@@ -212,7 +212,7 @@ async def test_responses_api_streaming(agent_factory):
 
 async def test_named_route_and_context_header(agent_factory, fake_llm):
     agent = await agent_factory(
-        routes={"vllm": {"base_url": fake_llm.url + "/v1", "provider": "openai", "provider_name": "vllm"}}
+        upstreams={"vllm": {"base_url": fake_llm.url + "/v1", "provider": "openai", "provider_name": "vllm"}}
     )
     docs = [{"text": "Paris is the capital of France.", "id": "d1", "score": 0.9}, "Second doc"]
     async with (

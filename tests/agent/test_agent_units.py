@@ -58,7 +58,7 @@ def test_routing():
         None,
         openai_base_url="http://o:1/v1",
         anthropic_base_url="http://a:2",
-        routes={
+        upstreams={
             "azure": {"base_url": "https://x.openai.azure.com/openai/", "provider_name": "azure.ai.openai"}
         },
     )
@@ -237,8 +237,8 @@ def test_settings_reject_bad_values_clearly(tmp_path):
 
     with pytest.raises(ConfigError, match="openai_base_url"):
         AgentSettings.load(None, openai_base_url="api.openai.com")
-    with pytest.raises(ConfigError, match=r"routes\.x\.base_url"):
-        AgentSettings.load(None, routes={"x": {"base_url": "nope"}})
+    with pytest.raises(ConfigError, match=r"upstreams\.x\.base_url"):
+        AgentSettings.load(None, upstreams={"x": {"base_url": "nope"}})
     cfg = tmp_path / "lk.yaml"
     cfg.write_text("kafka:\n  bootstrap_servers: k:9092\nagent:\n  port: 9999\n  app_name: yaml-app\n")
     s = AgentSettings.load(cfg, port=7777)
