@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_WHEEL := $(firstword $(wildcard ../shared/wheels/torch-*+cpu-*.whl))
+# Models load from installed packages only (the model hub is never contacted).
+export HF_HUB_OFFLINE := 1
 
-.PHONY: setup demo test lint fmt schemas bench kafka-up kafka-down clean
+.PHONY: setup system-deps demo test lint fmt schemas bench kafka-up kafka-down clean
 
 setup: $(VENV)/.installed
 
@@ -22,8 +24,16 @@ endif
 demo: setup
 	$(BIN)/lightkeeper demo
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest -q -ra
+
+# Headless Chromium checks the HTML report; Java 17 + Maven assemble Kafka (tests start it).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 || { echo "install chromium (headless) for the report test" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is needed (Kafka for the tests)" >&2; exit 1; }
+	@command -v mvn >/dev/null 2>&1 || { echo "Maven is needed (assembles Kafka from Maven Central)" >&2; exit 1; }
 
 lint: setup
 	$(BIN)/ruff check .

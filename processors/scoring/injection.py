@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from processors.embedding import single_thread_blas
 from processors.scoring.base import ScoreInput, ScoreResult
 
 __all__ = ["CUE_PATTERNS", "InjectionScorer", "injection_features", "regex_cues"]
@@ -135,8 +136,9 @@ class InjectionScorer:
             sub = [items[i] for i in ok]
             texts = [it.text for it in sub]
             emb = self._embed(sub, texts)
-            feats, nearest = injection_features(texts, emb, self._pattern_emb)
-            probs = self._clf.predict_proba(feats)[:, 1]
+            with single_thread_blas():
+                feats, nearest = injection_features(texts, emb, self._pattern_emb)
+                probs = self._clf.predict_proba(feats)[:, 1]
             cue_names = list(CUE_PATTERNS)
             for j, i in enumerate(ok):
                 p = float(np.clip(probs[j], 0.0, 1.0))

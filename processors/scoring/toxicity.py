@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from processors.embedding import single_thread_blas
 from processors.scoring.base import ScoreInput, ScoreResult
 
 __all__ = ["ToxicityScorer", "toxicity_features"]
@@ -80,8 +81,10 @@ class ToxicityScorer:
                 ok.append(i)
         if ok:
             sub = [items[i] for i in ok]
-            feats = toxicity_features([it.text for it in sub], self._embed(sub), self._tfidf, self._lexicon)
-            probs = self._clf.predict_proba(feats)[:, 1]
+            emb = self._embed(sub)
+            with single_thread_blas():
+                feats = toxicity_features([it.text for it in sub], emb, self._tfidf, self._lexicon)
+                probs = self._clf.predict_proba(feats)[:, 1]
             for j, i in enumerate(ok):
                 p = float(np.clip(probs[j], 0.0, 1.0))
                 flagged = p >= self.threshold
