@@ -2,12 +2,16 @@
 embedded store.
 
     python bench/worker_throughput.py [--events 100000] [--partitions 6] [--bootstrap host:port]
+                                      [--compare]
 
 Starts a private Kafka broker unless --bootstrap is given, pre-produces --events realistic
 events, starts ``lightkeeper worker`` (no scoring stages) and measures, from the group's
 committed offsets, how fast the worker stores them (events/s from its first commit to the
-last). Also prints a single-thread breakdown of the pipeline's per-event cost. Target:
->= 10,000 events/s. Results go to bench/results/worker_throughput.json.
+last) and its CPU time per event (less sensitive to a shared machine's load). ``--compare``
+first runs a worker with the pydantic reference decode path over the same events (its own
+consumer group and store), then one with the fast path. Also prints a single-thread
+breakdown of the pipeline's per-event cost. Target: >= 10,000 events/s.
+Results go to bench/results/worker_throughput.json.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
+from aiokafka.errors import KafkaError as AIOKafkaError  # noqa: E402
 
 from lightkeeper.kafka.topics import ensure_topics_async  # noqa: E402
 from lightkeeper.settings import KafkaSettings  # noqa: E402
@@ -77,6 +82,8 @@ async def committed(kafka: KafkaSettings, group: str, topic: str) -> int:
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
+    except AIOKafkaError:  # the group (or its coordinator) does not exist yet
+        return 0
     finally:
         await admin.close()
     return sum(max(m.offset, 0) for tp, m in offsets.items() if tp.topic == topic)
@@ -140,13 +147,16 @@ def scrape(port: int) -> dict[str, float]:
 
 
 def pipeline_breakdown(n: int = 5000) -> dict[str, float]:
-    """Single-thread microseconds per event of each step, on the embedded store."""
+    """Single-thread microseconds per event of each step, on the embedded store. ``decode_us``,
+    ``enrich_us`` and ``row_us`` are the pydantic reference path; ``fast_pipeline_us`` is
+    decode + enrich + row of the fast path (``Pipeline(fast=True).process``) and
+    ``reference_pipeline_us`` the same through pydantic (``fast=False``), both CPU time."""
     from lightkeeper.store import _arrow, connect
     from lightkeeper.store.migrate import migrate
     from lightkeeper.store.rows import event_row
     from lightkeeper.store.writer import table_schema
     from processors.enrich import Enricher
-    from processors.pipeline import RawEvent, decode_batch
+    from processors.pipeline import Pipeline, RawEvent, decode_batch
 
     raws = [RawEvent(raw(i)) for i in range(n)]
     enricher = Enricher()
@@ -157,6 +167,14 @@ def pipeline_breakdown(n: int = 5000) -> dict[str, float]:
     t2 = time.perf_counter()
     rows = [event_row(e, **x.columns()) for e, x in zip(events, enr, strict=True)]
     t3 = time.perf_counter()
+    paths = {}
+    for fast in (False, True, False, True):  # twice each, interleaved; the best counts
+        pipeline = Pipeline(enricher, fast=fast)
+        c0 = time.process_time()
+        pipeline.process(raws)
+        spent = time.process_time() - c0
+        key = "fast_pipeline_us" if fast else "reference_pipeline_us"
+        paths[key] = min(paths.get(key, spent), spent)
     tmp = tempfile.mkdtemp()
     client = connect(f"chdb://{tmp}/s", "lightkeeper")
     migrate(client, "lightkeeper")
@@ -166,6 +184,7 @@ def pipeline_breakdown(n: int = 5000) -> dict[str, float]:
     t5 = time.perf_counter()
     client.insert_arrow("events", table, database="lightkeeper")
     t6 = time.perf_counter()
+    shutil.rmtree(tmp, ignore_errors=True)
     us = 1e6 / n
     return {
         "decode_us": (t1 - t0) * us,
@@ -174,7 +193,72 @@ def pipeline_breakdown(n: int = 5000) -> dict[str, float]:
         "arrow_us": (t5 - t4) * us,
         "insert_us": (t6 - t5) * us,
         "total_us": ((t3 - t0) + (t6 - t4)) * us,
+        "reference_pipeline_us": paths["reference_pipeline_us"] * us,
+        "fast_pipeline_us": paths["fast_pipeline_us"] * us,
         "event_bytes": float(len(raws[0].value)),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_worker(
+    kafka: KafkaSettings, topic: str, root: Path, args: argparse.Namespace, *, fast: bool
+) -> dict[str, Any]:
+    """Start one worker (its own consumer group and store) over the produced events and
+    measure it until every event is committed."""
+    app_id = f"bench-{'fast' if fast else 'ref'}-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "LIGHTKEEPER_KAFKA__PARTITIONS": str(args.partitions),
+        "HF_HUB_OFFLINE": "1",
+        "LIGHTKEEPER_PIPELINE_FAST_DECODE": "1" if fast else "0",
+    }
+    launched = time.monotonic()
+    log_path = root / f"{app_id}.log"
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a benchmark script
+        worker_cmd(kafka, app_id, root / app_id, args.batch_max, port, args.batch_within),
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        first_at = first_n = None
+        first_cpu = 0.0
+        done = 0
+        while time.monotonic() - launched < args.timeout:
+            done = await committed(kafka, app_id, topic)
+            now = time.monotonic()
+            if first_at is None and done > 0:
+                first_at, first_n, first_cpu = now, done, cpu_seconds(proc.pid)
+            if done >= args.events:
+                break
+            if proc.poll() is not None:
+                raise SystemExit(f"worker exited: {log_path.read_text()[-3000:]}")
+            await asyncio.sleep(0.25)
+        end = time.monotonic()
+        end_cpu = cpu_seconds(proc.pid)
+        worker_metrics = scrape(port)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(30)
+    assert first_at is not None and first_n is not None
+    steady = (done - first_n) / max(end - first_at, 1e-9)
+    return {
+        "path": "fast" if fast else "reference (pydantic decode)",
+        "committed": done,
+        "seconds_from_launch": round(end - launched, 2),
+        "seconds_first_to_last_commit": round(end - first_at, 2),
+        "events_per_s": round(steady, 1),
+        "events_per_s_incl_startup": round(done / (end - launched), 1),
+        "worker_cpu_us_per_event": round((end_cpu - first_cpu) * 1e6 / max(done - first_n, 1), 1),
+        "loadavg_1m_at_end": os.getloadavg()[0],
+        "worker_seconds": worker_metrics,
     }
 
 
@@ -186,73 +270,45 @@ async def main() -> None:
     ap.add_argument("--batch-within", type=float, default=1.0)
     ap.add_argument("--bootstrap", default=os.environ.get("LIGHTKEEPER_KAFKA_BOOTSTRAP"))
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--compare", action="store_true", help="also run the pydantic reference path first")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="lk-bench-tp-"))
     broker = None
-    if not args.bootstrap:
-        broker = start_broker(root / "kafka")
-        args.bootstrap = broker.bootstrap
-    kafka = KafkaSettings(
-        bootstrap_servers=args.bootstrap,
-        topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.",
-        partitions=args.partitions,
-    )
-    topic = kafka.topic("events")
-    app_id = f"bench-{uuid.uuid4().hex[:6]}"
-    proc = None
     try:
+        if not args.bootstrap:
+            broker = start_broker(root / "kafka")
+            args.bootstrap = broker.bootstrap
+        kafka = KafkaSettings(
+            bootstrap_servers=args.bootstrap,
+            topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.",
+            partitions=args.partitions,
+        )
+        topic = kafka.topic("events")
         await ensure_topics_async(kafka)
         produce_s = await produce_all(kafka, topic, args.events)
         print(f"produced {args.events} events in {produce_s:.1f}s", flush=True)
-        env = {**os.environ, "LIGHTKEEPER_KAFKA__PARTITIONS": str(args.partitions), "HF_HUB_OFFLINE": "1"}
-        launched = time.monotonic()
-        log = (root / "worker.log").open("wb")
-        port = free_port()
-        proc = subprocess.Popen(  # noqa: ASYNC220 - a benchmark script
-            worker_cmd(kafka, app_id, root / "w", args.batch_max, port, args.batch_within),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        first_at = first_n = None
-        done = 0
-        while time.monotonic() - launched < args.timeout:
-            done = await committed(kafka, app_id, topic)
-            now = time.monotonic()
-            if first_at is None and done > 0:
-                first_at, first_n = now, done
-            if done >= args.events:
-                break
-            if proc.poll() is not None:
-                raise SystemExit(f"worker exited: {(root / 'worker.log').read_text()[-3000:]}")
-            await asyncio.sleep(0.25)
-        end = time.monotonic()
-        worker_metrics = scrape(port)
-        assert first_at is not None and first_n is not None
-        steady = (done - first_n) / max(end - first_at, 1e-9)
+        runs = []
+        for fast in (False, True) if args.compare else (True,):
+            run = await run_worker(kafka, topic, root, args, fast=fast)
+            print(json.dumps(run), flush=True)
+            runs.append(run)
         result = {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "events": args.events,
             "partitions": args.partitions,
             "batch_max": args.batch_max,
             "batch_within_s": args.batch_within,
-            "committed": done,
-            "seconds_from_launch": round(end - launched, 2),
-            "seconds_first_to_last_commit": round(end - first_at, 2),
-            "events_per_s": round(steady, 1),
-            "events_per_s_incl_startup": round(done / (end - launched), 1),
+            "events_per_s": runs[-1]["events_per_s"],
+            "runs": runs,
             "cpu_count": os.cpu_count(),
             "loadavg_1m": os.getloadavg()[0],
             "pipeline_breakdown_us_per_event": {k: round(v, 1) for k, v in pipeline_breakdown().items()},
-            "worker_seconds": worker_metrics,
             "target_events_per_s": 10_000,
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "worker_throughput.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result, indent=2))
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            proc.wait(30)
         if broker is not None:
             broker.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -69,6 +70,24 @@ def fill_token_estimates(ev: LLMCallEvent) -> bool:
     return changed
 
 
+def _fill_fast_estimates(d: dict[str, Any], usage: dict[str, Any]) -> None:
+    """:func:`fill_token_estimates` for a fast event (same rules, same estimator)."""
+    changed = False
+    if usage["input_tokens"] is None:
+        contents: list[str | None] = [m["content"] for m in d["input_messages"] if m.get("content")]
+        if contents:
+            usage["input_tokens"] = estimate_messages(contents)
+            changed = True
+    if usage["output_tokens"] is None:
+        text = d["output_text"] or ""
+        calls = "".join(c["name"] + (c.get("arguments") or "") for c in d["output_tool_calls"])
+        if text or calls:
+            usage["output_tokens"] = estimate_tokens(text) + estimate_tokens(calls)
+            changed = True
+    if changed:
+        usage["estimated"] = True
+
+
 class Enricher:
     """Enriches events in place (token estimates) and returns their cost columns."""
 
@@ -80,28 +99,70 @@ class Enricher:
         """Token estimates (in place) and the cost of one event."""
         if self.estimate:
             fill_token_estimates(ev)
-        price = self.pricing.lookup(ev.response_model, ev.provider_name) or self.pricing.lookup(
-            ev.request_model, ev.provider_name
+        usage = ev.usage
+        return self.cost_of(
+            ev.response_model,
+            ev.request_model,
+            ev.provider_name,
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_input_tokens,
+                usage.cache_creation_input_tokens,
+                usage.reasoning_output_tokens,
+            ),
+            ev.is_error,
+            ev.start_time,
         )
+
+    def enrich_fast(self, d: dict[str, Any]) -> Enrichment:
+        """:meth:`enrich` for a fast event of :mod:`processors._fastdecode` (a checked dict;
+        token estimates are written into ``d["usage"]``)."""
+        usage = d["usage"]
+        if self.estimate:
+            _fill_fast_estimates(d, usage)
+        return self.cost_of(
+            d["response_model"],
+            d["request_model"],
+            d["provider_name"],
+            (
+                usage["input_tokens"],
+                usage["output_tokens"],
+                usage["cache_read_input_tokens"],
+                usage["cache_creation_input_tokens"],
+                usage["reasoning_output_tokens"],
+            ),
+            d["error_type"] is not None or (d["http_status"] is not None and d["http_status"] >= 400),
+            d["start_time"],
+        )
+
+    def cost_of(
+        self,
+        response_model: str | None,
+        request_model: str | None,
+        provider: str,
+        tokens: tuple[int | None, int | None, int | None, int | None, int | None],
+        is_error: bool,
+        start_time: datetime,
+    ) -> Enrichment:
+        """The cost columns of a call; ``tokens`` = (input, output, cache read, cache write,
+        reasoning)."""
+        price = self.pricing.lookup(response_model, provider) or self.pricing.lookup(request_model, provider)
         version = self.pricing.version
         if price is None:
             return Enrichment(None, None, None, None, None, version, True)
-        usage = ev.usage
         priced_as = f"{price.provider}/{price.model_id}"
-        if usage.input_tokens is None and usage.output_tokens is None:
-            if ev.is_error:
+        inp, out, cache_read, cache_write, reasoning = tokens
+        if inp is None and out is None:
+            if is_error:
                 return Enrichment(ZERO, ZERO, ZERO, ZERO, ZERO, version, False, priced_as)
             return Enrichment(None, None, None, None, None, version, False, priced_as)
         cost = compute_cost(
             price,
             TokenCounts(
-                input=usage.input_tokens,
-                output=usage.output_tokens,
-                cache_read=usage.cache_read_input_tokens,
-                cache_write=usage.cache_creation_input_tokens,
-                reasoning=usage.reasoning_output_tokens,
+                input=inp, output=out, cache_read=cache_read, cache_write=cache_write, reasoning=reasoning
             ),
-            ev.start_time.date(),
+            start_time.date(),
         )
         return Enrichment(
             cost.total, cost.input, cost.output, cost.cached_input, cost.reasoning, version, False, priced_as

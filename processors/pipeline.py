@@ -14,6 +14,7 @@ batch to :class:`processors.sink.Sink`, publish, and acknowledge.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -21,7 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from lightkeeper.errors import LightkeeperError, SchemaError
-from lightkeeper.store.rows import event_row
+from lightkeeper.store.rows import enrichment_columns, event_row
+from processors._eventlist import EventList
+from processors._fastdecode import fast_decode, fast_row
 from processors.enrich import Enricher, Enrichment
 from schemas.codec import decode_event
 from schemas.events import LLMCallEvent
@@ -29,6 +32,7 @@ from schemas.events import LLMCallEvent
 log = logging.getLogger(__name__)
 
 EVENTS_TABLE = "events"
+FAST_DECODE_ENV = "LIGHTKEEPER_PIPELINE_FAST_DECODE"
 
 
 @dataclass(slots=True)
@@ -76,7 +80,9 @@ class Batch:
     """Everything one batch produced. ``events``/``enrichments``/``sources`` are aligned: the
     i-th event came from ``sources[i]`` and its row is ``rows["events"][i]``."""
 
-    events: list[LLMCallEvent] = field(default_factory=list)
+    events: Sequence[LLMCallEvent] = field(default_factory=list)
+    """The stored events (an :class:`EventList` when decoded by the fast path: pydantic
+    models are built from the bytes only when a stage or the caller reads them)."""
     enrichments: list[Enrichment] = field(default_factory=list)
     sources: list[RawEvent] = field(default_factory=list)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -103,7 +109,8 @@ class Batch:
         """Remove events (and their rows) the store refused; their dead letters are added by
         the caller."""
         keep = [i for i in range(len(self.events)) if i not in indexes]
-        self.events = [self.events[i] for i in keep]
+        events = self.events
+        self.events = events.subset(keep) if isinstance(events, EventList) else [events[i] for i in keep]
         self.enrichments = [self.enrichments[i] for i in keep]
         self.sources = [self.sources[i] for i in keep]
         rows = self.rows.get(EVENTS_TABLE, [])
@@ -146,13 +153,63 @@ class Pipeline:
     """Decode, enrich, build rows and run the stages over one batch (synchronous, CPU-bound:
     the shells run it in a worker thread)."""
 
-    def __init__(self, enricher: Enricher | None = None, stages: Sequence[Stage] = ()) -> None:
+    def __init__(
+        self, enricher: Enricher | None = None, stages: Sequence[Stage] = (), *, fast: bool | None = None
+    ) -> None:
         self.enricher = enricher or Enricher()
         self.stages = list(stages)
+        self.fast = os.environ.get(FAST_DECODE_ENV, "1") != "0" if fast is None else fast
+        """Decode with :mod:`processors._fastdecode` (pydantic for anything unusual); False
+        decodes every event with pydantic (the reference path, same rows). Default: on, unless
+        the environment sets ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``."""
 
     def process(self, raws: Sequence[RawEvent]) -> Batch:
-        events, sources, dead = decode_batch(raws)
-        return self.process_events(events, sources, dead)
+        if not self.fast:
+            events, sources, dead = decode_batch(raws)
+            return self.process_events(events, sources, dead)
+        batch = Batch()
+        parsed = EventList()
+        rows: list[dict[str, Any]] = []
+        enricher = self.enricher
+        for raw in raws:
+            value = raw.value
+            d = fast_decode(value) if value else None
+            if d is None:
+                decoded, _, dead = decode_batch([raw])
+                if dead:
+                    batch.dead.extend(dead)
+                    continue
+                self._add(batch, parsed, rows, decoded[0], raw)
+                continue
+            try:
+                enrichment = enricher.enrich_fast(d)
+                row = fast_row(d, enrichment_columns(**enrichment.columns()))
+            except Exception as exc:
+                batch.dead.append(_row_dead_letter(raw, exc, d["event_id"]))
+                continue
+            parsed.append_fast(value, d["usage"])
+            batch.enrichments.append(enrichment)
+            batch.sources.append(raw)
+            rows.append(row)
+        batch.events = parsed
+        batch.rows[EVENTS_TABLE] = rows
+        self._run_stages(batch)
+        return batch
+
+    def _add(
+        self, batch: Batch, events: EventList, rows: list[dict[str, Any]], ev: LLMCallEvent, src: RawEvent
+    ) -> None:
+        """Enrich one parsed event and add it with its row (or its dead letter) to ``batch``."""
+        try:
+            enrichment = self.enricher.enrich(ev)
+            row = event_row(ev, **enrichment.columns())
+        except Exception as exc:
+            batch.dead.append(_row_dead_letter(_ensure_bytes(src, ev), exc, ev.event_id))
+            return
+        events.append(ev)
+        batch.enrichments.append(enrichment)
+        batch.sources.append(src)
+        rows.append(row)
 
     def process_events(
         self,
@@ -169,22 +226,15 @@ class Pipeline:
             batch.add_records(topic, recs)
         srcs = list(sources) if sources is not None else [RawEvent(b"") for _ in events]
         rows: list[dict[str, Any]] = []
+        parsed = EventList()
         for ev, src in zip(events, srcs, strict=True):
-            try:
-                enrichment = self.enricher.enrich(ev)
-                row = event_row(ev, **enrichment.columns())
-            except LightkeeperError as exc:
-                batch.dead.append(DeadLetter.of(_ensure_bytes(src, ev), str(exc), "row"))
-                continue
-            except Exception as exc:
-                log.exception("cannot build the row of event %s", ev.event_id)
-                batch.dead.append(DeadLetter.of(_ensure_bytes(src, ev), f"row: {exc!r}", "row"))
-                continue
-            batch.events.append(ev)
-            batch.enrichments.append(enrichment)
-            batch.sources.append(src)
-            rows.append(row)
+            self._add(batch, parsed, rows, ev, src)
+        batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
+        self._run_stages(batch)
+        return batch
+
+    def _run_stages(self, batch: Batch) -> None:
         for stage in self.stages:
             if not batch.events:
                 break
@@ -193,7 +243,6 @@ class Pipeline:
             except Exception as exc:
                 log.exception("stage %s failed on a batch of %d events", stage.name, len(batch.events))
                 batch.stage_errors[stage.name] = repr(exc)
-        return batch
 
     def finish(self) -> Batch:
         """Flush the stages' open state (minutes not yet closed, pending checks) into a final
@@ -210,6 +259,13 @@ class Pipeline:
                 log.exception("stage %s failed to finish", stage.name)
                 batch.stage_errors[stage.name] = repr(exc)
         return batch
+
+
+def _row_dead_letter(src: RawEvent, exc: Exception, event_id: str) -> DeadLetter:
+    if isinstance(exc, LightkeeperError):
+        return DeadLetter.of(src, str(exc), "row")
+    log.error("cannot build the row of event %s", event_id, exc_info=exc)
+    return DeadLetter.of(src, f"row: {exc!r}", "row")
 
 
 def _ensure_bytes(src: RawEvent, ev: LLMCallEvent) -> RawEvent:

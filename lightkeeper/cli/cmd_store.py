@@ -17,6 +17,7 @@ def _settings(args: argparse.Namespace) -> Any:
         getattr(args, "config", None),
         store__url=getattr(args, "url", None),
         store__database=getattr(args, "database", None),
+        data_dir=getattr(args, "data_dir", None),
     )
 
 
@@ -68,18 +69,53 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def run_sql(args: argparse.Namespace) -> int:
+    from lightkeeper.errors import StoreUnavailable
     from lightkeeper.store import connect
     from lightkeeper.store.client import connect_readonly
 
     settings = _settings(args)
     params = _parse_params(args.param)
-    if args.write:
-        return _sql(connect(settings.store_url, settings.store.database), args, params)
-    client = connect_readonly(settings.store_url, settings.store.database)
+    try:
+        if args.write:
+            return _sql(connect(settings.store_url, settings.store.database), args, params)
+        client = connect_readonly(settings.store_url, settings.store.database)
+    except StoreUnavailable:
+        # chdb: the embedded store is locked; a running `lightkeeper up` answers read queries.
+        from lightkeeper.runtime.query_endpoint import find_runtime
+
+        runtime = find_runtime(settings.store_url, settings.data_dir)
+        if runtime is None:
+            raise
+        if args.write:
+            raise StoreUnavailable(
+                f"the embedded store is held by lightkeeper up (pid {runtime.pid}), which only "
+                f"answers read queries: stop it to run --write statements"
+            ) from None
+        return _sql_via_runtime(runtime, args, params, settings.store.database)
     try:
         return _sql(client, args, params)
     finally:
         client.close()
+
+
+def _sql_via_runtime(runtime: Any, args: argparse.Namespace, params: dict[str, Any], database: str) -> int:
+    """Send the query to the running runtime's read-only endpoint; print what it formatted."""
+    from lightkeeper.runtime.query_endpoint import query_runtime
+
+    if args.format == "parquet" and not args.output:
+        raise ConfigError("--format parquet needs --output FILE")
+    body, rows, truncated = query_runtime(
+        runtime, args.query, params, fmt=args.format, max_width=args.max_width, database=database
+    )
+    if truncated:
+        print(f"lightkeeper: result cut at {rows} rows by the runtime's limit", file=sys.stderr)
+    if args.output:
+        Path(args.output).write_bytes(body)
+        if args.format == "parquet":
+            print(f"wrote {rows} rows to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(body.decode("utf-8"))
+    return 0
 
 
 def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
@@ -168,6 +204,11 @@ def register(subparsers: Any) -> None:
     sql.add_argument("--output", "-o", help="write to this file instead of stdout (required for parquet)")
     sql.add_argument("--max-width", type=int, default=60, help="table format: cut cells longer than this")
     sql.add_argument("--write", action="store_true", help="allow statements that change data or schema")
+    sql.add_argument(
+        "--data-dir",
+        help="data directory (default .lightkeeper); while `lightkeeper up` holds the embedded "
+        "store, read queries go through it (token in <data-dir>/runtime.json)",
+    )
     sql.set_defaults(handler=run_sql)
 
     exp = subparsers.add_parser(

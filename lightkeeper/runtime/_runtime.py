@@ -31,7 +31,8 @@ class EmbeddedRuntime:
     """Start with :meth:`start`, stop with :meth:`stop` (drains the queue first).
 
     ``stages`` overrides the stages built from ``worker.stages``; ``client`` an already open
-    store client (tests share the session's embedded store)."""
+    store client (tests share the session's embedded store); ``query_port`` the port of the
+    read-only SQL endpoint for ``lightkeeper sql`` (0: any free port, None: no endpoint)."""
 
     def __init__(
         self,
@@ -41,6 +42,7 @@ class EmbeddedRuntime:
         client: Any = None,
         stages: list[Any] | None = None,
         queue_max: int = 50_000,
+        query_port: int | None = 0,
     ) -> None:
         self.agent_settings = agent
         self.worker_settings = worker
@@ -60,6 +62,8 @@ class EmbeddedRuntime:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._batch_hooks: list[Any] = []
+        self._query_port = query_port
+        self.query_endpoint: Any = None
 
     @property
     def url(self) -> str:
@@ -94,12 +98,30 @@ class EmbeddedRuntime:
         await self.queue.start()
         self._task = asyncio.create_task(self._consume(), name="lightkeeper-processors")
         self._runner, self.port = await serve(self.agent_settings, self.queue)
+        await self._start_query_endpoint()
         log.info(
             "embedded runtime: agent on %s, store %s, stages %s",
             self.url,
             w.store_url,
             [s.name for s in self.pipeline.stages],
         )
+
+    async def _start_query_endpoint(self) -> None:
+        """The read-only SQL endpoint for ``lightkeeper sql`` (embedded store only; ``query_port``
+        None: off). Failing to start it is logged; the runtime runs on."""
+        from lightkeeper.runtime.query_endpoint import QueryEndpoint
+        from lightkeeper.store.client import chdb_path
+
+        w = self.worker_settings
+        if self._query_port is None or chdb_path(w.store_url) in (None, ":memory:"):
+            return
+        endpoint = QueryEndpoint(w.store_url, w.store.database, self.data_dir, port=self._query_port)
+        try:
+            await endpoint.start()
+        except Exception:
+            log.exception("the read-only SQL endpoint did not start; `lightkeeper sql` cannot reach it")
+            return
+        self.query_endpoint = endpoint
 
     def _start_dispatchers(self, stages: list[Any], database: str) -> None:
         """Alert notifications: each stage with a dispatcher delivers its outbox in a task."""
@@ -133,6 +155,9 @@ class EmbeddedRuntime:
 
     async def stop(self, drain_timeout: float = 60.0) -> None:
         """Stop the agent, process what is queued, stop the processors."""
+        if self.query_endpoint is not None:
+            await self.query_endpoint.stop()
+            self.query_endpoint = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -64,10 +64,7 @@ def _json(value: Any) -> str:
 def event_row(ev: LLMCallEvent, **enrichment: Any) -> dict[str, Any]:
     """One ``events`` row. ``enrichment`` may hold the cost columns (Decimal/float/str USD),
     ``pricing_version`` and ``cost_unknown_model``; anything else is a :class:`SchemaError`."""
-    unknown = set(enrichment) - set(ENRICHMENT_COLUMNS)
-    if unknown:
-        names = ", ".join(sorted(unknown))
-        raise SchemaError(f"unknown enrichment column(s): {names}", [(n, "unknown column") for n in unknown])
+    costs = enrichment_columns(**enrichment)
     req = ev.request
     usage = ev.usage
     output = ev.output
@@ -126,23 +123,29 @@ def event_row(ev: LLMCallEvent, **enrichment: Any) -> dict[str, Any]:
         "redacted": int(ev.redacted),
         "redaction_types": ev.redaction_types,
         "body_sampled": int(ev.body_sampled),
-        "cost_usd": None,
-        "cost_input_usd": None,
-        "cost_output_usd": None,
-        "cost_cached_input_usd": None,
-        "cost_reasoning_usd": None,
-        "pricing_version": "",
-        "cost_unknown_model": 0,
     }
-    if enrichment:
-        for name in COST_COLUMNS:
-            if name in enrichment:
-                row[name] = usd(enrichment[name])
-        if "pricing_version" in enrichment:
-            row["pricing_version"] = str(enrichment["pricing_version"] or "")
-        if "cost_unknown_model" in enrichment:
-            row["cost_unknown_model"] = int(bool(enrichment["cost_unknown_model"]))
+    row.update(costs)
     return row
+
+
+def enrichment_columns(**enrichment: Any) -> dict[str, Any]:
+    """The checked enrichment columns of an ``events`` row, all of them in column order (absent
+    ones NULL / ``''`` / 0): cost columns through :func:`usd`, ``pricing_version`` and
+    ``cost_unknown_model``. Anything else is a :class:`SchemaError`."""
+    unknown = set(enrichment) - set(ENRICHMENT_COLUMNS)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise SchemaError(f"unknown enrichment column(s): {names}", [(n, "unknown column") for n in unknown])
+    get = enrichment.get
+    return {
+        "cost_usd": usd(get("cost_usd")),
+        "cost_input_usd": usd(get("cost_input_usd")),
+        "cost_output_usd": usd(get("cost_output_usd")),
+        "cost_cached_input_usd": usd(get("cost_cached_input_usd")),
+        "cost_reasoning_usd": usd(get("cost_reasoning_usd")),
+        "pricing_version": str(get("pricing_version") or ""),
+        "cost_unknown_model": int(bool(get("cost_unknown_model"))),
+    }
 
 
 EVENT_COLUMNS = tuple(event_row(LLMCallEvent()).keys())

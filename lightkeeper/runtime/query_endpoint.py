@@ -1,0 +1,386 @@
+"""The read-only SQL endpoint of ``lightkeeper up``, and its client for ``lightkeeper sql``.
+
+chdb lets ONE process open an embedded data directory, so while ``lightkeeper up`` runs,
+``lightkeeper sql`` cannot open the store itself. The runtime therefore serves queries on
+loopback::
+
+    POST http://127.0.0.1:<port>/v1/sql
+    Authorization: Bearer <token>
+    {"query": "SELECT ... {app:String}", "parameters": {"app": "x"}, "format": "table|csv|json|parquet",
+     "max_width": 60, "database": "lightkeeper"}
+
+The token is random per start; it is written with the port into ``<data_dir>/runtime.json``
+(mode 0600, removed at stop), which ``lightkeeper sql`` reads when it finds the store locked.
+
+Answers: ``200`` with the formatted result (the same formatters as a local ``lightkeeper sql``;
+headers ``X-Lightkeeper-Rows`` and ``X-Lightkeeper-Truncated``), ``400`` bad request or failed
+query, ``401`` missing/wrong token, ``403`` not a single read statement, ``503`` store
+unavailable; error bodies are ``{"error": ..., "kind": ...}``.
+
+Read-only twice over: :func:`check_read_only` refuses anything but one SELECT/WITH/SHOW/
+DESCRIBE/EXPLAIN/EXISTS statement (and file/network table functions), and queries run on a
+separate ``readonly=2`` session (:func:`lightkeeper.store.client.connect_readonly`), never on
+the runtime's shared client. User values travel as server-side ``{name:Type}`` parameters.
+Results are cut at ``max_rows`` rows; queries run in a worker thread, one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import logging
+import os
+import secrets
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from lightkeeper.errors import ConfigError, StoreError, StoreUnavailable
+from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only
+from lightkeeper.store.client import chdb_path, check_identifier
+
+log = logging.getLogger(__name__)
+
+RUNTIME_FILE = "runtime.json"
+FORMATS = ("table", "csv", "json", "parquet")
+_CONTENT_TYPES = {
+    "table": "text/plain; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "parquet": "application/vnd.apache.parquet",
+}
+_MAX_REQUEST_BYTES = 256 * 1024
+_Scalar = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What ``<data_dir>/runtime.json`` holds: where the running runtime serves queries."""
+
+    pid: int
+    host: str
+    port: int
+    token: str
+    store_path: str
+    database: str
+    started_at: float
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1/sql"
+
+
+@dataclass
+class _Answer:
+    body: bytes
+    rows: int
+    truncated: bool
+
+
+class QueryEndpoint:
+    """Serves ``POST /v1/sql`` for the embedded store at ``store_url``.
+
+    ``start()`` binds ``host:port`` (0: a free port), writes ``<data_dir>/runtime.json``;
+    ``stop()`` closes the server, the read-only sessions and removes the file."""
+
+    def __init__(
+        self,
+        store_url: str,
+        database: str,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_rows: int = 100_000,
+        max_execution_s: int = 60,
+    ) -> None:
+        self.store_url = store_url
+        self.database = check_identifier(database)
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.requested_port = port
+        self.max_rows = max_rows
+        self.max_execution_s = max_execution_s
+        self.token = secrets.token_urlsafe(32)
+        self.port: int | None = None
+        self.queries = 0
+        self.refused = 0
+        self._clients: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def runtime_file(self) -> Path:
+        return self.data_dir / RUNTIME_FILE
+
+    async def start(self) -> int:
+        """Bind and publish the runtime file; returns the port."""
+        app = web.Application(client_max_size=_MAX_REQUEST_BYTES)
+        app.router.add_post("/v1/sql", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.requested_port)
+        await site.start()
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        info = RuntimeInfo(
+            pid=os.getpid(),
+            host=self.host,
+            port=self.port,
+            token=self.token,
+            store_path=chdb_path(self.store_url) or self.store_url,
+            database=self.database,
+            started_at=time.time(),
+        )
+        write_runtime_file(self.runtime_file, info)
+        log.info(
+            "read-only SQL endpoint on http://%s:%s/v1/sql (token in %s)",
+            self.host,
+            self.port,
+            self.runtime_file,
+        )
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop serving; remove the runtime file if it is still ours; close sessions."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        current = read_runtime_file(self.runtime_file)
+        if current is not None and current.token == self.token:
+            self.runtime_file.unlink(missing_ok=True)
+        async with self._lock:
+            clients, self._clients = self._clients, {}
+        for client in clients.values():
+            try:
+                client.close()
+            except Exception:  # pragma: no cover - best effort
+                log.debug("closing a read-only session failed", exc_info=True)
+
+    # request handling ---------------------------------------------------------------------
+    def authorized(self, header: str | None) -> bool:
+        """Whether an ``Authorization`` header carries this endpoint's bearer token."""
+        if not header or not header.startswith("Bearer "):
+            return False
+        return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), self.token.encode())
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if not self.authorized(request.headers.get("Authorization")):
+            return _error(401, "unauthorized", "missing or wrong bearer token", auth=True)
+        try:
+            body = orjson.loads(await request.read())
+            query, params, fmt, max_width, database = _parse_request(body, self.database)
+            query = check_read_only(query)
+        except QueryRefused as exc:
+            self.refused += 1
+            return _error(403, "refused", str(exc))
+        except (orjson.JSONDecodeError, ConfigError, ValueError, TypeError) as exc:
+            return _error(400, "bad_request", str(exc))
+        try:
+            async with self._lock:  # one query at a time: the engine is shared with the runtime
+                answer = await asyncio.to_thread(self._run, database, query, params, fmt, max_width)
+        except StoreUnavailable as exc:
+            return _error(503, "store_unavailable", str(exc))
+        except StoreError as exc:
+            return _error(400, "query_failed", str(exc))
+        self.queries += 1
+        return web.Response(
+            body=answer.body,
+            headers={
+                "Content-Type": _CONTENT_TYPES[fmt],
+                "X-Lightkeeper-Rows": str(answer.rows),
+                "X-Lightkeeper-Truncated": "1" if answer.truncated else "0",
+            },
+        )
+
+    def _client(self, database: str) -> Any:
+        client = self._clients.get(database)
+        if client is None:
+            from lightkeeper.store.client import connect_readonly
+
+            client = connect_readonly(self.store_url, database)
+            # Sticks to this read-only session only (never the runtime's shared client).
+            client.query(
+                "SELECT 1",
+                settings={
+                    "max_result_rows": self.max_rows + 1,
+                    "result_overflow_mode": "break",
+                    "max_execution_time": self.max_execution_s,
+                },
+            )
+            self._clients[database] = client
+        return client
+
+    def _run(self, database: str, query: str, params: dict[str, Any], fmt: str, max_width: int) -> _Answer:
+        from lightkeeper.store.query import QueryResult, format_csv, format_json, format_table, run_query
+
+        client = self._client(database)
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                table = client.query_arrow(query, parameters=params or None)
+            except Exception as exc:
+                raise StoreError(f"query failed: {exc}") from exc
+            truncated = table.num_rows > self.max_rows
+            table = table.slice(0, self.max_rows)
+            buf = io.BytesIO()
+            pq.write_table(table, buf)
+            return _Answer(buf.getvalue(), table.num_rows, truncated)
+        result = run_query(client, query, params)
+        truncated = len(result.rows) > self.max_rows
+        if truncated:
+            result = QueryResult(result.columns, result.types, result.rows[: self.max_rows])
+        if fmt == "csv":
+            text = format_csv(result)
+        elif fmt == "json":
+            text = format_json(result) + "\n"
+        else:
+            text = format_table(result, max_width=max_width) + "\n"
+        return _Answer(text.encode("utf-8"), len(result.rows), truncated)
+
+
+def _parse_request(body: Any, default_database: str) -> tuple[str, dict[str, _Scalar], str, int, str]:
+    if not isinstance(body, dict):
+        raise ValueError("the request body must be a JSON object with 'query'")
+    unknown = set(body) - {"query", "parameters", "format", "max_width", "database"}
+    if unknown:
+        raise ValueError(f"unknown request fields: {', '.join(sorted(unknown))}")
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError("'query' must be a non-empty string")
+    params = body.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise ValueError("'parameters' must be an object of name -> value")
+    for name, value in params.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"parameter name {name!r} must be a plain identifier")
+        if not isinstance(value, str | int | float | bool) and value is not None:
+            raise ValueError(f"parameter {name!r} must be a string, number, boolean or null")
+    fmt = body.get("format") or "json"
+    if fmt not in FORMATS:
+        raise ValueError(f"'format' must be one of {', '.join(FORMATS)}")
+    max_width = body.get("max_width", 60)
+    if not isinstance(max_width, int) or isinstance(max_width, bool) or not 4 <= max_width <= 10_000:
+        raise ValueError("'max_width' must be an integer between 4 and 10000")
+    database = check_identifier(body.get("database") or default_database)
+    return query, params, fmt, max_width, database
+
+
+def _error(status: int, kind: str, message: str, *, auth: bool = False) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="lightkeeper"'} if auth else None
+    return web.json_response({"error": message, "kind": kind}, status=status, headers=headers)
+
+
+# the runtime file ---------------------------------------------------------------------------
+def write_runtime_file(path: Path, info: RuntimeInfo) -> None:
+    """Write ``info`` atomically, readable by the owner only (it holds the token)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, orjson.dumps(asdict(info)))
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def read_runtime_file(path: Path) -> RuntimeInfo | None:
+    """The runtime file at ``path``; None when absent or unreadable (logged)."""
+    try:
+        data = orjson.loads(path.read_bytes())
+        return RuntimeInfo(
+            pid=int(data["pid"]),
+            host=str(data["host"]),
+            port=int(data["port"]),
+            token=str(data["token"]),
+            store_path=str(data["store_path"]),
+            database=str(data["database"]),
+            started_at=float(data["started_at"]),
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable runtime file %s: %s", path, exc)
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_runtime(store_url: str, data_dir: Path | str | None = None) -> RuntimeInfo | None:
+    """The running runtime serving the embedded store of ``store_url``, if any.
+
+    Looks at ``<data_dir>/runtime.json`` and next to the store directory (the default layout
+    puts the store at ``<data_dir>/store``); the file must name the same store and a live pid."""
+    store_path = chdb_path(store_url)
+    if store_path is None or store_path == ":memory:":
+        return None
+    candidates = [Path(store_path).parent / RUNTIME_FILE]
+    if data_dir is not None:
+        candidates.insert(0, Path(data_dir) / RUNTIME_FILE)
+    for candidate in candidates:
+        info = read_runtime_file(candidate)
+        if info is not None and info.store_path == store_path and _alive(info.pid):
+            return info
+    return None
+
+
+def query_runtime(
+    info: RuntimeInfo,
+    query: str,
+    parameters: dict[str, _Scalar] | None = None,
+    *,
+    fmt: str = "json",
+    max_width: int = 60,
+    database: str | None = None,
+    timeout_s: float = 120.0,
+) -> tuple[bytes, int, bool]:
+    """Run ``query`` through a running runtime; returns (formatted body, rows, truncated).
+
+    Raises :class:`StoreError` when the runtime refused or failed the query (its message),
+    :class:`StoreUnavailable` when it cannot be reached."""
+    payload: dict[str, Any] = {"query": query, "parameters": parameters or {}, "format": fmt}
+    payload["max_width"] = max_width
+    if database is not None:
+        payload["database"] = database
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 from our own runtime file
+        info.url,
+        data=orjson.dumps(payload),
+        headers={"Authorization": f"Bearer {info.token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            body = response.read()
+            rows = int(response.headers.get("X-Lightkeeper-Rows", "0"))
+            return body, rows, response.headers.get("X-Lightkeeper-Truncated") == "1"
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            message = str(orjson.loads(raw)["error"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            message = raw.decode("utf-8", "replace")[:500]
+        if exc.code == 503:
+            raise StoreUnavailable(f"the running lightkeeper up (pid {info.pid}): {message}") from exc
+        raise StoreError(f"query failed (via lightkeeper up, pid {info.pid}): {message}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise StoreUnavailable(
+            f"the store is held by lightkeeper up (pid {info.pid}) but its SQL endpoint {info.url} "
+            f"does not answer: {exc}"
+        ) from exc
