@@ -45,8 +45,13 @@ class DriftStage:
     def process(self, batch: Batch) -> None:
         from lightkeeper.store.rows import drift_row
 
-        prompts = self._embed([ev.prompt_text() for ev in batch.events])
-        responses = self._embed([ev.response_text() for ev in batch.events])
+        # Reuse the vectors the scores stage computed (one embedding per text per event).
+        prompts = batch.extras.get("prompt_embeddings") or self._embed(
+            [ev.prompt_text() for ev in batch.events]
+        )
+        responses = batch.extras.get("response_embeddings") or self._embed(
+            [ev.response_text() for ev in batch.events]
+        )
         batch.extras["prompt_embeddings"] = prompts
         observations = [
             self.monitor.observation(ev, p, r, cost_usd=_cost(enr.cost_usd))

@@ -42,8 +42,25 @@ class ScoresStage:
 
     name = "scores"
 
-    def __init__(self, scorers: dict[str, Any]) -> None:
+    def __init__(self, scorers: dict[str, Any], embedder: Any = None) -> None:
         self.scorers = scorers
+        self.embedder = embedder
+
+    def _embed_once(self, batch: Batch) -> tuple[list[Any], list[Any]]:
+        """Each distinct prompt and response text of the batch embedded once (one model call);
+        the vectors go to the scorers (``ScoreInput.embedding``) and to drift (``batch.extras``)."""
+        prompts = [ev.prompt_text() for ev in batch.events]
+        responses = [ev.response_text() for ev in batch.events]
+        if self.embedder is None:
+            return [None] * len(prompts), [None] * len(responses)
+        distinct = list(dict.fromkeys(t for t in prompts + responses if t))
+        vectors = self.embedder.embed(distinct) if distinct else []
+        by_text = dict(zip(distinct, vectors, strict=True))
+        p_emb = [by_text.get(t) if t else None for t in prompts]
+        r_emb = [by_text.get(t) if t else None for t in responses]
+        batch.extras["prompt_embeddings"] = p_emb
+        batch.extras["response_embeddings"] = r_emb
+        return p_emb, r_emb
 
     def process(self, batch: Batch) -> None:
         from lightkeeper.store.rows import score_row
@@ -51,6 +68,12 @@ class ScoresStage:
 
         records: list[ScoreRecord] = []
         failures: list[str] = []
+        try:
+            p_emb, r_emb = self._embed_once(batch)
+        except Exception as exc:  # scorers embed for themselves then
+            log.exception("embedding %d events failed", len(batch.events))
+            failures.append(f"embedding: {exc!r}")
+            p_emb = r_emb = [None] * len(batch.events)
         for scorer_name, scorer in self.scorers.items():
             for detector, which in _SCORER_TARGETS.get(scorer_name, ()):
                 items: list[Any] = []
@@ -58,10 +81,10 @@ class ScoresStage:
                 for i, ev in enumerate(batch.events):
                     if which == "prompt":
                         text = ev.prompt_text()
-                        item = ScoreInput(text=text) if text else None
+                        item = ScoreInput(text=text, embedding=p_emb[i]) if text else None
                     elif which == "response":
                         text = ev.response_text()
-                        item = ScoreInput(text=text) if text else None
+                        item = ScoreInput(text=text, embedding=r_emb[i]) if text else None
                     else:
                         docs = [d.text for d in ev.context_documents or () if d.text]
                         text = ev.response_text()
@@ -91,7 +114,7 @@ class ScoresStage:
                             flagged=bool(result.flagged),
                             threshold=getattr(scorer, "threshold", None),
                             details=result.details,
-                            model_version=f"{scorer.name}-{scorer.version}",
+                            model_version=str(scorer.version),
                             app=ev.app,
                             environment=ev.environment,
                             request_model=ev.request_model,
@@ -113,7 +136,14 @@ def _scores_stage(settings: Any) -> Stage | None:
             scorers[name] = get_scorer(name)
         except (ConfigError, LightkeeperError, ImportError, OSError) as exc:
             log.warning("scorer %s not available: %s", name, exc)
-    return ScoresStage(scorers) if scorers else None
+    if not scorers:
+        return None
+    embedder: Any = None
+    if {"toxicity", "injection"} & set(scorers):
+        from processors.embedding import get_embedder
+
+        embedder = get_embedder()
+    return ScoresStage(scorers, embedder)
 
 
 def _drift_stage(settings: Any) -> Stage | None:

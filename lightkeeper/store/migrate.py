@@ -8,7 +8,10 @@ Rules:
 * Statements end with ``;`` at the end of a line. ``--`` comment lines are ignored.
 * Templating fills identifiers and configuration ONLY, never user input (queries from users use
   server-side ``{name:Type}`` parameters): ``{database}``, ``{on_cluster}``, ``{replicated}``,
-  ``{ttl_events:COLUMN}``, ``{ttl_derived:COLUMN}``. The checksum is over the template, so
+  ``{ttl_events:COLUMN}``, ``{ttl_derived:COLUMN}``, and for the cluster variant ``{cluster}``
+  (the cluster name as a string literal) and blocks between ``{cluster_only}`` and
+  ``{end_cluster_only}``, dropped entirely on a single node (e.g. the Distributed tables of
+  ``0004_distributed.sql``). The checksum is over the template, so
   changing a TTL setting does not count as an edit: :func:`migrate` then alters the TTL of the
   tables that declared one (``MODIFY TTL`` / ``REMOVE TTL``), and does nothing when unchanged.
 * Every statement is idempotent (``IF NOT EXISTS``), so a migration interrupted half-way is
@@ -36,6 +39,7 @@ MIGRATION_TABLE = "schema_migrations"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
 _STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+_CLUSTER_BLOCK = re.compile(r"\{cluster_only\}(.*?)\{end_cluster_only\}", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class TemplateContext:
             name, arg = match.group(1), match.group(2)
             if name == "database" and arg is None:
                 return self.database
+            if name == "cluster" and arg is None:
+                if not self.cluster:
+                    raise MigrationError("{cluster} used outside a cluster_only block on a single node")
+                return f"'{self.cluster}'"
             if name == "on_cluster" and arg is None:
                 return f"ON CLUSTER `{self.cluster}`" if self.cluster else ""
             if name == "replicated" and arg is None:
@@ -79,6 +87,7 @@ class TemplateContext:
                 return f"TTL toDateTime({arg}) + toIntervalDay({int(days)})" if days > 0 else ""
             raise MigrationError(f"unknown placeholder {match.group(0)!r} in a migration")
 
+        text = _CLUSTER_BLOCK.sub(lambda m: m.group(1) if self.cluster else "", text)
         return _PLACEHOLDER.sub(sub, text)
 
 
