@@ -76,8 +76,11 @@ def _bool(v: Any) -> bool:
 
 
 def _strs(v: Any) -> list[str]:
-    if type(v) is not list or any(type(x) is not str for x in v):
+    if type(v) is not list:
         raise _REJECT
+    for x in v:
+        if type(x) is not str:
+            raise _REJECT
     return v
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +79,11 @@ def run_sql(args: argparse.Namespace) -> int:
     settings = _settings(args)
     params = _parse_params(args.param)
     try:
-        if args.write:
-            return _sql(connect(settings.store_url, settings.store.database), args, params)
-        client = connect_readonly(settings.store_url, settings.store.database)
+        with _engine_stderr_quiet(settings.store_url):
+            if args.write:
+                client = connect(settings.store_url, settings.store.database)
+            else:
+                client = connect_readonly(settings.store_url, settings.store.database)
     except StoreUnavailable:
         # chdb: the embedded store is locked; a running `lightkeeper up` answers read queries.
         from lightkeeper.runtime.query_endpoint import find_runtime
@@ -92,10 +97,31 @@ def run_sql(args: argparse.Namespace) -> int:
                 f"answers read queries: stop it to run --write statements"
             ) from None
         return _sql_via_runtime(runtime, args, params, settings.store.database)
+    if args.write:
+        return _sql(client, args, params)
     try:
         return _sql(client, args, params)
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _engine_stderr_quiet(store_url: str) -> Iterator[None]:
+    """chdb prints its own "Cannot lock file" line on stderr when another process holds the
+    store; the StoreUnavailable raised carries that message anyway, and the query may well be
+    answered by the running runtime, so that line is hidden while the embedded store opens."""
+    if not store_url.startswith("chdb://"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _sql_via_runtime(runtime: Any, args: argparse.Namespace, params: dict[str, Any], database: str) -> int:

@@ -22,7 +22,12 @@ BUCKETS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 1080
 #: The group-by columns of the cost breakdowns (never taken from users).
 COST_DIMENSIONS = {"app": "app", "model": "model", "user": "user_id"}
 
-_WINDOW = "{start:Int64} <= toUnixTimestamp64Milli(%s) AND toUnixTimestamp64Milli(%s) <= {end:Int64}"
+#: Window condition on a time column (named twice); the column stays bare so that partition
+#: pruning and the primary key apply.
+_WINDOW = (
+    "%s >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') "
+    "AND %s <= fromUnixTimestamp64Milli({end:Int64}, 'UTC')"
+)
 
 
 @dataclass

@@ -130,12 +130,13 @@ def time_chart(
     legend_x = max(left + 7 * len(y_label) + 16, width - right - sum(24 + 7 * len(n) for n in names))
     for index, item in enumerate(drawn):
         colour = PALETTE[index % len(PALETTE)]
-        coords = [(x_of(t.timestamp()), y_of(v)) for t, v in item.points if math.isfinite(v)]
+        finite = [(t, v) for t, v in item.points if math.isfinite(v)]  # NaN/inf are gaps, not zeros
+        coords = [(x_of(t.timestamp()), y_of(v)) for t, v in finite]
         dash = ' stroke-dasharray="5 3"' if item.dashed else ""
         if len(coords) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash} points="{path}"/>')
-        for (x, y), (moment, value) in zip(coords, item.points, strict=False):
+        for (x, y), (moment, value) in zip(coords, finite, strict=True):
             parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{3 if len(coords) < 40 else 1.5}" '
                 f'fill="{colour}"><title>{escape(item.name)} {moment:%Y-%m-%d %H:%M:%S}: '

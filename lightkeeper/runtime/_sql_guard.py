@@ -25,6 +25,7 @@ _OUTSIDE = re.compile(
 )
 _OUTFILE = re.compile(r"\bINTO\s+OUTFILE\b", re.IGNORECASE)
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
+_HEREDOC = re.compile(r"\$([A-Za-z0-9_]*)\$")  # $$...$$ / $tag$...$tag$ string literals
 
 
 class QueryRefused(LightkeeperError):
@@ -43,7 +44,16 @@ def code_only(sql: str) -> str:
             end = _literal_end(sql, i)
             out.append(ch + " " * (end - i - 1) + ch)
             i = end + 1
-        elif sql.startswith("--", i) or ch == "#":
+        elif ch == "$" and (heredoc := _HEREDOC.match(sql, i)) is not None:
+            close = sql.find(heredoc.group(0), heredoc.end())
+            if close < 0:
+                raise QueryRefused("unterminated $$ string")
+            end = close + len(heredoc.group(0))
+            out.append(
+                heredoc.group(0) + re.sub(r"[^\n]", " ", sql[heredoc.end() : close]) + heredoc.group(0)
+            )
+            i = end
+        elif sql.startswith(("--", "# ", "#!"), i):
             newline = sql.find("\n", i)
             end = n if newline < 0 else newline
             out.append(" " * (end - i))

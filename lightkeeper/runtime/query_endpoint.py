@@ -127,7 +127,11 @@ class QueryEndpoint:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         info = RuntimeInfo(
@@ -139,7 +143,11 @@ class QueryEndpoint:
             database=self.database,
             started_at=time.time(),
         )
-        write_runtime_file(self.runtime_file, info)
+        try:
+            write_runtime_file(self.runtime_file, info)
+        except OSError:
+            await self.stop()
+            raise
         log.info(
             "read-only SQL endpoint on http://%s:%s/v1/sql (token in %s)",
             self.host,

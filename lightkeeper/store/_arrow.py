@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -125,6 +126,9 @@ def to_table(rows: list[dict[str, Any]], schema: dict[str, pa.DataType]) -> pa.T
         )
     arrays = []
     for name in names:
-        values = [row.get(name) for row in rows]
+        try:  # every row has every column (the usual case): C-level item lookups
+            values = list(map(itemgetter(name), rows))
+        except KeyError:
+            values = [row.get(name) for row in rows]
         arrays.append(_column(name, values, schema[name]))
     return pa.Table.from_arrays(arrays, names=names)

@@ -103,7 +103,11 @@ class WorkerProcess:
             "--batch-max", str(batch_max), "--batch-within", "0.2", "--metrics-port", "0",
             "--stages", "",
         ]  # fmt: skip
-        self.env = {**os.environ, "LIGHTKEEPER_KAFKA__PARTITIONS": str(kafka.partitions), "HF_HUB_OFFLINE": "1"}
+        self.env = {
+            **os.environ,
+            "LIGHTKEEPER_KAFKA__PARTITIONS": str(kafka.partitions),
+            "HF_HUB_OFFLINE": "1",
+        }
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
@@ -154,16 +158,20 @@ async def group_lag(kafka: KafkaSettings, group: str, topic: str) -> int:
     """End offsets of ``topic`` minus ``group``'s committed offsets (uncommitted partitions count fully)."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=None)
     await admin.start()
     await consumer.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(group)
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        except KafkaError:  # coordinator not there yet (fresh broker or group)
+            return -1
         parts = consumer.partitions_for_topic(topic) or set()
         if not parts:
-            await consumer._client.force_metadata_update()  # noqa: SLF001
+            await consumer._client.force_metadata_update()
             parts = consumer.partitions_for_topic(topic) or set()
         from aiokafka.structs import TopicPartition
 
@@ -184,7 +192,7 @@ async def wait_caught_up(
     lag = -1
     while time.monotonic() < deadline:
         lag = await group_lag(kafka, group, topic)
-        if lag == 0:
+        if lag == 0:  # -1: not known yet
             return
         for w in workers:
             if w.proc is not None and not w.alive():
@@ -293,7 +301,17 @@ class ScenarioResult:
 
 
 def format_table(results: Sequence[ScenarioResult]) -> str:
-    head = ["scenario", "sent", "stored", "lost", "dup in views", "app failures", "notif exp/sent", "ok", "note"]
+    head = [
+        "scenario",
+        "sent",
+        "stored",
+        "lost",
+        "dup in views",
+        "app failures",
+        "notif exp/sent",
+        "ok",
+        "note",
+    ]
     rows = [
         [
             r.scenario, str(r.sent), str(r.stored), str(r.lost), str(r.duplicated), str(r.app_failures),

@@ -67,7 +67,12 @@ _TASKS = [
     "caches results with a TTL",
     "converts timestamps to UTC",
 ]
-_TASKS2 = ["rotate log files", "back up a database nightly", "resize images in a folder", "batch rename files"]
+_TASKS2 = [
+    "rotate log files",
+    "back up a database nightly",
+    "resize images in a folder",
+    "batch rename files",
+]
 _SUPPORT = [
     "change my billing plan",
     "invite a colleague to the project",
@@ -97,7 +102,14 @@ _TOPICS = [
 ]
 _HUMAN = ["French", "German", "Spanish", "Japanese", "Portuguese"]
 _LENGTHS = ["short", "500-word", "detailed", "two-paragraph"]
-_CONCEPTS = ["a mutex", "a semaphore", "eventual consistency", "a B-tree", "garbage collection", "idempotency"]
+_CONCEPTS = [
+    "a mutex",
+    "a semaphore",
+    "eventual consistency",
+    "a B-tree",
+    "garbage collection",
+    "idempotency",
+]
 _CONCEPTS2 = ["a lock-free queue", "strong consistency", "an LSM tree", "reference counting", "retries"]
 
 
@@ -129,7 +141,7 @@ def _generate(templates: list[str], n: int, seed: int) -> list[str]:
     attempts = 0
     while len(out) < n and attempts < n * 20:
         attempts += 1
-        text = _fill(templates[len(out) % len(templates)], rng)
+        text = _fill(templates[attempts % len(templates)], rng)
         if text not in seen:
             seen.add(text)
             out.append(text)

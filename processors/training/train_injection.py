@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lightkeeper.errors import ConfigError
 from processors.scoring.injection import CUE_PATTERNS, injection_features
 from processors.training import augment_injection as aug
 from processors.training.common import (
@@ -28,7 +29,7 @@ from processors.training.common import (
     set_seeds,
     write_artifact,
 )
-from processors.training.data import data_root, load_jailbreak
+from processors.training.data import data_root, load_davidson, load_jailbreak
 
 __all__ = ["make_model", "train"]
 
@@ -73,16 +74,53 @@ def _tfidf_baseline(tr_texts: list[str], y: np.ndarray, te_texts: list[str], yte
     return round(float(roc_auc_score(yte, clf.predict_proba(vec.transform(te_texts))[:, 1])), 4)
 
 
+def _benign(root: Any, pattern_emb: np.ndarray) -> tuple[np.ndarray, dict[str, tuple[list[str], np.ndarray]]]:
+    """Features of the clean texts of the other development sets (training part) and the
+    held-out part per source (texts, features): HaluEval, Q², presidio, template prompts
+    (:mod:`processors.training.benign`), Davidson "neither" tweets (a seeded 1,500, one in three
+    held out) and the demo's prompts (held out only)."""
+    from processors.training.benign import demo_prompts, load_benign
+
+    split = load_benign(root)
+    parts = [
+        injection_features(t, embed_cached(f"benign_{n}", t), pattern_emb)[0] for n, t in split.train.items()
+    ]
+    held = {n: t for n, t in split.heldout.items() if t}
+    try:
+        dav = load_davidson(root)  # default subsample: reuses the cached embeddings
+    except ConfigError:  # a reduced data folder may lack it
+        dav = None
+    if dav is not None:
+        neither = np.flatnonzero(np.asarray(dav.tag) == "neither")
+        pick = np.sort(
+            np.random.default_rng(SEED).choice(neither, size=min(1500, len(neither)), replace=False)
+        )
+        emb = embed_cached(dav.name, dav.texts)  # same cache as the toxicity training
+        tr, ho = pick[pick % 3 != 0], pick[pick % 3 == 0]
+        parts.append(injection_features([dav.texts[i] for i in tr], emb[tr], pattern_emb)[0])
+        held["davidson_neither"] = [dav.texts[i] for i in ho]
+    if demo := demo_prompts():
+        held["demo"] = demo
+    held_feats = {
+        n: (t, injection_features(t, embed_cached(f"benign_ho_{n}", t), pattern_emb)[0])
+        for n, t in held.items()
+    }
+    x = np.vstack(parts) if parts else np.zeros((0, 384 + 3 + len(CUE_PATTERNS)), np.float32)
+    return x, held_feats
+
+
 def train(
     data_dir: str | None = None,
     out_dir: str | None = None,
-    version: int = 1,
+    version: int = 2,
     augment: bool = True,
     target_fpr: float = 0.01,
     aug_weight: float = 3.0,
+    benign_weight: float = 1.0,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Train, evaluate, write ``injection-v<version>`` and return the card."""
+    """Train, evaluate, write ``injection-v<version>`` and return the card. ``augment=False``
+    drops the hand-written examples and the clean texts of other sources."""
     from pathlib import Path
 
     set_seeds()
@@ -104,10 +142,13 @@ def train(
     y_ho = np.asarray([1] * len(atk_ho) + [0] * (len(tricky_ho) + len(plain_ho)))
     n_atk_ho, n_tricky_ho = len(atk_ho), len(tricky_ho)
 
-    x = np.vstack([x_jb, x_aug]) if augment else x_jb
-    y = np.concatenate([jb_tr.y, y_aug]) if augment else jb_tr.y
+    x_bn, held_bn = _benign(root, pattern_emb) if augment else (x_aug[:0], {})
+    x = np.vstack([x_jb, x_aug, x_bn]) if augment else x_jb
+    y = np.concatenate([jb_tr.y, y_aug, np.zeros(len(x_bn), np.int64)]) if augment else jb_tr.y
     w = (
-        np.concatenate([np.ones(len(jb_tr.y)), np.full(len(y_aug), aug_weight)])
+        np.concatenate(
+            [np.ones(len(jb_tr.y)), np.full(len(y_aug), aug_weight), np.full(len(x_bn), benign_weight)]
+        )
         if augment
         else np.ones(len(y))
     )
@@ -141,7 +182,18 @@ def train(
     fp_tricky = [
         t for t, p in zip(tricky_ho, p_ho[n_atk_ho : n_atk_ho + n_tricky_ho], strict=True) if p >= threshold
     ]
+    benign_fpr = {
+        n: {"n": len(t), "fpr": round(float(np.mean(model.predict_proba(f)[:, 1] >= threshold)), 4)}
+        for n, (t, f) in held_bn.items()
+    }
+    fp_benign = {
+        n: [t for t, p in zip(tt, model.predict_proba(f)[:, 1], strict=True) if p >= threshold][:5]
+        for n, (tt, f) in held_bn.items()
+    }
     echo(f"  held-out jailbreak test split: {test}")
+    echo(f"  held-out clean sources, FPR at threshold: { {n: v['fpr'] for n, v in benign_fpr.items()} }")
+    if any(fp_benign.values()):
+        echo(f"  examples of held-out clean false positives: { {n: v for n, v in fp_benign.items() if v} }")
     echo(f"  held-out hand-written prompts: {held}")
     if fp_tricky:
         echo(f"  false positives among held-out tricky benign prompts: {fp_tricky}")
@@ -170,12 +222,16 @@ def train(
             "test_split": test,
             "heldout_handwritten": held,
             "heldout_tricky_false_positives": fp_tricky,
+            "heldout_benign_fpr": benign_fpr,
+            "heldout_benign_false_positives": {n: v for n, v in fp_benign.items() if v},
             "ablation": ablation,
         },
         "params": {
             "C": best_c,
             "augment": augment,
             "aug_weight": aug_weight,
+            "benign_weight": benign_weight,
+            "n_benign_other_sources": len(x_bn),
             "target_fpr": target_fpr,
             "seed": SEED,
         },

@@ -27,9 +27,17 @@ from typing import Any
 
 import numpy as np
 
+from lightkeeper.errors import ConfigError
 from processors.scoring.toxicity import toxicity_features
 from processors.training import augment_toxicity as aug
-from processors.training.common import SEED, binary_metrics, embed_cached, set_seeds, write_artifact
+from processors.training.common import (
+    SEED,
+    binary_metrics,
+    embed_cached,
+    fpr_threshold,
+    set_seeds,
+    write_artifact,
+)
 from processors.training.data import LabeledTexts, data_root, load_davidson, load_hatecheck
 
 __all__ = ["make_model", "make_tfidf", "train"]
@@ -133,12 +141,18 @@ def _evaluate_variant(
     lexicon: bool,
     kind: str,
     echo: Callable[[str], None],
+    benign: _Set | None = None,
 ) -> dict[str, Any]:
+    """Cross-dataset figures of one variant. ``benign`` (clean texts of other sources) is in
+    every training set; in the template-held-out HateCheck CV it is folded too, so each benign
+    training text also gets an out-of-fold score (``res["benign_oof"]``, used for the threshold)."""
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
     everything = np.arange(len(dav.y))
     hc_train_mask = np.asarray([t != "profanity_nh" for t in hc.tag])
     extra_parts = [extra.take(np.arange(len(extra.y)))] if extra is not None else []
+    if benign is not None:
+        extra_parts.append(benign.take(np.arange(len(benign.y))))
     res: dict[str, Any] = {}
 
     # Davidson -> HateCheck (HateCheck never seen).
@@ -155,17 +169,27 @@ def _evaluate_variant(
         test = ([dav.texts[i] for i in te], dav.emb[te])
         oof[te] = _fit_predict([dav.take(tr)], test, use_tfidf, lexicon, kind)
     res["davidson_cv3"] = binary_metrics(dav.y, oof)
-    # Shipped setup: Davidson (+extra) + HateCheck minus held-out templates.
+    # Shipped setup: Davidson (+extra) + HateCheck minus held-out templates (+ benign folds).
     oof = np.zeros(len(hc.y))
-    for tr, te in GroupKFold(3).split(hc.emb, hc.y, groups=hc.group):
+    aug_parts = extra_parts[:1] if extra is not None else []
+    n_b = len(benign.y) if benign is not None else 0
+    b_fold = np.random.default_rng(SEED).integers(0, 3, n_b)
+    b_oof = np.zeros(n_b)
+    for k, (tr, te) in enumerate(GroupKFold(3).split(hc.emb, hc.y, groups=hc.group)):
         tr = tr[hc_train_mask[tr]]
-        oof[te] = _fit_predict(
-            [dav.take(everything), hc.take(tr), *extra_parts],
-            ([hc.texts[i] for i in te], hc.emb[te]),
-            use_tfidf,
-            lexicon,
-            kind,
-        )
+        parts = [dav.take(everything), hc.take(tr), *aug_parts]
+        test_texts, test_emb = [hc.texts[i] for i in te], hc.emb[te]
+        if benign is not None:
+            b_tr, b_te = np.flatnonzero(b_fold != k), np.flatnonzero(b_fold == k)
+            parts.append(benign.take(b_tr))
+            test_texts = test_texts + [benign.texts[i] for i in b_te]
+            test_emb = np.vstack([test_emb, benign.emb[b_te]])
+        p = _fit_predict(parts, (test_texts, test_emb), use_tfidf, lexicon, kind)
+        oof[te] = p[: len(te)]
+        if benign is not None:
+            b_oof[b_te] = p[len(te) :]
+    res["benign_oof"] = b_oof
+    res["hatecheck_oof"] = oof
     res["hatecheck_templates_heldout"] = binary_metrics(hc.y, oof)
     res["hatecheck_templates_heldout_by_functionality"] = _per_functionality(hc.tag, hc.y, oof)
     res["selection_score"] = round(
@@ -182,35 +206,83 @@ def _evaluate_variant(
     return res
 
 
-#: Variants explored by default: (char TF-IDF, lexical cues, hand-written augmentation, model).
-#: TF-IDF and lexicon variants were measured in earlier runs (docs/detectors.md) and lost on the
-#: cross-dataset scores; they stay available through ``variants=``.
-DEFAULT_VARIANTS: tuple[tuple[bool, bool, bool, str], ...] = (
-    (False, False, False, "mlp"),
-    (False, False, True, "mlp"),
+#: Variants explored by default: (char TF-IDF, lexical cues, hand-written augmentation, model,
+#: clean texts of other sources). TF-IDF and lexicon variants were measured in earlier runs
+#: (docs/detectors.md) and lost on the cross-dataset scores; they stay available via ``variants=``.
+DEFAULT_VARIANTS: tuple[tuple[bool, bool, bool, str, bool], ...] = (
+    (False, False, True, "mlp", False),
+    (False, False, True, "lr", True),
+    (False, False, True, "mlp", True),
 )
 
 
-def _variant_name(tfidf: bool, lexicon: bool, augment: bool, kind: str) -> str:
+def _variant_name(tfidf: bool, lexicon: bool, augment: bool, kind: str, benign: bool = False) -> str:
     feats = "emb" + ("+tfidf" if tfidf else "") + ("+lex" if lexicon else "") + ("+aug" if augment else "")
-    return f"{kind}:{feats}"
+    return f"{kind}:{feats}" + ("+benign" if benign else "")
+
+
+def _benign_sets(root: Path) -> tuple[_Set, dict[str, tuple[list[str], np.ndarray]], dict[str, str]]:
+    """Clean texts of the other development sets: the training part as one labeled set (y=0,
+    weight ``BENIGN_WEIGHT``) and the held-out part per source (texts, embeddings). The
+    jailbreak set's benign prompts: train split trained on, test split held out."""
+    from processors.training.benign import demo_prompts, load_benign
+    from processors.training.data import load_jailbreak
+
+    split = load_benign(root)
+    sources = dict(split.sources)
+    train_texts: list[str] = []
+    train_emb: list[np.ndarray] = []
+    for name, items in split.train.items():
+        train_texts += items
+        train_emb.append(embed_cached(f"benign_{name}", items))
+    held = {k: (v, embed_cached(f"benign_ho_{k}", v)) for k, v in split.heldout.items() if v}
+    for part in ("train", "test"):
+        try:
+            jb = load_jailbreak(root, part)
+        except ConfigError:  # a reduced data folder may lack it
+            continue
+        sources.update(jb.sources)
+        ok = np.flatnonzero(jb.y == 0)
+        emb = embed_cached(jb.name, jb.texts)[ok]  # same cache as the injection training
+        texts = [jb.texts[i] for i in ok]
+        if part == "train":
+            train_texts += texts
+            train_emb.append(emb)
+        else:
+            held["jailbreak_benign_test"] = (texts, emb)
+    demo = demo_prompts()
+    if demo:
+        held["demo"] = (demo, embed_cached("benign_ho_demo", demo))
+    ds = LabeledTexts(
+        "benign_train",
+        train_texts,
+        np.zeros(len(train_texts), dtype=np.int64),
+        weight=np.full(len(train_texts), BENIGN_WEIGHT),
+    )
+    emb_all = np.vstack(train_emb) if train_emb else np.zeros((0, 384), np.float32)
+    return _Set(ds, emb_all), held, sources
+
+
+BENIGN_WEIGHT = 1.0
+TARGET_FPR = 0.01
 
 
 def train(
     data_dir: str | None = None,
     out_dir: str | None = None,
-    version: int = 1,
+    version: int = 2,
     augment: bool | None = None,
-    variants: tuple[tuple[bool, bool, bool, str], ...] = DEFAULT_VARIANTS,
+    variants: tuple[tuple[bool, bool, bool, str, bool], ...] = DEFAULT_VARIANTS,
     aug_weight: float = 5.0,
     davidson_weight: float = 0.3,
+    target_fpr: float = TARGET_FPR,
     echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Evaluate the ``variants`` (tfidf, lexicon, augment), fit the one with the best
-    cross-dataset AUROC on everything, write ``toxicity-v<version>`` and return the card.
-    ``augment=False`` drops the augmented variants. Davidson sample weights are multiplied by
-    ``davidson_weight`` (0.3 was chosen on the cross-dataset scores: it raised
-    Davidson->HateCheck and held-out-template AUROC for every C tried)."""
+    """Evaluate the ``variants``, fit the one with the best cross-dataset AUROC on everything,
+    choose the threshold for <= ``target_fpr`` out-of-fold false positives on the benign
+    training texts, report false positives on the held-out benign sources, write
+    ``toxicity-v<version>`` and return the card. ``augment=False`` drops the augmented variants.
+    Davidson sample weights are multiplied by ``davidson_weight``."""
     set_seeds()
     root = data_root(data_dir)
     dav_ds, hc_ds = load_davidson(root), load_hatecheck(root)
@@ -229,47 +301,89 @@ def train(
     ho_texts = clean_ho + toxic_ho
     ho_y = np.asarray([0] * len(clean_ho) + [1] * len(toxic_ho))
     ho_emb = embed_cached("tox_aug_heldout", ho_texts)
-    echo(f"toxicity: davidson {len(dav.y)} tweets ({int(dav.y.sum())} toxic), hatecheck {len(hc.y)} cases")
+    benign, benign_ho, benign_sources = _benign_sets(root)
+    echo(
+        f"toxicity: davidson {len(dav.y)} tweets ({int(dav.y.sum())} toxic), hatecheck {len(hc.y)} "
+        f"cases, clean texts of other sources {len(benign.y)} (+{sum(len(v[0]) for v in benign_ho.values())} "
+        "held out)"
+    )
     hc_mask = np.asarray([t != "profanity_nh" for t in hc.tag])
+    hateful = hc.y == 1
 
     results: dict[str, dict[str, Any]] = {}
-    for use_tfidf, use_lex, use_aug, kind in variants:
+    for use_tfidf, use_lex, use_aug, kind, use_benign in variants:
         if augment is False and use_aug:
             continue
-        name = _variant_name(use_tfidf, use_lex, use_aug, kind)
+        name = _variant_name(use_tfidf, use_lex, use_aug, kind, use_benign)
         echo(f"  variant {name}:")
-        res = _evaluate_variant(dav, hc, extra if use_aug else None, use_tfidf, use_lex, kind, echo)
+        b = benign if use_benign and len(benign.y) else None
+        res = _evaluate_variant(dav, hc, extra if use_aug else None, use_tfidf, use_lex, kind, echo, b)
+        b_oof, hc_oof = res.pop("benign_oof"), res.pop("hatecheck_oof")
+        thr = min(0.9, max(0.3, fpr_threshold(b_oof, target_fpr))) if b is not None else 0.5
+        res["threshold"] = round(thr, 4)
+        res["hatecheck_hateful_recall_at_threshold"] = round(float(np.mean(hc_oof[hateful] >= thr)), 4)
+        res["hatecheck_nonhateful_fpr_at_threshold"] = round(float(np.mean(hc_oof[~hateful] >= thr)), 4)
         parts = [dav.take(np.arange(len(dav.y))), hc.take(np.flatnonzero(hc_mask))]
         if use_aug:
             parts.append(extra.take(np.arange(len(extra.y))))
-        p = _fit_predict(parts, (ho_texts, ho_emb), use_tfidf, use_lex, kind)
-        res["handwritten_heldout"] = binary_metrics(ho_y, p)
+        if b is not None:
+            parts.append(b.take(np.arange(len(b.y))))
+        names = list(benign_ho)
+        test_texts = ho_texts + [t for n in names for t in benign_ho[n][0]]
+        test_emb = np.vstack([ho_emb, *[benign_ho[n][1] for n in names]])
+        p = _fit_predict(parts, (test_texts, test_emb), use_tfidf, use_lex, kind)
+        res["handwritten_heldout"] = binary_metrics(ho_y, p[: len(ho_y)], thr)
+        pos, fpr = len(ho_y), {}
+        for n in names:
+            k = len(benign_ho[n][0])
+            fpr[n] = {"n": k, "fpr": round(float(np.mean(p[pos : pos + k] >= thr)), 4)}
+            pos += k
+        res["heldout_benign_fpr"] = fpr
+        neg = p[len(ho_y) :]
+        y_mix = np.concatenate([np.ones(int(hateful.sum())), np.zeros(len(neg))])
+        res["hatecheck_hateful_vs_heldout_benign_auroc"] = binary_metrics(
+            y_mix, np.concatenate([hc_oof[hateful], neg]), thr
+        )["auroc"]
+        echo(
+            f"    threshold {thr:.3f}: HateCheck hateful recall "
+            f"{res['hatecheck_hateful_recall_at_threshold']}, "
+            f"hateful-vs-held-out-benign AUROC {res['hatecheck_hateful_vs_heldout_benign_auroc']}"
+        )
+        echo(f"    held-out benign FPR: { {n: v['fpr'] for n, v in fpr.items()} }")
         echo(f"    hand-written held-out (odd items): {res['handwritten_heldout']}")
-        results[name] = {"tfidf": use_tfidf, "lexicon": use_lex, "augment": use_aug, "model": kind, **res}
+        results[name] = {
+            "tfidf": use_tfidf,
+            "lexicon": use_lex,
+            "augment": use_aug,
+            "model": kind,
+            "benign": b is not None,
+            **res,
+        }
     if not results:
-        from lightkeeper.errors import ConfigError
-
         raise ConfigError("no toxicity variant left to train")
     best = max(results, key=lambda k: results[k]["selection_score"])
     chosen = results[best]
-    echo(f"  chosen variant: {best} (selection score {chosen['selection_score']})")
+    threshold = float(chosen["threshold"])
+    echo(f"  chosen variant: {best} (selection score {chosen['selection_score']}, threshold {threshold:.3f})")
     echo(
         "  HateCheck accuracy per functionality (templates held out): "
         f"{chosen['hatecheck_templates_heldout_by_functionality']}"
     )
 
     # Final fit on everything of the chosen variant, calibrated.
-    texts = dav.texts + [t for t, m in zip(hc.texts, hc_mask, strict=True) if m]
-    emb = np.vstack([dav.emb, hc.emb[hc_mask]])
-    y = np.concatenate([dav.y, hc.y[hc_mask]])
-    w = np.concatenate([dav.w, hc.w[hc_mask]])
+    parts = [dav.take(np.arange(len(dav.y))), hc.take(np.flatnonzero(hc_mask))]
     if chosen["augment"]:
-        texts += extra.texts
-        emb, y, w = np.vstack([emb, extra.emb]), np.concatenate([y, extra.y]), np.concatenate([w, extra.w])
+        parts.append(extra.take(np.arange(len(extra.y))))
+    if chosen["benign"]:
+        parts.append(benign.take(np.arange(len(benign.y))))
+    texts = [t for part in parts for t in part[0]]
+    emb = np.vstack([part[1] for part in parts])
+    y = np.concatenate([part[2] for part in parts])
+    w = np.concatenate([part[3] for part in parts])
     vec = make_tfidf().fit(texts) if chosen["tfidf"] else None
     x = toxicity_features(texts, emb, vec, chosen["lexicon"])
     model = _fit(chosen["model"], x, y, w, calibrate=True)
-    sources = {**dav_ds.sources, **hc_ds.sources}
+    sources = {**dav_ds.sources, **hc_ds.sources, **(benign_sources if chosen["benign"] else {})}
     card = {
         "metrics": {"chosen": best, "variants": results},
         "params": {
@@ -279,10 +393,12 @@ def train(
             "davidson_max_offensive": 4000,
             "aug_weight": aug_weight,
             "davidson_weight": davidson_weight,
+            "benign_weight": BENIGN_WEIGHT,
+            "target_fpr_benign_oof": target_fpr,
             "seed": SEED,
             "calibration": "sigmoid, 3-fold",
         },
-        "threshold": 0.5,
+        "threshold": threshold,
         "features": ["embedding[384]"]
         + (["lexical cues"] if chosen["lexicon"] else [])
         + (["char_wb 2-5 tfidf"] if chosen["tfidf"] else []),
@@ -290,10 +406,15 @@ def train(
             "files": sources,
             "n": len(y),
             "positives": int(y.sum()),
-            "excluded": "hatecheck profanity_nh",
+            "excluded": "hatecheck profanity_nh; held-out third of each clean source (by group)",
         },
     }
-    artifact: dict[str, Any] = {"clf": model, "threshold": 0.5, "tfidf": vec, "lexicon": chosen["lexicon"]}
+    artifact: dict[str, Any] = {
+        "clf": model,
+        "threshold": threshold,
+        "tfidf": vec,
+        "lexicon": chosen["lexicon"],
+    }
     mp, cp = write_artifact("toxicity", version, artifact, card, Path(out_dir) if out_dir else None)
     echo(f"  wrote {mp} and {cp}")
     return card

@@ -255,6 +255,14 @@ def test_panel_sql_runs_on_demo_data(
             assert "DateTime" in result.column_types[0].name, f"{title}: first column must be the time"
 
 
+def test_a_broken_panel_query_fails(demo_store: Any) -> None:
+    """The harness is not vacuous: SQL the store rejects makes the panel check fail."""
+    start, end = _window()
+    sql = Expander(start, end, {})("SELECT no_such_column FROM events_dedup WHERE $__timeFilter(start_time)")
+    with pytest.raises(Exception, match="no_such_column"):
+        demo_store.query(sql)
+
+
 def test_annotation_query_runs(demo_store: Any) -> None:
     start, end = _window()
     for board in _dashboards().values():

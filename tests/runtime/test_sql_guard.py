@@ -29,6 +29,8 @@ from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, code_o
         ("SELECT 'it''s; fine', 'a\\'; b'", "SELECT 'it''s; fine', 'a\\'; b'"),
         ('SELECT "odd;name" FROM `t;x`', 'SELECT "odd;name" FROM `t;x`'),
         ("SELECT profile FROM t WHERE note = 'file(1)'", "SELECT profile FROM t WHERE note = 'file(1)'"),
+        ("SELECT $$it's; DROP$$ AS s # comment", "SELECT $$it's; DROP$$ AS s"),
+        ("SELECT 1 #! shell-style comment; DROP", "SELECT 1"),
     ],
 )
 def test_read_statements_pass(query: str, expected: str) -> None:
@@ -57,6 +59,10 @@ def test_read_statements_pass(query: str, expected: str) -> None:
         ("SELECT * FROM s3 ('https://bucket/x')", "s3()"),
         ("SELECT * FROM remote('10.0.0.1', system.one)", "remote()"),
         ("SELECT * FROM executable('x.sh', TSV, 'a String')", "executable()"),
+        ("SELECT $$'$$, file('/etc/passwd'), 'x'", "file()"),
+        ("SELECT $t$ ' $t$ AS a, url('http://h/x', CSV) AS b, ' '", "url()"),
+        ("SELECT #abc file('/etc/passwd')", "file()"),
+        ("SELECT $$ never closed", "unterminated"),
         ("SELECT 'unterminated", "unterminated"),
         ("SELECT 1 /* open", "unterminated"),
     ],

@@ -109,3 +109,36 @@ def test_card_reports_cross_dataset_metrics() -> None:
     assert chosen["davidson_to_hatecheck"]["auroc"] > 0.5
     assert "counter_quote_nh" in chosen["hatecheck_templates_heldout_by_functionality"]
     assert card["training_data"]["files"]
+
+
+# Ordinary assistant traffic that toxicity-v1 flagged ("Write a Python function that parses ISO
+# dates (task 257)" scored 0.671, "Convert this bash script to Python (task 231)" 0.567). None of
+# these strings is in the training data: the demo's prompts are evaluated only, never trained on;
+# training does contain OTHER template prompts of the same kind
+# (processors/training/augment_benign.py), so this is a regression test, not an independent
+# benchmark. The rest were written for this test.
+ORDINARY_PROMPTS = [
+    "Write a Python function that parses ISO dates (task 257)",
+    "Convert this bash script to Python (task 231)",
+    "Why does my Go program deadlock on this channel (task 12)",
+    "Kill the zombie processes and restart the worker, ticket 88",
+    "The build is failing again, can you check the logs for job 5521?",
+    "Draft a short apology email for the delayed shipment of order 3307",
+    "My landlord raised the rent by 20%, what are my rights in Ohio?",
+    "Explain how to shoot a free throw in basketball.",
+]
+
+
+def test_ordinary_prompts_not_flagged(scorer: ToxicityScorer) -> None:
+    results = scorer.score_batch([ScoreInput(text=t) for t in ORDINARY_PROMPTS])
+    flagged = [(t, r.score) for t, r in zip(ORDINARY_PROMPTS, results, strict=True) if r.flagged]
+    assert not flagged, flagged
+
+
+def test_card_reports_false_positives_on_held_out_clean_sources() -> None:
+    card = json.loads(artifact_path("toxicity").with_suffix(".json").read_text())
+    chosen = card["metrics"]["variants"][card["metrics"]["chosen"]]
+    fpr = chosen["heldout_benign_fpr"]
+    assert {"templates", "demo", "q2_response", "presidio"} <= set(fpr)
+    assert all(v["fpr"] <= 0.05 for v in fpr.values()), fpr
+    assert card["threshold"] == chosen["threshold"]
