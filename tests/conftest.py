@@ -8,6 +8,7 @@ _PLUGINS = [
     "lightkeeper.testing.store_fixtures",
     "lightkeeper.testing.agent_fixtures",
     "lightkeeper.testing.alert_fixtures",
+    "lightkeeper.testing.demo_fixtures",
 ]
 
 pytest_plugins = [name for name in _PLUGINS if importlib.util.find_spec(name) is not None]

@@ -36,6 +36,9 @@ __all__ = ["make_model", "train"]
 log = logging.getLogger(__name__)
 
 C_GRID = (0.03, 0.1, 0.3)
+#: Lower bound of the threshold. v1 used 0.5; with the clean texts of other sources among the
+#: negatives the out-of-fold 1 % FPR point lies lower, and a 0.5 floor cost recall on short attacks.
+MIN_THRESHOLD = 0.2
 
 
 def make_model(c: float) -> Any:
@@ -86,6 +89,7 @@ def _benign(root: Any, pattern_emb: np.ndarray) -> tuple[np.ndarray, dict[str, t
         injection_features(t, embed_cached(f"benign_{n}", t), pattern_emb)[0] for n, t in split.train.items()
     ]
     held = {n: t for n, t in split.heldout.items() if t}
+    held_emb: dict[str, tuple[list[str], np.ndarray]] = {}
     try:
         dav = load_davidson(root)  # default subsample: reuses the cached embeddings
     except ConfigError:  # a reduced data folder may lack it
@@ -98,13 +102,11 @@ def _benign(root: Any, pattern_emb: np.ndarray) -> tuple[np.ndarray, dict[str, t
         emb = embed_cached(dav.name, dav.texts)  # same cache as the toxicity training
         tr, ho = pick[pick % 3 != 0], pick[pick % 3 == 0]
         parts.append(injection_features([dav.texts[i] for i in tr], emb[tr], pattern_emb)[0])
-        held["davidson_neither"] = [dav.texts[i] for i in ho]
+        held_emb["davidson_neither"] = ([dav.texts[i] for i in ho], emb[ho])
     if demo := demo_prompts():
         held["demo"] = demo
-    held_feats = {
-        n: (t, injection_features(t, embed_cached(f"benign_ho_{n}", t), pattern_emb)[0])
-        for n, t in held.items()
-    }
+    held_emb.update({n: (t, embed_cached(f"benign_ho_{n}", t)) for n, t in held.items()})
+    held_feats = {n: (t, injection_features(t, e, pattern_emb)[0]) for n, (t, e) in held_emb.items()}
     x = np.vstack(parts) if parts else np.zeros((0, 384 + 3 + len(CUE_PATTERNS)), np.float32)
     return x, held_feats
 
@@ -165,7 +167,7 @@ def train(
         echo(f"  5-fold CV AUROC (train split) C={c}: {cv_scores[str(c)]:.4f}")
     best_c = max(C_GRID, key=lambda c: cv_scores[str(c)])
     oof = oof_by_c[best_c]
-    threshold = max(0.5, fpr_threshold(oof[y == 0], target_fpr))
+    threshold = max(MIN_THRESHOLD, fpr_threshold(oof[y == 0], target_fpr))
     cv = binary_metrics(y, oof, threshold)
     echo(f"  chosen C={best_c}; threshold {threshold:.4f} (OOF benign FPR <= {target_fpr:.1%})")
     echo(f"  CV (out-of-fold) at threshold: {cv}")

@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import re
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -189,27 +186,8 @@ def test_provisioning_points_at_the_compose_clickhouse() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_store(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from lightkeeper.demo import DemoOptions, run
-    from lightkeeper.store import connect
-    from lightkeeper.store.client import release
-    from lightkeeper.store.migrate import migrate
-
-    database = f"lk_grafana_{uuid.uuid4().hex[:10]}"
-    client = connect(store_url, database)
-    migrate(client, database)
-    options = DemoOptions(
-        events=600,
-        store_url=store_url,
-        database=database,
-        data_dir=tmp_path_factory.mktemp("grafana"),
-        latency_ms=5,
-        progress=False,
-    )
-    asyncio.run(run(options, client=client))
-    yield client
-    client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-    release(store_url, database)
+def demo_store(demo_filled_store: tuple[Any, str]) -> Any:
+    return demo_filled_store[0]
 
 
 def _window() -> tuple[datetime, datetime]:

@@ -131,7 +131,10 @@ def test_settings_file_loads_for_every_deployable_and_rules_validate(monkeypatch
     secret_keys = {
         lit.split("=", 1)[0] for gen in kustomization["secretGenerator"] for lit in gen.get("literals", [])
     }
-    assert {"LIGHTKEEPER_ROUTES__ONCALL_SLACK__TOKEN", "LIGHTKEEPER_ROUTES__PAGER__ROUTING_KEY"} <= secret_keys
+    assert {
+        "LIGHTKEEPER_ROUTES__ONCALL_SLACK__TOKEN",
+        "LIGHTKEEPER_ROUTES__PAGER__ROUTING_KEY",
+    } <= secret_keys
 
 
 def test_compose_services_use_real_settings_and_commands() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,29 +22,8 @@ def test_the_cookbook_has_at_least_15_questions() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_store(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    import asyncio
-
-    from lightkeeper.demo import DemoOptions, run
-    from lightkeeper.store import connect
-    from lightkeeper.store.client import release
-    from lightkeeper.store.migrate import migrate
-
-    database = f"lk_cookbook_{uuid.uuid4().hex[:10]}"
-    client = connect(store_url, database)
-    migrate(client, database)
-    options = DemoOptions(
-        events=600,  # the full demo: the drift windows of support-bot fill and detect the shift
-        store_url=store_url,
-        database=database,
-        data_dir=tmp_path_factory.mktemp("cookbook"),
-        latency_ms=5,
-        progress=False,
-    )
-    asyncio.run(run(options, client=client))
-    yield client
-    client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-    release(store_url, database)
+def demo_store(demo_filled_store: tuple[Any, str]) -> Any:
+    return demo_filled_store[0]
 
 
 @pytest.mark.parametrize(("number", "question", "sql"), QUERIES, ids=[f"q{n}" for n, _, _ in QUERIES])

@@ -3,7 +3,6 @@ and the page opened in a real headless Chromium (screenshot, no console errors).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from collections.abc import Iterator
@@ -26,28 +25,13 @@ HOSTILE_USER = "u<b>bold</b>"
 
 
 @pytest.fixture(scope="module")
-def demo_db(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    """A database filled by the demo, plus one priced event with hostile labels and prompt."""
-    from lightkeeper.demo import DemoOptions, run
-    from lightkeeper.store import connect
-    from lightkeeper.store.client import release
-    from lightkeeper.store.migrate import migrate
+def demo_db(demo_filled_store: tuple[Any, str]) -> Iterator[tuple[Any, str]]:
+    """The session's demo-filled database, plus one priced event with hostile labels and prompt."""
     from lightkeeper.store.rows import event_row
     from lightkeeper.store.writer import BatchWriter
     from schemas.events import LLMCallEvent
 
-    database = f"lk_report_{uuid.uuid4().hex[:10]}"
-    client = connect(store_url, database)
-    migrate(client, database)
-    options = DemoOptions(
-        events=600,
-        store_url=store_url,
-        database=database,
-        data_dir=tmp_path_factory.mktemp("report"),
-        latency_ms=5,
-        progress=False,
-    )
-    asyncio.run(run(options, client=client))
+    client, database = demo_filled_store
     hostile = LLMCallEvent.model_validate(
         {
             "app": HOSTILE_APP,
@@ -66,8 +50,6 @@ def demo_db(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     writer = BatchWriter(client, "events", database=database, batch_rows=10, flush_interval_s=1.0)
     writer.write([event_row(hostile, cost_usd="99.5")])  # the most expensive call of the window
     yield client, database
-    client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-    release(store_url, database)
 
 
 @pytest.fixture(scope="module")
