@@ -80,7 +80,9 @@ class _YamlSource(PydanticBaseSettingsSource):
                 raise ConfigError(f"config file {path} must hold a mapping at the top level")
             section = getattr(settings_cls, "yaml_section", None)
             if section and isinstance(loaded.get(section), dict):
-                shared = {k: v for k, v in loaded.items() if not isinstance(v, dict) or k in ("kafka", "store")}
+                shared = {
+                    k: v for k, v in loaded.items() if not isinstance(v, dict) or k in ("kafka", "store")
+                }
                 loaded = {**shared, **loaded[section]}
             self._data = loaded
 
@@ -120,7 +122,12 @@ class LightkeeperSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls, cls._config_file), file_secret_settings)
+        return (
+            init_settings,
+            env_settings,
+            _YamlSource(settings_cls, cls._config_file),
+            file_secret_settings,
+        )
 
     @property
     def store_url(self) -> str:

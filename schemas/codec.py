@@ -87,7 +87,9 @@ def json_schema(model: type[BaseModel]) -> dict[str, Any]:
 def render_json_schemas() -> dict[str, bytes]:
     """File name -> bytes of every record's JSON Schema, as committed under ``schemas/jsonschema``."""
     return {
-        f"{name}.schema.json": orjson.dumps(json_schema(model), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        f"{name}.schema.json": orjson.dumps(
+            json_schema(model), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+        )
         + b"\n"
         for name, model in RECORD_TYPES.items()
     }

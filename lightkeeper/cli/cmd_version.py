@@ -11,7 +11,8 @@ from schemas.events import EVENT_SCHEMA_VERSION
 
 
 def run(args: argparse.Namespace) -> int:
-    print(f"lightkeeper {__version__} (event schema v{EVENT_SCHEMA_VERSION}, python {platform.python_version()})")
+    python = platform.python_version()
+    print(f"lightkeeper {__version__} (event schema v{EVENT_SCHEMA_VERSION}, python {python})")
     return 0
 
 

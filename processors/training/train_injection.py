@@ -36,8 +36,7 @@ __all__ = ["make_model", "train"]
 log = logging.getLogger(__name__)
 
 C_GRID = (0.03, 0.1, 0.3)
-#: Lower bound of the threshold. v1 used 0.5; with the clean texts of other sources among the
-#: negatives the out-of-fold 1 % FPR point lies lower, and a 0.5 floor cost recall on short attacks.
+#: Lower bound of the threshold (v1 used a 0.5 floor).
 MIN_THRESHOLD = 0.2
 
 
@@ -167,9 +166,18 @@ def train(
         echo(f"  5-fold CV AUROC (train split) C={c}: {cv_scores[str(c)]:.4f}")
     best_c = max(C_GRID, key=lambda c: cv_scores[str(c)])
     oof = oof_by_c[best_c]
-    threshold = max(MIN_THRESHOLD, fpr_threshold(oof[y == 0], target_fpr))
+    # <= target_fpr out-of-fold false positives on ALL benign prompts and, separately, on the
+    # jailbreak set's benign prompts (long role-play / persona prompts: the hard negatives; the
+    # easy clean texts of other sources would otherwise pull the threshold down).
+    jb_benign = oof[: len(jb_tr.y)][jb_tr.y == 0]
+    threshold = max(
+        MIN_THRESHOLD, fpr_threshold(oof[y == 0], target_fpr), fpr_threshold(jb_benign, target_fpr)
+    )
     cv = binary_metrics(y, oof, threshold)
-    echo(f"  chosen C={best_c}; threshold {threshold:.4f} (OOF benign FPR <= {target_fpr:.1%})")
+    echo(
+        f"  chosen C={best_c}; threshold {threshold:.4f} "
+        f"(OOF FPR <= {target_fpr:.1%} on all benign and on jailbreak-set benign)"
+    )
     echo(f"  CV (out-of-fold) at threshold: {cv}")
 
     model = _fit(best_c, x, y, w)

@@ -209,8 +209,9 @@ def _evaluate_variant(
 #: Variants explored by default: (char TF-IDF, lexical cues, hand-written augmentation, model,
 #: clean texts of other sources). TF-IDF and lexicon variants were measured in earlier runs
 #: (docs/detectors.md) and lost on the cross-dataset scores; they stay available via ``variants=``.
+#: The v1 configuration (mlp, emb+aug, no clean texts of other sources) is documented from its
+#: card (docs/detectors.md) and left out of the default run to keep training within minutes.
 DEFAULT_VARIANTS: tuple[tuple[bool, bool, bool, str, bool], ...] = (
-    (False, False, True, "mlp", False),
     (False, False, True, "lr", True),
     (False, False, True, "mlp", True),
 )

@@ -151,10 +151,14 @@ async def produce(
 
 async def committed(kafka: KafkaSettings, group: str, topic: str) -> int:
     """Sum of the group's committed offsets on ``topic`` (0 before the first commit)."""
+    from aiokafka.errors import KafkaError
+
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
+    except KafkaError:  # e.g. the group coordinator of a fresh broker is not ready yet
+        return 0
     finally:
         await admin.close()
     return sum(max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic == topic)
