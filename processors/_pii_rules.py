@@ -55,8 +55,10 @@ _NAME_REST = rf"[{_LOW}]{{1,30}}(?:['’-][{_UP}]?[{_LOW}]{{1,30}})?"
 _NAME_WORD = rf"[{_UP}]{_NAME_REST}"
 _INITIAL = rf"[{_UP}]\.?"
 # 1..4 name words on one line, optionally with middle initials: "Faina D. Yefremova".
-_FULL_NAME = (rf"[{_UP}](?<![\w'’-].){_NAME_REST}"
-              rf"(?:[ \t]{{1,3}}(?:{_INITIAL}[ \t]{{1,3}})?{_NAME_WORD}){{0,3}}")
+_FULL_NAME = (
+    rf"[{_UP}](?<![\w'’-].){_NAME_REST}"
+    rf"(?:[ \t]{{1,3}}(?:{_INITIAL}[ \t]{{1,3}})?{_NAME_WORD}){{0,3}}"
+)
 
 _HONORIFIC = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord|Rev|Herr|Frau|Mme|Mlle|Sra?|Madam)"
 _PERSON_CUE = (
@@ -104,8 +106,10 @@ _STREET_TYPES = (
     r"Crescent|Cres|Gardens|Walk|Strasse|Straße|Str|Allee|Gasse|Weg|Platz|Straat|Laan|Gatan|Vej|Katu|"
     r"Tie|Utca|Ulica)"
 )
-_UNIT = (r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|Bldg|Building|#)\.?[ \t]{0,3}"
-         r"[A-Za-z]?\d{1,5}[A-Za-z]?")
+_UNIT = (
+    r"(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|Bldg|Building|#)\.?[ \t]{0,3}"
+    r"[A-Za-z]?\d{1,5}[A-Za-z]?"
+)
 _ADDRESS_CUE = (
     r"(?i:address is|address:|address of [^\n]{1,40}? is|lives at|live at|living at|located at|"
     r"office is at|offices are at|based at|ship(?:ped)? to|deliver(?:ed)? to|send it to|"
@@ -144,127 +148,331 @@ def _c(pattern: str, flags: int = 0) -> re.Pattern[str]:
 # position. Cue words that precede a value are checked by ``left_cue`` on a short window.
 RULES: tuple[Rule, ...] = (
     # --- EMAIL ---------------------------------------------------------------------------------
-    Rule("email", "EMAIL", _c(
-        r"[A-Za-z0-9](?<![\w.%+-][A-Za-z0-9])[A-Za-z0-9._%+-]{0,63}@"
-        r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"),
-        0.95, needs="@"),
+    Rule(
+        "email",
+        "EMAIL",
+        _c(
+            r"[A-Za-z0-9](?<![\w.%+-][A-Za-z0-9])[A-Za-z0-9._%+-]{0,63}@"
+            r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"
+        ),
+        0.95,
+        needs="@",
+    ),
     # --- API_KEY (known prefixes first: they win overlaps) --------------------------------------
-    Rule("openai_key", "API_KEY", _c(r"s(?<![\w-]s)k-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{20,200}"),
-         0.97),
-    Rule("aws_access_key", "API_KEY", _c(
-        r"A(?<![A-Z0-9]A)(?:KIA|SIA|GPA|IDA|ROA)[0-9A-Z]{16}(?![A-Z0-9])"), 0.97, needs="digit"),
-    Rule("github_token", "API_KEY", _c(
-        r"g(?<![\w]g)(?:h[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{50,255})"), 0.97),
+    Rule(
+        "openai_key", "API_KEY", _c(r"s(?<![\w-]s)k-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{20,200}"), 0.97
+    ),
+    Rule(
+        "aws_access_key",
+        "API_KEY",
+        _c(r"A(?<![A-Z0-9]A)(?:KIA|SIA|GPA|IDA|ROA)[0-9A-Z]{16}(?![A-Z0-9])"),
+        0.97,
+        needs="digit",
+    ),
+    Rule(
+        "github_token",
+        "API_KEY",
+        _c(r"g(?<![\w]g)(?:h[pousr]_[A-Za-z0-9]{36,255}|ithub_pat_[A-Za-z0-9_]{50,255})"),
+        0.97,
+    ),
     Rule("slack_token", "API_KEY", _c(r"x(?<![\w-]x)ox[abposr]-[A-Za-z0-9-]{10,250}"), 0.95),
     Rule("google_api_key", "API_KEY", _c(r"A(?<![\w-]A)Iza[0-9A-Za-z_\-]{35}(?![\w-])"), 0.95),
     Rule("stripe_key", "API_KEY", _c(r"[srp](?<![\w-][srp])k_(?:live|test)_[0-9A-Za-z]{16,99}"), 0.95),
-    Rule("jwt", "API_KEY", _c(
-        r"e(?<![\w-]e)yJ[A-Za-z0-9_-]{8,4000}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{8,4000}"), 0.95),
-    Rule("private_key_block", "API_KEY", _c(
-        r"-----BEGIN (?:[A-Z]{2,10} )?PRIVATE KEY-----[A-Za-z0-9+/=\s]{16,8000}?"
-        r"-----END (?:[A-Z]{2,10} )?PRIVATE KEY-----"), 0.99),
-    Rule("secret_assignment", "API_KEY", _c(
-        rf"{_CREDENTIAL_LABELS}[\"']?[ \t]{{0,3}}(?:[:=]|=>|:=|\bis\b)[ \t]{{0,3}}(?:Bearer[ \t]+)?"
-        r"(?P<value>[\"'`]?[^\s\"'`,;]{8,200}[\"'`]?)"), 0.9, validator=v.looks_secret,
-        keywords=("key", "secret", "token", "bearer", "pass", "pwd")),
-    Rule("bearer_header", "API_KEY", _c(
-        r"(?i:authorization:[ \t]{0,3}bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{16,4000})"),
-        0.9, validator=v.looks_secret, keywords=("authorization",)),
+    Rule(
+        "jwt",
+        "API_KEY",
+        _c(r"e(?<![\w-]e)yJ[A-Za-z0-9_-]{8,4000}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{8,4000}"),
+        0.95,
+    ),
+    Rule(
+        "private_key_block",
+        "API_KEY",
+        _c(
+            r"-----BEGIN (?:[A-Z]{2,10} )?PRIVATE KEY-----[A-Za-z0-9+/=\s]{16,8000}?"
+            r"-----END (?:[A-Z]{2,10} )?PRIVATE KEY-----"
+        ),
+        0.99,
+    ),
+    Rule(
+        "secret_assignment",
+        "API_KEY",
+        _c(
+            rf"{_CREDENTIAL_LABELS}[\"']?[ \t]{{0,3}}(?:[:=]|=>|:=|\bis\b)[ \t]{{0,3}}(?:Bearer[ \t]+)?"
+            r"(?P<value>[\"'`]?[^\s\"'`,;]{8,200}[\"'`]?)"
+        ),
+        0.9,
+        validator=v.looks_secret,
+        keywords=("key", "secret", "token", "bearer", "pass", "pwd"),
+    ),
+    Rule(
+        "bearer_header",
+        "API_KEY",
+        _c(r"(?i:authorization:[ \t]{0,3}bearer)[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{16,4000})"),
+        0.9,
+        validator=v.looks_secret,
+        keywords=("authorization",),
+    ),
     # --- IBAN ---------------------------------------------------------------------------------
-    Rule("iban", "IBAN", _c(
-        r"[A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z]\d{2}(?:[ ]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])"),
-        0.97, validator=v.iban_ok, needs="digit"),
+    Rule(
+        "iban",
+        "IBAN",
+        _c(r"[A-Za-z](?<![A-Za-z0-9][A-Za-z])[A-Za-z]\d{2}(?:[ ]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])"),
+        0.97,
+        validator=v.iban_ok,
+        needs="digit",
+    ),
     # --- CREDIT_CARD (Luhn) ---------------------------------------------------------------------
-    Rule("credit_card", "CREDIT_CARD", _c(
-        r"\d(?<![\d-]\d)(?:\d{3}[ -]?(?:\d{4}[ -]?){1,3}\d{1,4}|\d{11,18})(?![\d-])"),
-        0.95, validator=v.luhn_ok, needs="digit"),
+    Rule(
+        "credit_card",
+        "CREDIT_CARD",
+        _c(r"\d(?<![\d-]\d)(?:\d{3}[ -]?(?:\d{4}[ -]?){1,3}\d{1,4}|\d{11,18})(?![\d-])"),
+        0.95,
+        validator=v.luhn_ok,
+        needs="digit",
+    ),
     # --- NATIONAL_ID ------------------------------------------------------------------------------
-    Rule("us_ssn", "NATIONAL_ID", _c(r"\d(?<![\d-]\d)\d{2}-\d{2}-\d{4}(?![\d-])"), 0.85,
-         validator=v.us_ssn_ok, needs="digit"),
-    Rule("national_id_cue", "NATIONAL_ID", _c(
-        r"[A-Za-z0-9](?<![A-Za-z0-9-][A-Za-z0-9])(?=[A-Za-z0-9 -]{0,20}\d{4})"
-        r"(?:[A-Za-z0-9]|-(?=[A-Za-z0-9])|[ ](?=\d)){4,20}(?![A-Za-z0-9])"),
-        0.8, validator=v.national_id_ok, needs="digit",
+    Rule(
+        "us_ssn",
+        "NATIONAL_ID",
+        _c(r"\d(?<![\d-]\d)\d{2}-\d{2}-\d{4}(?![\d-])"),
+        0.85,
+        validator=v.us_ssn_ok,
+        needs="digit",
+    ),
+    Rule(
+        "national_id_cue",
+        "NATIONAL_ID",
+        _c(
+            r"[A-Za-z0-9](?<![A-Za-z0-9-][A-Za-z0-9])(?=[A-Za-z0-9 -]{0,20}\d{4})"
+            r"(?:[A-Za-z0-9]|-(?=[A-Za-z0-9])|[ ](?=\d)){4,20}(?![A-Za-z0-9])"
+        ),
+        0.8,
+        validator=v.national_id_ok,
+        needs="digit",
         left_cue=_c(
             r"(?<![\w'])(?i:ssn|social security(?: number)?|"
             r"national (?:id|identity|insurance)(?: number| card)?|"
             r"id number|identity (?:card|number)|passport(?: number| no\.?)?|"
             r"tax (?:id|number|identification number)|tin|nin|nino|driver'?s? licen[cs]e(?: number| no\.?)?|"
             r"licen[cs]e (?:number|no\.?)|personnummer|aadhaar|pan card|sin|steuer-?id|dni|nie|"
-            r"codice fiscale|bsn|pesel|cpf)[ \t]{0,3}(?:(?:number|no\.?|#|is|was|:)[ \t]{0,3}){0,3}$")),
-    Rule("uk_nino", "NATIONAL_ID", _c(
-        r"[A-CEGHJ-PR-TW-Z](?<![A-Za-z0-9].)[A-CEGHJ-PR-TW-Z][ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-D]"
-        r"(?![A-Za-z0-9])"), 0.7, needs="digit"),
+            r"codice fiscale|bsn|pesel|cpf)[ \t]{0,3}(?:(?:number|no\.?|#|is|was|:)[ \t]{0,3}){0,3}$"
+        ),
+    ),
+    Rule(
+        "uk_nino",
+        "NATIONAL_ID",
+        _c(
+            r"[A-CEGHJ-PR-TW-Z](?<![A-Za-z0-9].)[A-CEGHJ-PR-TW-Z][ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-D]"
+            r"(?![A-Za-z0-9])"
+        ),
+        0.7,
+        needs="digit",
+    ),
     # --- IP_ADDRESS ---------------------------------------------------------------------------------
-    Rule("ipv4", "IP_ADDRESS", _c(r"\d(?<![\d.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d]|\.\d)"), 0.9,
-         validator=v.ipv4_ok, needs="digit"),
-    Rule("ipv6", "IP_ADDRESS", _c(r"[0-9A-Fa-f:](?<![\w:][0-9A-Fa-f:])[0-9A-Fa-f:]{2,38}(?![\w:])"), 0.9,
-         validator=v.ipv6_ok, needs=":"),
+    Rule(
+        "ipv4",
+        "IP_ADDRESS",
+        _c(r"\d(?<![\d.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d]|\.\d)"),
+        0.9,
+        validator=v.ipv4_ok,
+        needs="digit",
+    ),
+    Rule(
+        "ipv6",
+        "IP_ADDRESS",
+        _c(r"[0-9A-Fa-f:](?<![\w:][0-9A-Fa-f:])[0-9A-Fa-f:]{2,38}(?![\w:])"),
+        0.9,
+        validator=v.ipv6_ok,
+        needs=":",
+    ),
     # --- DATE_OF_BIRTH ------------------------------------------------------------------------------
-    Rule("date_of_birth", "DATE_OF_BIRTH", _c(
-        r"(?i:born on|born|date of birth|birth ?date|d\.?o\.?b\.?|birthday)[ \t]{0,3}(?:is|was|:)?[ \t]{0,3}"
-        rf"(?P<value>{_DATE})"), 0.8, needs="digit", keywords=("born", "birth", "dob", "d.o.b")),
+    Rule(
+        "date_of_birth",
+        "DATE_OF_BIRTH",
+        _c(
+            r"(?i:born on|born|date of birth|birth ?date|d\.?o\.?b\.?|birthday)[ \t]{0,3}(?:is|was|:)?[ \t]{0,3}"
+            rf"(?P<value>{_DATE})"
+        ),
+        0.8,
+        needs="digit",
+        keywords=("born", "birth", "dob", "d.o.b"),
+    ),
     # --- PHONE ---------------------------------------------------------------------------------------
-    Rule("phone_intl", "PHONE", _c(
-        r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){1,5}(?:[ .-]?\d{2,4})(?![\w])"), 0.85,
-        validator=v.phone_digits_ok, needs="digit"),
-    Rule("phone_nanp", "PHONE", _c(
-        r"[\d(](?<![\w+-][\d(])"
-        r"(?:(?<=\()\d{3}\)[ ]?|(?<=1)[ .-]?(?:\(\d{3}\)[ ]?|\d{3}[ .-])|(?<=\d)\d{2}[ .-])"
-        r"\d{3}[ .-]\d{4}(?![\w-])"), 0.8, validator=v.phone_digits_ok, needs="digit"),
-    Rule("phone_cue", "PHONE", _c(
-        r"[+(\d](?<![\w+(][+(\d])\d{0,4}\)?(?:[ .-]{1,2}\(?\d{1,5}\)?){1,5}(?![\w])"), 0.75,
-        validator=v.phone_digits_ok, needs="digit",
+    Rule(
+        "phone_intl",
+        "PHONE",
+        _c(r"\+(?<![\w+]\+)\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){1,5}(?:[ .-]?\d{2,4})(?![\w])"),
+        0.85,
+        validator=v.phone_digits_ok,
+        needs="digit",
+    ),
+    Rule(
+        "phone_nanp",
+        "PHONE",
+        _c(
+            r"[\d(](?<![\w+-][\d(])"
+            r"(?:(?<=\()\d{3}\)[ ]?|(?<=1)[ .-]?(?:\(\d{3}\)[ ]?|\d{3}[ .-])|(?<=\d)\d{2}[ .-])"
+            r"\d{3}[ .-]\d{4}(?![\w-])"
+        ),
+        0.8,
+        validator=v.phone_digits_ok,
+        needs="digit",
+    ),
+    Rule(
+        "phone_cue",
+        "PHONE",
+        _c(r"[+(\d](?<![\w+(][+(\d])\d{0,4}\)?(?:[ .-]{1,2}\(?\d{1,5}\)?){1,5}(?![\w])"),
+        0.75,
+        validator=v.phone_digits_ok,
+        needs="digit",
         left_cue=_c(
             r"(?<![\w'])(?i:phone(?: number)?|tel\.?|telephone|mobile|cell(?: phone)?|fax|"
             r"call(?: me)?(?: at| on)?|"
             r"reach me at|text me at|contact number|number is|messages to|answering at|whatsapp|ph\.?|mob\.?)"
-            r"[ \t]{0,3}(?:is|:)?[ \t\n]{0,3}$")),
-    Rule("phone_generic", "PHONE", _c(
-        r"[\d(](?<![\w+./:-][\d(])\d{1,4}\)?(?:[ .-]\d{2,4}){2,4}(?![\w/:-]|[ .]\d)"), 0.45,
-        validator=v.phone_generic_ok, needs="digit"),
+            r"[ \t]{0,3}(?:is|:)?[ \t\n]{0,3}$"
+        ),
+    ),
+    Rule(
+        "phone_generic",
+        "PHONE",
+        _c(r"[\d(](?<![\w+./:-][\d(])\d{1,4}\)?(?:[ .-]\d{2,4}){2,4}(?![\w/:-]|[ .]\d)"),
+        0.45,
+        validator=v.phone_generic_ok,
+        needs="digit",
+    ),
     # --- ADDRESS ---------------------------------------------------------------------------------------
-    Rule("street_address", "ADDRESS", _c(
-        rf"\d(?<![\w-]\d)\d{{0,5}}[A-Za-z]?[ \t]{{1,3}}(?:{_NAME_WORD}[ \t]{{1,3}}){{0,4}}"
-        rf"{_STREET_TYPES}\b\.?"
-        rf"(?:,?[ \t]{{0,3}}{_UNIT})?"), 0.8, needs="digit"),
-    Rule("street_address_prefix", "ADDRESS", _c(
-        r"(?<![\w-])(?:Rua|Calle|Carrer|Via|Viale|Rue|Avenida|Avenue|Av\.|Ulica|ul\.|Strada|Praça|Plaza|Piazza)"
-        rf"(?:[ \t]{{1,3}}(?:{_NAME_WORD}|d[aeiou]s?|de la|del|della|di|du|des|van|von|der)){{1,4}},?"
-        r"[ \t]{1,3}\d{1,5}[A-Za-z]?(?![\w-])"), 0.75, needs="digit",
-        keywords=("rua ", "calle", "carrer", "via ", "viale", "rue ", "avenida", "avenue", "av.", "ulica",
-                  "ul.",
-                  "strada", "praça", "plaza", "piazza")),
-    Rule("street_address_suffix", "ADDRESS", _c(r"\d(?<![\w-]\d)\d{0,4}[A-Za-z]?(?![\w-])"), 0.7,
-         needs="digit", extend_left=True,
-         left_cue=_c(
-             rf"(?<![\w-])[{_UP}][{_LOW}]{{1,30}}(?i:strasse|straße|str\.|weg|gasse|platz|katu|tie|vej|gatan|"
-             r"vägen|laan|straat|utca|ulica|ulice|gade|veien|road|street)[ \t]{1,3}$")),
-    Rule("po_box", "ADDRESS", _c(
-        r"[PpBb](?<![\w]\w)(?i:(?:P\.?[ ]?O\.?[ ]?Box|PSC[ ]\d{1,5},?[ ]Box|Postfach|Box)[ ]\d{1,6})"),
-        0.75, needs="digit"),
-    Rule("unit", "ADDRESS", _c(
-        r"[ASUFRB](?<![\w#-][ASUFRB])(?:pt|partment|uite|te|nit|lat|loor|oom|ldg|uilding)\.?[ \t]{0,3}"
-        r"[A-Za-z]?\d{1,5}[A-Za-z]?(?![\w-])"), 0.55, needs="digit"),
-    Rule("numbered_street", "ADDRESS", _c(
-        rf"\d(?<![\w.,-]\d)\d{{2,5}}[ \t]{{1,3}}(?:{_NAME_WORD}[ \t]{{1,3}}){{1,3}}"
-        r"\d{1,5}[A-Za-z]?(?![\w-])"),
-        0.55, needs="digit"),
-    Rule("address_cue", "ADDRESS", _c(
-        rf"{_ADDRESS_CUE}[ \t]{{0,3}}:?[ \t\n]{{0,3}}(?P<value>(?=[^\n]{{0,60}}\d)[^\n?!;]{{4,100}})"), 0.7,
-        needs="digit", keywords=("address", "live", "located", "office", "based at", "ship", "deliver",
-                                 "send it", "mail it", "moved", "resid", "home is")),
+    Rule(
+        "street_address",
+        "ADDRESS",
+        _c(
+            rf"\d(?<![\w-]\d)\d{{0,5}}[A-Za-z]?[ \t]{{1,3}}(?:{_NAME_WORD}[ \t]{{1,3}}){{0,4}}"
+            rf"{_STREET_TYPES}\b\.?"
+            rf"(?:,?[ \t]{{0,3}}{_UNIT})?"
+        ),
+        0.8,
+        needs="digit",
+    ),
+    Rule(
+        "street_address_prefix",
+        "ADDRESS",
+        _c(
+            r"(?<![\w-])(?:Rua|Calle|Carrer|Via|Viale|Rue|Avenida|Avenue|Av\.|Ulica|ul\.|Strada|Praça|Plaza|Piazza)"
+            rf"(?:[ \t]{{1,3}}(?:{_NAME_WORD}|d[aeiou]s?|de la|del|della|di|du|des|van|von|der)){{1,4}},?"
+            r"[ \t]{1,3}\d{1,5}[A-Za-z]?(?![\w-])"
+        ),
+        0.75,
+        needs="digit",
+        keywords=(
+            "rua ",
+            "calle",
+            "carrer",
+            "via ",
+            "viale",
+            "rue ",
+            "avenida",
+            "avenue",
+            "av.",
+            "ulica",
+            "ul.",
+            "strada",
+            "praça",
+            "plaza",
+            "piazza",
+        ),
+    ),
+    Rule(
+        "street_address_suffix",
+        "ADDRESS",
+        _c(r"\d(?<![\w-]\d)\d{0,4}[A-Za-z]?(?![\w-])"),
+        0.7,
+        needs="digit",
+        extend_left=True,
+        left_cue=_c(
+            rf"(?<![\w-])[{_UP}][{_LOW}]{{1,30}}(?i:strasse|straße|str\.|weg|gasse|platz|katu|tie|vej|gatan|"
+            r"vägen|laan|straat|utca|ulica|ulice|gade|veien|road|street)[ \t]{1,3}$"
+        ),
+    ),
+    Rule(
+        "po_box",
+        "ADDRESS",
+        _c(r"[PpBb](?<![\w]\w)(?i:(?:P\.?[ ]?O\.?[ ]?Box|PSC[ ]\d{1,5},?[ ]Box|Postfach|Box)[ ]\d{1,6})"),
+        0.75,
+        needs="digit",
+    ),
+    Rule(
+        "unit",
+        "ADDRESS",
+        _c(
+            r"[ASUFRB](?<![\w#-][ASUFRB])(?:pt|partment|uite|te|nit|lat|loor|oom|ldg|uilding)\.?[ \t]{0,3}"
+            r"[A-Za-z]?\d{1,5}[A-Za-z]?(?![\w-])"
+        ),
+        0.55,
+        needs="digit",
+    ),
+    Rule(
+        "numbered_street",
+        "ADDRESS",
+        _c(
+            rf"\d(?<![\w.,-]\d)\d{{2,5}}[ \t]{{1,3}}(?:{_NAME_WORD}[ \t]{{1,3}}){{1,3}}"
+            r"\d{1,5}[A-Za-z]?(?![\w-])"
+        ),
+        0.55,
+        needs="digit",
+    ),
+    Rule(
+        "address_cue",
+        "ADDRESS",
+        _c(rf"{_ADDRESS_CUE}[ \t]{{0,3}}:?[ \t\n]{{0,3}}(?P<value>(?=[^\n]{{0,60}}\d)[^\n?!;]{{4,100}})"),
+        0.7,
+        needs="digit",
+        keywords=(
+            "address",
+            "live",
+            "located",
+            "office",
+            "based at",
+            "ship",
+            "deliver",
+            "send it",
+            "mail it",
+            "moved",
+            "resid",
+            "home is",
+        ),
+    ),
     # --- PERSON ---------------------------------------------------------------------------------------
-    Rule("person_honorific", "PERSON", _c(rf"(?P<value>{_FULL_NAME})"), 0.85,
-         left_cue=_c(rf"(?<![\w']){_HONORIFIC}\.?[ \t]{{1,3}}$")),
-    Rule("person_cue", "PERSON", _c(rf"(?P<value>(?!{_HONORIFIC}\b){_FULL_NAME})"), 0.6,
-         left_cue=_c(rf"(?<![\w']){_PERSON_CUE}[ \t]{{1,3}}$")),
-    Rule("person_name_pair", "PERSON", _c(
-        rf"(?P<value>[{_UP}](?<![\w.'’\"“-].){_NAME_REST}(?:[ \t]{{1,2}}{_INITIAL})?[ \t]{{1,2}}"
-        rf"(?!{_NOT_NAME}\b)(?!{_NOT_NAME_TAIL}\b){_NAME_WORD})(?![\w'’-])"), 0.4,
-         validator=_first_word_may_be_name),
-    Rule("person_field", "PERSON", _c(rf"(?P<value>{_FULL_NAME})"), 0.7,
-         left_cue=_c(
-             r"(?im:^[ \t]{0,8}(?:name|full name|patient|customer|client|contact|signed|from|to|by|author)"
-             r"[ \t]{0,3}:[ \t\n]{0,3})$")),
+    Rule(
+        "person_honorific",
+        "PERSON",
+        _c(rf"(?P<value>{_FULL_NAME})"),
+        0.85,
+        left_cue=_c(rf"(?<![\w']){_HONORIFIC}\.?[ \t]{{1,3}}$"),
+    ),
+    Rule(
+        "person_cue",
+        "PERSON",
+        _c(rf"(?P<value>(?!{_HONORIFIC}\b){_FULL_NAME})"),
+        0.6,
+        left_cue=_c(rf"(?<![\w']){_PERSON_CUE}[ \t]{{1,3}}$"),
+    ),
+    Rule(
+        "person_name_pair",
+        "PERSON",
+        _c(
+            rf"(?P<value>[{_UP}](?<![\w.'’\"“-].){_NAME_REST}(?:[ \t]{{1,2}}{_INITIAL})?[ \t]{{1,2}}"
+            rf"(?!{_NOT_NAME}\b)(?!{_NOT_NAME_TAIL}\b){_NAME_WORD})(?![\w'’-])"
+        ),
+        0.4,
+        validator=_first_word_may_be_name,
+    ),
+    Rule(
+        "person_field",
+        "PERSON",
+        _c(rf"(?P<value>{_FULL_NAME})"),
+        0.7,
+        left_cue=_c(
+            r"(?im:^[ \t]{0,8}(?:name|full name|patient|customer|client|contact|signed|from|to|by|author)"
+            r"[ \t]{0,3}:[ \t\n]{0,3})$"
+        ),
+    ),
 )

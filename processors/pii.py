@@ -30,18 +30,20 @@ __all__ = [
     "redact",
 ]
 
-PII_TYPES: frozenset[str] = frozenset({
-    "EMAIL",
-    "PHONE",
-    "CREDIT_CARD",
-    "IBAN",
-    "API_KEY",
-    "IP_ADDRESS",
-    "NATIONAL_ID",
-    "PERSON",
-    "ADDRESS",
-    "DATE_OF_BIRTH",
-})
+PII_TYPES: frozenset[str] = frozenset(
+    {
+        "EMAIL",
+        "PHONE",
+        "CREDIT_CARD",
+        "IBAN",
+        "API_KEY",
+        "IP_ADDRESS",
+        "NATIONAL_ID",
+        "PERSON",
+        "ADDRESS",
+        "DATE_OF_BIRTH",
+    }
+)
 """Every type :func:`detect` can report."""
 
 HIGH_CONFIDENCE = 0.8
@@ -167,11 +169,12 @@ def _merge_same_type(cands: list[PIISpan], text: str) -> list[PIISpan]:
     for span in addresses:
         if merged:
             last = merged[-1]
-            gap = text[last.end:span.start] if span.start > last.end else ""
+            gap = text[last.end : span.start] if span.start > last.end else ""
             if span.start <= last.end or (len(gap) <= 3 and not gap.strip(" ,\t")):
                 end = max(last.end, span.end)
-                merged[-1] = PIISpan("ADDRESS", last.start, end, text[last.start:end],
-                                     max(last.score, span.score))
+                merged[-1] = PIISpan(
+                    "ADDRESS", last.start, end, text[last.start : end], max(last.score, span.score)
+                )
                 continue
         merged.append(span)
     return [c for c in cands if c.type != "ADDRESS"] + merged
@@ -221,7 +224,7 @@ def redact(text: str, types: Collection[str] | None = None) -> tuple[str, list[P
     parts: list[str] = []
     pos = 0
     for s in spans:
-        parts.append(text[pos:s.start])
+        parts.append(text[pos : s.start])
         parts.append(placeholder(s.type))
         pos = s.end
     parts.append(text[pos:])

@@ -49,10 +49,26 @@ N_FEATURES = len(FEATURE_NAMES)
 
 FEATURE_SIGNS: dict[str, int] = {
     # -1: more of it can only mean MORE supported; +1: only LESS supported; 0: no prior.
-    "emb_max": -1, "emb_top2": -1, "emb_ctx": -1, "tok_prec": -1, "bigram_prec": -1, "best_tok_prec": -1,
-    "tok_novel_log": 1, "num_novel_frac": 1, "ent_novel_frac": 1, "date_novel_frac": 1, "neg_mismatch": 1,
-    "antonym_flag": 1, "num_best_novel": 1, "ent_best_novel": 1,
-    "has_num": 0, "has_ent": 0, "first_person": 0, "hedged": 0, "question": 0, "q_copy_frac": 0,
+    "emb_max": -1,
+    "emb_top2": -1,
+    "emb_ctx": -1,
+    "tok_prec": -1,
+    "bigram_prec": -1,
+    "best_tok_prec": -1,
+    "tok_novel_log": 1,
+    "num_novel_frac": 1,
+    "ent_novel_frac": 1,
+    "date_novel_frac": 1,
+    "neg_mismatch": 1,
+    "antonym_flag": 1,
+    "num_best_novel": 1,
+    "ent_best_novel": 1,
+    "has_num": 0,
+    "has_ent": 0,
+    "first_person": 0,
+    "hedged": 0,
+    "question": 0,
+    "q_copy_frac": 0,
 }
 """The direction each feature may push P(unsupported) in the monotone model."""
 

@@ -195,7 +195,8 @@ async def test_build_alerting_end_to_end(tmp_path, alert_routes, slack_loopback,
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(yaml.safe_dump({"rules": [{**RULE, "routes": ["slack", "pagerduty"]}]}))
     settings = AlertSettings(
-        data_dir=tmp_path, rules_file=rules_file,
+        data_dir=tmp_path,
+        rules_file=rules_file,
         routes={k: alert_routes[k] for k in ("slack", "pagerduty")},
     )
     history = ListHistory()
@@ -218,8 +219,12 @@ def test_late_joiner_updates_partial_resolve_is_quiet(alert_outbox, tmp_path):
     for i in range(6, 30):
         a = 0.5 if i < 20 else 0.01
         b = 0.5 if 9 <= i < 25 else 0.01
-        engine.observe([point("error_rate", a, i, 100, app="chat", model="a"),
-                        point("error_rate", b, i, 100, app="chat", model="b")])
+        engine.observe(
+            [
+                point("error_rate", a, i, 100, app="chat", model="a"),
+                point("error_rate", b, i, 100, app="chat", model="b"),
+            ]
+        )
         kinds += [(n.kind, len(n.firing)) for n in engine.tick(minute(i + 1))]
     # fire (a), update when b joins, nothing when a resolves alone, resolved when b does too
     assert kinds == [("firing", 1), ("update", 2), ("resolved", 0)]

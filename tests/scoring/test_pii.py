@@ -37,11 +37,15 @@ def types_of(text: str) -> list[tuple[str, str]]:
         ("my passport number is X1234567", ("NATIONAL_ID", "X1234567")),
         ("from 192.168.1.20 ok", ("IP_ADDRESS", "192.168.1.20")),
         ("v6 2001:db8::8a2e:370:7334 ok", ("IP_ADDRESS", "2001:db8::8a2e:370:7334")),
-        ("key sk-proj-abcdefghijklmnopqrstuvwxyz123456",
-         ("API_KEY", "sk-proj-abcdefghijklmnopqrstuvwxyz123456")),
+        (
+            "key sk-proj-abcdefghijklmnopqrstuvwxyz123456",
+            ("API_KEY", "sk-proj-abcdefghijklmnopqrstuvwxyz123456"),
+        ),
         ("aws AKIAIOSFODNN7EXAMPLE", ("API_KEY", "AKIAIOSFODNN7EXAMPLE")),
-        ("gh ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
-         ("API_KEY", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789")),
+        (
+            "gh ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            ("API_KEY", "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"),
+        ),
         ("slack xoxb-123456789012-abcdefghij", ("API_KEY", "xoxb-123456789012-abcdefghij")),
         ("api_key = 'Zx8fQ2mR9pL4vK7s'", ("API_KEY", "Zx8fQ2mR9pL4vK7s")),
         ("call me at (415) 555-2671", ("PHONE", "(415) 555-2671")),
@@ -61,8 +65,10 @@ def test_detects(text: str, expected: tuple[str, str] | None) -> None:
 
 
 def test_jwt() -> None:
-    jwt = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."
-           "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
+    jwt = (
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."
+        "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+    )
     assert types_of(f"Authorization token {jwt} end") == [("API_KEY", jwt)]
 
 
@@ -117,12 +123,14 @@ def test_redact_placeholders_and_offsets() -> None:
     red, spans = pii.redact(text)
     assert red == "Mail <EMAIL>, card <CREDIT_CARD>, ip <IP_ADDRESS>, key <API_KEY>, SSN <NATIONAL_ID>."
     for s in spans:
-        assert text[s.start:s.end] == s.text
+        assert text[s.start : s.end] == s.text
 
 
 def test_detect_sorted_and_non_overlapping() -> None:
-    text = ("Name: Mary Jones\nPhone: 905-674-3793\nE-mail: MaryJones@example.com\n"
-            "Address: 42 Elm Street, Suite 5\nCard 4111 1111 1111 1111, IBAN GB82WEST12345698765432")
+    text = (
+        "Name: Mary Jones\nPhone: 905-674-3793\nE-mail: MaryJones@example.com\n"
+        "Address: 42 Elm Street, Suite 5\nCard 4111 1111 1111 1111, IBAN GB82WEST12345698765432"
+    )
     spans = pii.detect(text)
     assert {s.type for s in spans} >= {"PERSON", "PHONE", "EMAIL", "ADDRESS", "CREDIT_CARD", "IBAN"}
     for a, b in itertools.pairwise(spans):
@@ -174,7 +182,7 @@ def test_fuzz_invariants(text: str) -> None:
     red, spans = pii.redact(text)
     for s in spans:
         assert 0 <= s.start < s.end <= len(text)
-        assert text[s.start:s.end] == s.text
+        assert text[s.start : s.end] == s.text
         assert s.type in pii.PII_TYPES
         assert 0 < s.score <= 1
     for a, b in itertools.pairwise(spans):
@@ -185,8 +193,10 @@ def test_fuzz_invariants(text: str) -> None:
 
 def test_module_is_stdlib_only() -> None:
     """The lean agent imports processors.pii: it must not pull in numpy / torch / sklearn."""
-    code = ("import sys, processors.pii; bad = {'numpy', 'torch', 'sklearn', 'pydantic'} & set(sys.modules);"
-            "print(sorted(bad))")
+    code = (
+        "import sys, processors.pii; bad = {'numpy', 'torch', 'sklearn', 'pydantic'} & set(sys.modules);"
+        "print(sorted(bad))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -206,11 +216,13 @@ def test_quality_on_presidio_dev() -> None:
 
 def test_scorer_scores_and_hides_values() -> None:
     scorer = PIIScorer()
-    res = scorer.score_batch([
-        ScoreInput(text="my card is 4111 1111 1111 1111"),
-        ScoreInput(text="hello world"),
-        ScoreInput(text="Dear Anna Kowalski,"),
-    ])
+    res = scorer.score_batch(
+        [
+            ScoreInput(text="my card is 4111 1111 1111 1111"),
+            ScoreInput(text="hello world"),
+            ScoreInput(text="Dear Anna Kowalski,"),
+        ]
+    )
     assert res[0].score == 1.0 and res[0].flagged
     assert res[0].details["types"] == ["CREDIT_CARD"]
     assert "4111" not in json.dumps(res[0].details)
