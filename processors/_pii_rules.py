@@ -290,7 +290,8 @@ RULES: tuple[Rule, ...] = (
         "date_of_birth",
         "DATE_OF_BIRTH",
         _c(
-            r"(?i:born on|born|date of birth|birth ?date|d\.?o\.?b\.?|birthday)[ \t]{0,3}(?:is|was|:)?[ \t]{0,3}"
+            r"(?i:born on|born|date of birth|birth ?date|d\.?o\.?b\.?|birthday)"
+            r"[ \t]{0,3}(?:is|was|:)?[ \t]{0,3}"
             rf"(?P<value>{_DATE})"
         ),
         0.8,
