@@ -114,6 +114,8 @@ class KafkaPublisher:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._spool: Spool | None = None
+        self._producer_broken = False
+        self.producer_resets = 0
         self._last_drop_log = 0.0
         self.counts = {"published": 0, "spooled": 0, "replayed": 0, "dropped": 0}
 
@@ -329,6 +331,7 @@ class KafkaPublisher:
                         self.settings.publish_timeout_s,
                     )
                 except Exception as exc:
+                    self._note_fatal(exc)
                     self._set_unhealthy(exc)
                     if replay:
                         raise
@@ -348,6 +351,7 @@ class KafkaPublisher:
         chunk = entry[0]
         exc = None if fut.cancelled() else fut.exception()
         if fut.cancelled() or exc is not None:
+            self._note_fatal(exc)
             self._set_unhealthy(exc)
             self._failed.extend(chunk)
             self._wake.set()
@@ -355,6 +359,13 @@ class KafkaPublisher:
         self._mark_healthy()
         self.counts["published"] += len(chunk)
         self.metrics.events.labels("published").inc(len(chunk))
+
+    def _note_fatal(self, exc: BaseException | None) -> None:
+        """After an outage the idempotent producer's sequence numbers can have a gap; the broker
+        then refuses every later batch of that producer (OutOfOrderSequenceNumber...). Only a new
+        producer (new producer id) can publish again: mark it for replacement."""
+        if exc is not None and _needs_new_producer(exc):
+            self._producer_broken = True
 
     def _set_unhealthy(self, exc: BaseException | None) -> None:
         if self._healthy:
@@ -396,6 +407,8 @@ class KafkaPublisher:
                     await _stop_quietly(producer)
                 await asyncio.sleep(interval)
         while True:
+            if self._producer_broken and not self._unacked:
+                await self._replace_producer()
             if not self._healthy and not await self._probe():
                 await asyncio.sleep(interval)
                 continue
@@ -404,8 +417,29 @@ class KafkaPublisher:
                     await self._replay_once()
                     continue
                 except Exception as exc:
+                    self._note_fatal(exc)
                     self._set_unhealthy(exc)
             await asyncio.sleep(interval if not self._healthy else min(interval, 0.2))
+
+    async def _replace_producer(self) -> None:
+        """Swap in a new producer (new producer id, fresh sequence numbers); events stay in the
+        spool meanwhile and are replayed through the new one."""
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(**_producer_kwargs(self.settings))
+        try:
+            await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
+        except Exception as exc:
+            log.warning("could not start a new kafka producer (%s); retrying", exc)
+            await _stop_quietly(producer)
+            return
+        old, self._producer = self._producer, producer
+        self._producer_broken = False
+        self._partitions = []
+        self.producer_resets += 1
+        log.warning("kafka refused the producer's sequence after an outage: replaced the producer")
+        if old is not None:
+            await _stop_quietly(old)
 
     async def _probe(self) -> bool:
         """True when a broker answers a metadata request (Kafka is back)."""
@@ -447,6 +481,18 @@ class KafkaPublisher:
         self.counts["replayed"] += len(records)
         self.metrics.events.labels("replayed").inc(len(records))
         self.metrics.spool_bytes.set(self._spool.pending_bytes)
+
+
+def _needs_new_producer(exc: BaseException) -> bool:
+    from aiokafka import errors
+
+    fatal = (
+        errors.OutOfOrderSequenceNumber,
+        errors.UnknownProducerId,
+        errors.InvalidProducerEpoch,
+        errors.ProducerFenced,
+    )
+    return isinstance(exc, fatal)
 
 
 def raise_if(condition: bool, exc: BaseException) -> None:

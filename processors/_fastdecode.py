@@ -257,7 +257,10 @@ def fast_decode(data: bytes) -> dict[str, Any] | None:
         return None
     try:
         return _check(obj)
-    except (_Reject, OverflowError):
+    except (_Reject, OverflowError) as exc:
+        # _REJECT is one shared instance: drop what the raise attached to it, or every rejected
+        # event's frames (and its parsed dict) would stay alive through the traceback chain.
+        exc.__traceback__ = exc.__context__ = exc.__cause__ = None
         return None
 
 
