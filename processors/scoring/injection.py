@@ -8,7 +8,8 @@ Features per prompt (shared by training and scoring, see :func:`injection_featur
     word pieces, jailbreaks often hide the payload later);
   - log length.
 A calibrated logistic regression turns them into a probability; the threshold was chosen on
-out-of-fold scores for <= 2 % false positives on benign prompts (see the model card).
+out-of-fold scores for <= 1 % false positives on benign prompts, all of them and the jailbreak
+set's benign prompts separately (see the model card).
 """
 
 from __future__ import annotations

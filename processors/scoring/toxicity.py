@@ -1,11 +1,13 @@
 """Toxicity scorer (prompts and responses are scored separately by the pipeline; the model is
 the same).
 
-A calibrated logistic regression over the shared MiniLM sentence embedding, optionally joined
-with character n-gram TF-IDF features when the artifact carries a fitted vectorizer (see the
-model card for which variant shipped and why). Trained on Davidson tweets + HateCheck (see
-``processors/training/train_toxicity.py``); ``score`` is the probability that the text is
-toxic (hate, harassment, threats, abusive profanity), balanced for equal class priors.
+A Platt-calibrated classifier over the shared MiniLM sentence embedding (the artifact says which
+head shipped: a small MLP or a logistic regression, optionally with char n-gram TF-IDF or lexical
+cue features; see the model card and docs/detectors.md). Trained on Davidson tweets + HateCheck +
+clean text of other sources (QA, dialogue, ordinary assistant prompts; see
+``processors/training/train_toxicity.py``); ``score`` is the probability that the text is toxic
+(hate, harassment, threats, abusive profanity), balanced for equal class priors. The threshold
+comes from the artifact (chosen for <= 1 % out-of-fold false positives on clean text).
 """
 
 from __future__ import annotations
