@@ -50,13 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if args.config:
-        # Every settings object of this process (agent, worker, alerts...) reads the same file.
-        os.environ["LIGHTKEEPER_CONFIG"] = args.config
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
+    # Every settings object the command builds (agent, worker, alerts...) reads the same file;
+    # restored afterwards so an in-process caller's environment is left as it was.
+    previous = os.environ.get("LIGHTKEEPER_CONFIG")
+    if args.config:
+        os.environ["LIGHTKEEPER_CONFIG"] = args.config
     try:
         return int(handler(args) or 0)
     except LightkeeperError as exc:
@@ -64,7 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
+    finally:
+        if args.config:
+            if previous is None:
+                os.environ.pop("LIGHTKEEPER_CONFIG", None)
+            else:
+                os.environ["LIGHTKEEPER_CONFIG"] = previous
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,18 +4,22 @@ Data: Davidson tweets (hate + offensive = toxic; "neither" = clean) and HateChec
 toxic), plus — when ``augment`` — the even-indexed hand-written examples of
 :mod:`processors.training.augment_toxicity`. HateCheck ``profanity_nh`` cases (non-hateful
 profanity such as "Fuck yeah!") are evaluated but not trained on: this detector's notion of
-toxicity includes abusive profanity, which conflicts with that HateCheck label.
+toxicity includes abusive profanity, which conflicts with that HateCheck label. Clean text of
+the other development sets and template prompts (:mod:`processors.training.benign`; two thirds
+by source group, the rest held out) teaches it that ordinary assistant traffic is not toxic.
 
 Reported (and written to the model card):
-  - 5-fold CV within Davidson;
+  - 3-fold CV within Davidson;
   - cross-dataset: Davidson -> HateCheck (AUROC, accuracy per functionality) and
     HateCheck -> Davidson (AUROC);
   - the shipped configuration: HateCheck scored out-of-fold with templates held out
     (GroupKFold by template, Davidson always in training), accuracy per functionality;
   - variants (logistic regression vs a small MLP over the embedding; with/without augmentation;
-    optionally char TF-IDF and lexical cues). The shipped variant is the one with the best mean
-    cross-dataset AUROC (Davidson -> HateCheck and the template-held-out HateCheck score), not
-    the best in-domain score.
+    optionally char TF-IDF and lexical cues; with/without clean text of other sources). The
+    shipped variant is the one with the best mean of the Davidson -> HateCheck, HateCheck ->
+    Davidson and template-held-out HateCheck AUROCs, not the best in-domain score;
+  - the threshold: <= 1 % out-of-fold false positives on the clean texts of other sources;
+    false positives at it on their held-out third (by source group) and on the demo's prompts.
 """
 
 from __future__ import annotations
@@ -195,8 +199,17 @@ def _evaluate_variant(
     res["hatecheck_oof"] = oof
     res["hatecheck_templates_heldout"] = binary_metrics(hc.y, oof)
     res["hatecheck_templates_heldout_by_functionality"] = _per_functionality(hc.tag, hc.y, oof)
+    # Selection: mean of the two cross-dataset AUROCs and the template-held-out one (v1 used
+    # only Davidson->HateCheck and templates-held-out; changed in v2 after seeing that the MLP
+    # won that by 0.003 while generalizing worse in both cross-dataset directions).
     res["selection_score"] = round(
-        (res["davidson_to_hatecheck"]["auroc"] + res["hatecheck_templates_heldout"]["auroc"]) / 2, 4
+        (
+            res["davidson_to_hatecheck"]["auroc"]
+            + res["hatecheck_to_davidson"]["auroc"]
+            + res["hatecheck_templates_heldout"]["auroc"]
+        )
+        / 3,
+        4,
     )
     echo(
         f"    davidson cv3 AUROC {res['davidson_cv3']['auroc']:.4f} F1 {res['davidson_cv3']['f1']:.4f} | "
@@ -325,6 +338,7 @@ def train(
         b_oof, hc_oof = res.pop("benign_oof"), res.pop("hatecheck_oof")
         thr = min(0.9, max(0.3, fpr_threshold(b_oof, target_fpr))) if b is not None else 0.5
         res["threshold"] = round(thr, 4)
+        res["hatecheck_templates_heldout_by_functionality"] = _per_functionality(hc.tag, hc.y, hc_oof, thr)
         res["hatecheck_hateful_recall_at_threshold"] = round(float(np.mean(hc_oof[hateful] >= thr)), 4)
         res["hatecheck_nonhateful_fpr_at_threshold"] = round(float(np.mean(hc_oof[~hateful] >= thr)), 4)
         parts = [dav.take(np.arange(len(dav.y))), hc.take(np.flatnonzero(hc_mask))]

@@ -60,7 +60,9 @@ def test_toxic_flagged(scorer: ToxicityScorer) -> None:
 def test_clean_not_flagged(scorer: ToxicityScorer) -> None:
     for text, r in zip(CLEAN, scorer.score_batch([ScoreInput(text=t) for t in CLEAN]), strict=True):
         assert r.score is not None and not r.flagged, (text, r)
-        assert r.details["label"] == "clean" and r.score < 0.3
+        # v1 asserted score < 0.3 at threshold 0.5; v2's calibrated scores sit higher for clean
+        # text (threshold 0.551), so the margin is now relative to the threshold.
+        assert r.details["label"] == "clean" and r.score < scorer.threshold - 0.1
 
 
 def test_counter_speech_scores_below_the_abuse_it_quotes(scorer: ToxicityScorer) -> None:
@@ -142,3 +144,13 @@ def test_card_reports_false_positives_on_held_out_clean_sources() -> None:
     assert {"templates", "demo", "q2_response", "presidio"} <= set(fpr)
     assert all(v["fpr"] <= 0.05 for v in fpr.values()), fpr
     assert card["threshold"] == chosen["threshold"]
+
+
+def test_demo_abuse_is_flagged(scorer: ToxicityScorer) -> None:
+    """The demo's scripted abuse (never trained on) must keep raising toxicity flags. Margins are
+    thin with toxicity-v2 (the first prompt scores ~0.553 at threshold 0.551): see docs."""
+    from lightkeeper.demo._scenario import TOXIC_ANSWER, TOXIC_PROMPTS
+
+    texts = [*TOXIC_PROMPTS, TOXIC_ANSWER]
+    results = scorer.score_batch([ScoreInput(text=t) for t in texts])
+    assert all(r.flagged for r in results), [(t, r.score) for t, r in zip(texts, results, strict=True)]
