@@ -181,7 +181,9 @@ def run_train(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ConfigError(f"training for {args.detector} is not available: {exc}") from exc
     train = module.train
-    kwargs: dict[str, Any] = {"data_dir": args.data_dir, "out_dir": args.out_dir, "version": args.version}
+    kwargs: dict[str, Any] = {"data_dir": args.data_dir, "out_dir": args.out_dir}
+    if args.version is not None:
+        kwargs["version"] = args.version
     if args.no_augment:
         kwargs["augment"] = False
     accepted = inspect.signature(train).parameters
@@ -215,6 +217,8 @@ def register(subparsers: Any) -> None:
     t.add_argument("detector", choices=DETECTORS)
     t.add_argument("--data-dir", help="shared data folder (default: ../shared/data)")
     t.add_argument("--out-dir", help="artifact folder (default: processors/artifacts)")
-    t.add_argument("--version", type=int, default=1, help="artifact version number (default 1)")
+    t.add_argument(
+        "--version", type=int, default=None, help="artifact version number (default: the shipped one)"
+    )
     t.add_argument("--no-augment", action="store_true", help="train without the hand-written examples")
     t.set_defaults(handler=run_train)
