@@ -73,5 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 os.environ["LIGHTKEEPER_CONFIG"] = previous
 
+
 if __name__ == "__main__":
     sys.exit(main())
