@@ -24,8 +24,13 @@ from schemas.events import LLMCallEvent
 
 log = logging.getLogger(__name__)
 
-#: Longest stretch of event building before the loop serves requests again.
+#: Longest stretch of event building before the loop serves requests again (no backlog).
 _SLICE_S = 0.0005
+#: With a backlog the slice grows (one more base slice per _BACKLOG_STEP queued captures) up to
+#: _MAX_SLICE_S, so that under overload event building keeps up with the proxy instead of the
+#: capture queue filling up and dropping; at normal load the slice stays at _SLICE_S.
+_BACKLOG_STEP = 256
+_MAX_SLICE_S = 0.010
 
 
 def event_key(event: LLMCallEvent) -> bytes:
@@ -96,7 +101,8 @@ class Recorder:
                     return
                 self._wake.clear()
                 await self._wake.wait()
-            slice_end = time.perf_counter() + _SLICE_S
+            backlog = len(self._queue)
+            slice_end = time.perf_counter() + min(_SLICE_S * (1 + backlog // _BACKLOG_STEP), _MAX_SLICE_S)
             while self._queue and time.perf_counter() < slice_end:
                 cap = self._queue.popleft()
                 try:
