@@ -90,18 +90,32 @@ class WorkerProcess:
     """One ``lightkeeper worker`` subprocess; its store is ``chdb://<root>/store``; output
     (stdout+stderr) goes to ``<root>/worker.log``."""
 
-    def __init__(self, kafka: KafkaSettings, app_id: str, root: Path, *, batch_max: int = 200) -> None:
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        app_id: str,
+        root: Path,
+        *,
+        batch_max: int = 200,
+        metrics_port: int = 0,
+        stages: str = "",
+        config: Path | None = None,
+        log_level: str = "INFO",
+        extra: Sequence[str] = (),
+    ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.store_url = f"chdb://{root / 'store'}"
         self.log = root / "worker.log"
         self.app_id = app_id
         self.args = [
-            sys.executable, "-m", "lightkeeper", "--log-level", "INFO", "worker",
+            sys.executable, "-m", "lightkeeper", "--log-level", log_level,
+            *(["--config", str(config)] if config else []),
+            "worker",
             "--bootstrap", kafka.bootstrap_servers, "--topic-prefix", kafka.topic_prefix,
             "--app-id", app_id, "--store-url", self.store_url, "--data-dir", str(root),
-            "--batch-max", str(batch_max), "--batch-within", "0.2", "--metrics-port", "0",
-            "--stages", "",
+            "--batch-max", str(batch_max), "--batch-within", "0.2", "--metrics-port", str(metrics_port),
+            "--stages", stages, *extra,
         ]  # fmt: skip
         self.env = {
             **os.environ,

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,107 +13,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from lightkeeper.settings import KafkaSettings
+from lightkeeper.testing.chaos import WorkerProcess, free_port
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class WorkerProc:
-    """One ``lightkeeper worker`` subprocess with its own embedded store."""
+class WorkerProc(WorkerProcess):
+    """The worker tests' defaults: bigger batches, quieter logs."""
 
     def __init__(
-        self,
-        kafka: KafkaSettings,
-        app_id: str,
-        root: Path,
-        *,
-        batch_max: int = 500,
-        metrics_port: int = 0,
-        extra: Sequence[str] = (),
-        config: Path | None = None,
-        stages: str = "",
+        self, kafka: KafkaSettings, app_id: str, root: Path, *, batch_max: int = 500, **kw: Any
     ) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-        self.store_url = f"chdb://{root / 'store'}"
-        self.log = root / "worker.log"
-        self.args = [
-            sys.executable,
-            "-m",
-            "lightkeeper",
-            "--log-level",
-            "WARNING",
-            *(["--config", str(config)] if config else []),
-            "worker",
-            "--bootstrap",
-            kafka.bootstrap_servers,
-            "--topic-prefix",
-            kafka.topic_prefix,
-            "--app-id",
-            app_id,
-            "--store-url",
-            self.store_url,
-            "--data-dir",
-            str(root),
-            "--batch-max",
-            str(batch_max),
-            "--batch-within",
-            "0.2",
-            "--metrics-port",
-            str(metrics_port),
-            "--stages",
-            stages,
-            *extra,
-        ]
-        self.env = {
-            **os.environ,
-            "LIGHTKEEPER_KAFKA__PARTITIONS": str(kafka.partitions),
-            "HF_HUB_OFFLINE": "1",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProc:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env)
-        return self
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self, timeout: float = 30.0) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return int(self.proc.returncode or 0)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, n: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:]) if self.log.exists() else ""
-
-    def query(self, sql: str) -> list[list[Any]]:
-        """Run ``sql`` on this worker's store in a fresh process (chdb: one process per store)."""
-        code = (
-            "import json,sys\nfrom lightkeeper.store import connect\n"
-            f"c=connect({self.store_url!r},'lightkeeper')\n"
-            "rows=c.query(sys.argv[1]).result_rows\n"
-            "print(json.dumps([[str(v) if v is not None else None for v in r] for r in rows]))\n"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code, sql], capture_output=True, env=self.env, timeout=60, check=True
-        )
-        return json.loads(out.stdout.decode().strip().splitlines()[-1])
+        super().__init__(kafka, app_id, root, batch_max=batch_max, log_level="WARNING", **kw)
 
 
 async def produce(
