@@ -43,3 +43,31 @@ class Scorer(Protocol):
         """Score a batch; one result per item, in order. Never raises for one bad item: that
         item gets ``ScoreResult(None, {"error": ...})``."""
         ...
+
+
+def split_text_items(items: list[ScoreInput], dim: int) -> tuple[list[int], list[ScoreResult | None]]:
+    """Indexes of the items a text scorer can score, and a results list where every other item
+    already holds its error (empty text, or an embedding of the wrong dimension)."""
+    results: list[ScoreResult | None] = [None] * len(items)
+    ok: list[int] = []
+    for i, it in enumerate(items):
+        if not isinstance(it.text, str) or not it.text.strip():
+            results[i] = ScoreResult(None, {"error": "empty or missing text"})
+        elif it.embedding is not None and np.asarray(it.embedding).size != dim:
+            results[i] = ScoreResult(None, {"error": "embedding has the wrong dimension"})
+        else:
+            ok.append(i)
+    return ok, results
+
+
+def item_embeddings(items: list[ScoreInput], dim: int, embedder: Any) -> np.ndarray:
+    """``(len(items), dim)`` float32: the embeddings the items carry, the missing ones computed by
+    ``embedder`` (the shared :class:`processors.embedding.Embedder`) in one call."""
+    out = np.empty((len(items), dim), dtype=np.float32)
+    missing = [i for i, it in enumerate(items) if it.embedding is None]
+    if missing:
+        out[missing] = embedder.embed([items[i].text for i in missing])
+    for i, it in enumerate(items):
+        if it.embedding is not None:
+            out[i] = np.asarray(it.embedding, dtype=np.float32).reshape(-1)
+    return out

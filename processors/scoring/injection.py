@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from processors.embedding import single_thread_blas
-from processors.scoring.base import ScoreInput, ScoreResult
+from processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
 
 __all__ = ["CUE_PATTERNS", "InjectionScorer", "injection_features", "regex_cues"]
 
@@ -108,35 +108,20 @@ class InjectionScorer:
         self.version = str(art["version"])
         self._embedder = embedder
 
-    def _embed(self, items: list[ScoreInput], texts: list[str]) -> np.ndarray:
-        missing = [i for i, it in enumerate(items) if it.embedding is None]
-        out = np.empty((len(items), self._pattern_emb.shape[1]), dtype=np.float32)
-        if missing:
-            if self._embedder is None:
-                from processors.embedding import get_embedder
+    def _get_embedder(self) -> Any:
+        if self._embedder is None:
+            from processors.embedding import get_embedder
 
-                self._embedder = get_embedder()
-            out[missing] = self._embedder.embed([texts[i] for i in missing])
-        for i, it in enumerate(items):
-            if it.embedding is not None:
-                out[i] = np.asarray(it.embedding, dtype=np.float32).reshape(-1)
-        return out
+            self._embedder = get_embedder()
+        return self._embedder
 
     def score_batch(self, items: list[ScoreInput]) -> list[ScoreResult]:
         """One result per item, in order; an item without text gets ``score=None`` and an error."""
-        results: list[ScoreResult | None] = [None] * len(items)
-        ok: list[int] = []
-        for i, it in enumerate(items):
-            if not isinstance(it.text, str) or not it.text.strip():
-                results[i] = ScoreResult(None, {"error": "empty or missing text"})
-            elif it.embedding is not None and np.asarray(it.embedding).size != self._pattern_emb.shape[1]:
-                results[i] = ScoreResult(None, {"error": "embedding has the wrong dimension"})
-            else:
-                ok.append(i)
+        ok, results = split_text_items(items, self._pattern_emb.shape[1])
         if ok:
             sub = [items[i] for i in ok]
             texts = [it.text for it in sub]
-            emb = self._embed(sub, texts)
+            emb = item_embeddings(sub, self._pattern_emb.shape[1], self._get_embedder())
             with single_thread_blas():
                 feats, nearest = injection_features(texts, emb, self._pattern_emb)
                 probs = self._clf.predict_proba(feats)[:, 1]

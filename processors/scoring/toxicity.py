@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from processors.embedding import single_thread_blas
-from processors.scoring.base import ScoreInput, ScoreResult
+from processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
 
 __all__ = ["ToxicityScorer", "toxicity_features"]
 
@@ -56,34 +56,19 @@ class ToxicityScorer:
         self._embedder = embedder
         self.dim = 384
 
-    def _embed(self, items: list[ScoreInput]) -> np.ndarray:
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        missing = [i for i, it in enumerate(items) if it.embedding is None]
-        if missing:
-            if self._embedder is None:
-                from processors.embedding import get_embedder
+    def _get_embedder(self) -> Any:
+        if self._embedder is None:
+            from processors.embedding import get_embedder
 
-                self._embedder = get_embedder()
-            out[missing] = self._embedder.embed([items[i].text for i in missing])
-        for i, it in enumerate(items):
-            if it.embedding is not None:
-                out[i] = np.asarray(it.embedding, dtype=np.float32).reshape(-1)
-        return out
+            self._embedder = get_embedder()
+        return self._embedder
 
     def score_batch(self, items: list[ScoreInput]) -> list[ScoreResult]:
         """One result per item, in order; an item without text gets ``score=None`` and an error."""
-        results: list[ScoreResult | None] = [None] * len(items)
-        ok: list[int] = []
-        for i, it in enumerate(items):
-            if not isinstance(it.text, str) or not it.text.strip():
-                results[i] = ScoreResult(None, {"error": "empty or missing text"})
-            elif it.embedding is not None and np.asarray(it.embedding).size != self.dim:
-                results[i] = ScoreResult(None, {"error": "embedding has the wrong dimension"})
-            else:
-                ok.append(i)
+        ok, results = split_text_items(items, self.dim)
         if ok:
             sub = [items[i] for i in ok]
-            emb = self._embed(sub)
+            emb = item_embeddings(sub, self.dim, self._get_embedder())
             with single_thread_blas():
                 feats = toxicity_features([it.text for it in sub], emb, self._tfidf, self._lexicon)
                 probs = self._clf.predict_proba(feats)[:, 1]
