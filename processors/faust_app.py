@@ -27,10 +27,9 @@ from typing import Any
 
 import faust
 import orjson
-from faust.transport.drivers.aiokafka import Consumer as _AIOKafkaConsumer
-from mode.services import WaitResults
 
 from lightkeeper.kafka.client import faust_broker_kwargs
+from processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, ack_events
 from processors.metrics import WorkerMetrics
 from processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
 from processors.settings import WorkerSettings
@@ -42,45 +41,6 @@ from schemas.records import ScoreRecord
 log = logging.getLogger(__name__)
 
 RESULT_TOPICS = ("scores", "drift", "anomalies", "alerts")
-
-
-class AtLeastOnceConsumer(_AIOKafkaConsumer):
-    """faust's aiokafka consumer, except that it never acknowledges a message no stream took.
-
-    During a rebalance faust skips the messages already buffered (flow control suspended or an
-    old generation) and acknowledges them "so the lag does not grow"; that lets the offset be
-    committed past events that were never stored, and the partition's next owner never sees
-    them. Refusing those acks keeps the committed offset before them: after the rebalance the
-    consumer seeks back to the committed offset and the events are delivered again."""
-
-    def ack(self, message: Any) -> bool:
-        if not message.tracked:
-            return False
-        return bool(super().ack(message))
-
-    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109
-        """faust's fetch loop hands every message over with ``wait_first(callback(message),
-        suspend_flow.wait())``, which costs four tasks, ``asyncio.wait`` and three cancellations
-        per message. Fast path: run the callback as one task and give it one loop turn; when it
-        is done by then (the stream buffer had room: the usual case) that is the result, as the
-        race would have found. Otherwise (buffer full, flow suspended, stopping) the full race
-        runs on the same task, so nothing changes for those cases."""
-        if (
-            len(coros) != 2
-            or timeout is not None
-            or not asyncio.iscoroutine(coros[0])
-            or self.suspend_flow.is_set()
-            or self.should_stop
-        ):
-            return await super().wait_first(*coros, timeout=timeout)
-        delivery, other = coros
-        task = asyncio.ensure_future(delivery)
-        await asyncio.sleep(0)
-        if not task.done() or self.suspend_flow.is_set() or self.should_stop:
-            return await super().wait_first(task, other)
-        if asyncio.iscoroutine(other):
-            other.close()
-        return WaitResults([delivery], [task.result()], False)
 
 
 @dataclass
@@ -115,7 +75,8 @@ def create_worker(
     )
     datadir = settings.data_dir / "worker" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    max_poll = max(settings.batch_max, 500)
+    app = LeanApp(
         settings.app_id,
         **faust_broker_kwargs(kafka),
         store="memory://",
@@ -130,8 +91,11 @@ def create_worker(
         broker_commit_interval=1.0,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=max(settings.session_timeout_s / 4, 0.5),
-        broker_max_poll_records=max(settings.batch_max, 500),
-        stream_buffer_maxsize=max(settings.batch_max * 2, 4096),
+        broker_max_poll_records=max_poll,
+        # faust stops fetching a partition when its buffer passes 80 % and resumes below 40 %;
+        # one poll's records are still delivered after that, so the buffer keeps room for
+        # them: deliveries never wait on a full buffer one message at a time.
+        stream_buffer_maxsize=max(settings.batch_max * 2, 4096, 5 * max_poll + 1),
         producer_acks=-1,
         producer_linger_ms=5,
         producer_compression_type=None
@@ -141,12 +105,13 @@ def create_worker(
         logging_config=None,
     )
     app.transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]
-    events_topic = app.topic(kafka.topic("events"), value_serializer="raw", key_serializer="raw")
+    events_topic = app.topic(
+        kafka.topic("events"), schema=RawSchema(key_serializer="raw", value_serializer="raw")
+    )
     dead_topic = kafka.topic("dead-letters")
     monitor_topic = app.topic(
         f"{kafka.topic_prefix}{settings.app_id}-monitor-by-key",
-        key_type=str,
-        value_serializer="raw",
+        schema=RawSchema(key_type=str, value_serializer="raw"),
         partitions=kafka.partitions,
         internal=True,
     )
@@ -183,7 +148,7 @@ def create_worker(
             if hw is not None:
                 metrics.lag.labels(tp.topic, str(tp.partition)).set(max(hw - offset - 1, 0))
 
-    async def finish(stream: Any, events: list[Any], batch: Batch) -> bool:
+    async def finish(events: list[Any], batch: Batch) -> bool:
         """Store, publish, then acknowledge one batch; False when stopping before stored."""
         stored = await sink.store(
             batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop
@@ -198,8 +163,7 @@ def create_worker(
             if e.message.timestamp:
                 metrics.e2e_seconds.observe(max(stored_at - e.message.timestamp, 0.0))
         await publish(batch)
-        for e in events:
-            await stream.ack(e)
+        ack_events(events)
         update_lag(events)
         return True
 
@@ -226,7 +190,7 @@ def create_worker(
                 metrics.process_seconds.observe(time.perf_counter() - started)
                 if inflight is not None and not await inflight:
                     return
-                inflight = asyncio.create_task(finish(stream, list(events), batch))
+                inflight = asyncio.create_task(finish(list(events), batch))
             if inflight is not None:
                 await inflight
         finally:
@@ -252,8 +216,7 @@ def create_worker(
                 ]
                 if sends:
                     await asyncio.gather(*sends)
-            for e in events:
-                await stream.ack(e)
+            ack_events(events)
 
     if monitors is not None and monitors.stages:
         app.agent(monitor_topic, name=f"{settings.app_id}.monitor_by_key")(monitor_by_key)

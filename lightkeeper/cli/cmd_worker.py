@@ -16,6 +16,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from lightkeeper.kafka.topics import ensure_topics
     from lightkeeper.store import connect
     from lightkeeper.store.migrate import migrate
+    from processors._faust_fastpath import tune_gc
     from processors.enrich import Enricher
     from processors.faust_app import create_worker
     from processors.pipeline import Pipeline
@@ -55,6 +56,7 @@ def run_worker(args: argparse.Namespace) -> int:
         settings.metrics_port or "off",
     )
     worker = faust.Worker(parts.app, loglevel=settings.log_level.lower(), override_logging=False, quiet=True)
+    tune_gc()
     try:
         worker.execute_from_commandline()
     finally:

@@ -1,0 +1,154 @@
+"""Per-message cost of faust's delivery path, cut down for the worker's hot topics.
+
+faust hands every consumed message through several layers (fetch loop -> conductor -> schema
+decode -> channel queue -> stream -> take buffer -> ack), each with sensors and tasks. At
+10,000 events/s that per-message work, not the pipeline, bounds one worker process. What is
+here keeps faust's semantics (flow control, buffers, acks and offsets are still faust's own)
+and removes work the worker does not need:
+
+* :class:`AtLeastOnceConsumer` never acknowledges a message no stream took, and delivers a
+  message to the stream buffer eagerly (no task and loop turn per message) when the delivery
+  completes without waiting — the usual case; anything that would wait runs in faust's race
+  against flow suspension, unchanged.
+* :class:`RawSchema` builds the event from the message's key and value bytes without the
+  serializer registry (the worker decodes the bytes itself, in batches).
+* :class:`LeanApp` does not register faust's in-memory ``Monitor`` sensor, which records
+  several timings per message for faust's web views (disabled in the worker); the worker
+  exports its own Prometheus metrics. ``app.monitor`` still exists for faust's own calls.
+* :func:`tune_gc` keeps the garbage collector from walking the worker's long-lived objects
+  every few events.
+* :func:`ack_events` acknowledges a stored batch without ``Stream.ack``'s per-event sensor
+  calls (there are no sensors left to call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+import faust
+from faust.transport.drivers.aiokafka import Consumer as _AIOKafkaConsumer
+from mode.services import WaitResults
+
+
+class AtLeastOnceConsumer(_AIOKafkaConsumer):
+    """faust's aiokafka consumer, except that it never acknowledges a message no stream took
+    and hands messages to the streams without a task per message.
+
+    During a rebalance faust skips the messages already buffered (flow control suspended or an
+    old generation) and acknowledges them "so the lag does not grow"; that lets the offset be
+    committed past events that were never stored, and the partition's next owner never sees
+    them. Refusing those acks keeps the committed offset before them: after the rebalance the
+    consumer seeks back to the committed offset and the events are delivered again."""
+
+    def ack(self, message: Any) -> bool:
+        if not message.tracked:
+            return False
+        return bool(super().ack(message))
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109
+        """faust's fetch loop hands every message over with ``wait_first(callback(message),
+        suspend_flow.wait())``: four tasks, ``asyncio.wait`` and three cancellations per
+        message. Fast path: step the delivery coroutine directly; when it finishes without
+        waiting (the stream buffer had room, flow not suspended: the usual case) that is the
+        result the race would have found, with no task and no loop turn. When it waits (buffer
+        full, flow control, producer buffer), the started coroutine is finished in a task that
+        runs faust's full race against ``suspend_flow``, so nothing changes for those cases."""
+        if (
+            len(coros) != 2
+            or timeout is not None
+            or not asyncio.iscoroutine(coros[0])
+            or self.suspend_flow.is_set()
+            or self.should_stop
+        ):
+            return await super().wait_first(*coros, timeout=timeout)
+        delivery, other = coros
+        try:
+            waiting_on = delivery.send(None)
+        except StopIteration as done:
+            _close(other)
+            return WaitResults([delivery], [done.value], False)
+        except BaseException:
+            _close(other)  # the error propagates as the race would have propagated it
+            raise
+        task = asyncio.ensure_future(finish_started(delivery, waiting_on))
+        return await super().wait_first(task, other)
+
+
+def _close(awaitable: Any) -> None:
+    if asyncio.iscoroutine(awaitable):
+        awaitable.close()
+
+
+async def finish_started(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
+    """Run ``coro`` — already started and suspended on ``waiting_on`` (what its last step
+    yielded: a future, or ``None`` for a bare yield) — to its end, as its task would have:
+    wait for the future, resume, repeat. Cancelling this coroutine cancels the awaited future
+    and throws ``CancelledError`` into ``coro`` (its ``finally`` blocks run), like a task."""
+    while True:
+        cancelled: asyncio.CancelledError | None = None
+        try:
+            if waiting_on is None:
+                await asyncio.sleep(0)
+            elif asyncio.isfuture(waiting_on):
+                waiting_on._asyncio_future_blocking = False
+                await asyncio.wait((waiting_on,))
+            else:
+                coro.close()
+                raise RuntimeError(f"delivery coroutine yielded {waiting_on!r}, not a future")
+        except asyncio.CancelledError as exc:
+            if asyncio.isfuture(waiting_on):
+                waiting_on.cancel()
+            cancelled = exc
+        try:
+            waiting_on = coro.send(None) if cancelled is None else coro.throw(cancelled)
+        except StopIteration as done:
+            if cancelled is not None:
+                raise cancelled from None
+            return done.value
+
+
+class RawSchema(faust.Schema):
+    """Events carry the message's key and value bytes as they are (no serializer registry
+    lookup per message; the worker decodes values itself, in batches)."""
+
+    def compile(self, app: Any, **kwargs: Any) -> Any:
+        event_type = app.conf.Event  # looked up once: faust's settings object is slow to read
+
+        async def decode(message: Any, *, propagate: bool = False) -> Any:
+            return event_type(app, message.key, message.value, message.headers, message)
+
+        return decode
+
+
+class LeanApp(faust.App):
+    """A faust app without the in-memory ``Monitor`` sensor (see the module docstring)."""
+
+    def on_init_dependencies(self) -> Iterable[Any]:
+        deps = super().on_init_dependencies()
+        self.sensors.remove(self.monitor)
+        return deps
+
+
+def ack_events(events: Iterable[Any]) -> None:
+    """Acknowledge stored events: faust commits an offset once every earlier message of the
+    partition is acknowledged."""
+    for event in events:
+        event.ack()
+
+
+def tune_gc(young_threshold: int = 20_000) -> None:
+    """Call once after start-up: move everything allocated so far (modules, settings, the
+    pricing table) out of the collector's reach (``gc.freeze``) and collect the young
+    generation every ``young_threshold`` net container allocations instead of 700. The worker
+    allocates several dicts and lists per event, so with the defaults the collector ran every
+    few events and its full passes walked every long-lived object each time."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(young_threshold, older, oldest)
+
+
+__all__ = ["AtLeastOnceConsumer", "LeanApp", "RawSchema", "ack_events", "finish_started", "tune_gc"]

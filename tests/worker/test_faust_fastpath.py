@@ -1,0 +1,140 @@
+"""The worker's faust fast path: eager delivery keeps faust's race semantics, the raw schema
+hands bytes through, and the lean app drops only the in-memory Monitor sensor."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, finish_started
+
+
+def bare_consumer() -> Any:
+    """An AtLeastOnceConsumer with only what ``wait_first`` reads (no Kafka, no app)."""
+    consumer: Any = AtLeastOnceConsumer.__new__(AtLeastOnceConsumer)
+    consumer.suspend_flow = asyncio.Event()
+    consumer._stopped = asyncio.Event()
+    consumer._crashed = asyncio.Event()
+    consumer._loop = asyncio.get_running_loop()
+    return consumer
+
+
+async def test_delivery_that_does_not_wait_completes_without_a_task() -> None:
+    consumer = bare_consumer()
+    tasks_before = len(asyncio.all_tasks())
+
+    async def deliver() -> str:
+        return "delivered"
+
+    other = consumer.suspend_flow.wait()
+    result = await consumer.wait_first(deliver(), other)
+    assert result.results == ["delivered"]
+    assert not result.stopped
+    assert len(asyncio.all_tasks()) == tasks_before
+    assert other.cr_frame is None  # the flow-suspension waiter was closed, not leaked
+
+
+async def test_delivery_that_waits_is_finished_in_the_race() -> None:
+    consumer = bare_consumer()
+    room = asyncio.get_running_loop().create_future()
+
+    async def deliver() -> str:
+        await room  # a full buffer: waits until the stream takes something
+        return "delivered after waiting"
+
+    asyncio.get_running_loop().call_later(0.05, room.set_result, None)
+    result = await consumer.wait_first(deliver(), consumer.suspend_flow.wait())
+    assert result.results == ["delivered after waiting"]
+
+
+async def test_waiting_delivery_is_cancelled_when_flow_is_suspended() -> None:
+    consumer = bare_consumer()
+    never = asyncio.get_running_loop().create_future()
+    cleaned_up = []
+
+    async def deliver() -> None:
+        try:
+            await never
+        finally:
+            cleaned_up.append(True)
+
+    asyncio.get_running_loop().call_later(0.05, consumer.suspend_flow.set)
+    result = await consumer.wait_first(deliver(), consumer.suspend_flow.wait())
+    await asyncio.sleep(0)  # let the cancelled delivery task run its finally block
+    assert result.results == [True]  # the suspension won the race
+    assert cleaned_up == [True]
+    assert never.cancelled()
+
+
+async def test_delivery_errors_propagate_on_the_fast_path() -> None:
+    consumer = bare_consumer()
+
+    async def deliver() -> None:
+        raise ValueError("bad message")
+
+    other = consumer.suspend_flow.wait()
+    with pytest.raises(ValueError, match="bad message"):
+        await consumer.wait_first(deliver(), other)
+    assert other.cr_frame is None
+
+
+async def test_finish_started_resumes_a_suspended_coroutine_to_its_result() -> None:
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+
+    async def two_waits() -> int:
+        a = await first
+        await asyncio.sleep(0)
+        b = await second
+        return int(a + b)
+
+    coro = two_waits()
+    waiting_on = coro.send(None)
+    assert waiting_on is first
+    task = asyncio.ensure_future(finish_started(coro, waiting_on))
+    first.set_result(2)
+    await asyncio.sleep(0.01)
+    assert not task.done()
+    second.set_result(40)
+    assert await task == 42
+
+
+async def test_finish_started_passes_a_future_exception_into_the_coroutine() -> None:
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    async def handles() -> str:
+        try:
+            await fut
+        except KeyError:
+            return "handled"
+        return "not reached"
+
+    coro = handles()
+    task = asyncio.ensure_future(finish_started(coro, coro.send(None)))
+    fut.set_exception(KeyError("x"))
+    assert await task == "handled"
+
+
+def test_raw_schema_events_carry_the_message_bytes() -> None:
+    app = LeanApp("fastpath-test", broker="kafka://localhost:1", store="memory://", autodiscover=False)
+    decode = RawSchema(key_serializer="raw", value_serializer="raw").compile(app)
+
+    class Msg:
+        key = b"k"
+        value = b'{"not": "decoded"}'
+        headers = ()
+
+    event = asyncio.run(decode(Msg()))
+    assert event.key == b"k"
+    assert event.value == b'{"not": "decoded"}'
+    assert event.message is not None
+
+
+def test_lean_app_drops_only_the_monitor_sensor() -> None:
+    app = LeanApp("fastpath-test-2", broker="kafka://localhost:1", store="memory://", autodiscover=False)
+    app.on_init_dependencies()
+    assert app.monitor not in set(app.sensors)
+    assert app.monitor is not None  # faust's own calls (app.monitor.on_tp_commit...) still work
