@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,8 @@ from schemas.records import ScoreRecord
 log = logging.getLogger(__name__)
 
 RESULT_TOPICS = ("scores", "drift", "anomalies", "alerts")
+IN_FLIGHT = 2
+"""Batches the events agent holds at once (processing + storing) while it takes the next."""
 
 
 @dataclass
@@ -167,35 +169,51 @@ def create_worker(
         update_lag(events)
         return True
 
+    process_lock = asyncio.Lock()
+
+    async def handle(events: list[Any], previous: asyncio.Task[bool] | None) -> bool:
+        """Process one batch (one batch at a time: FIFO lock), then store, publish and
+        acknowledge it once the previous batch is stored; False when stopping first."""
+        raws = [
+            RawEvent(
+                e.message.value or b"",
+                e.message.key,
+                e.message.topic,
+                e.message.partition,
+                e.message.offset,
+                int(e.message.timestamp * 1000) if e.message.timestamp else None,
+            )
+            for e in events
+        ]
+        async with process_lock:
+            started = time.perf_counter()
+            batch = await asyncio.to_thread(pipeline.process, raws)
+            metrics.process_seconds.observe(time.perf_counter() - started)
+        if previous is not None and not await previous:
+            return False
+        return await finish(events, batch)
+
     @app.agent(events_topic, name=f"{settings.app_id}.process_events")
     async def process_events(stream: Any) -> None:
-        # One batch is stored while the next one is processed (the insert runs without the
-        # GIL); at most one store is in flight, batches are stored and acknowledged in order.
-        inflight: asyncio.Task[bool] | None = None
+        # Batches overlap: the next one is taken from the stream while the previous one is
+        # processed (in a thread) and the one before it stored (the insert runs without the
+        # GIL). At most ``IN_FLIGHT`` batches are held; they are processed one at a time and
+        # stored and acknowledged in order.
+        inflight: deque[asyncio.Task[bool]] = deque()
         try:
             async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
-                raws = [
-                    RawEvent(
-                        e.message.value or b"",
-                        e.message.key,
-                        e.message.topic,
-                        e.message.partition,
-                        e.message.offset,
-                        int(e.message.timestamp * 1000) if e.message.timestamp else None,
-                    )
-                    for e in events
-                ]
-                started = time.perf_counter()
-                batch = await asyncio.to_thread(pipeline.process, raws)
-                metrics.process_seconds.observe(time.perf_counter() - started)
-                if inflight is not None and not await inflight:
+                while len(inflight) >= IN_FLIGHT:
+                    if not await inflight.popleft():
+                        return
+                previous = inflight[-1] if inflight else None
+                inflight.append(asyncio.create_task(handle(list(events), previous)))
+            while inflight:
+                if not await inflight.popleft():
                     return
-                inflight = asyncio.create_task(finish(list(events), batch))
-            if inflight is not None:
-                await inflight
         finally:
-            if inflight is not None and not inflight.done():
-                inflight.cancel()
+            for task in inflight:
+                if not task.done():
+                    task.cancel()
 
     async def monitor_by_key(stream: Any) -> None:
         # Stateful stages see every event of a key here, on the worker owning its partition.
