@@ -30,7 +30,7 @@ import orjson
 
 from lightkeeper.kafka.client import faust_broker_kwargs
 from processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, ack_events
-from processors.metrics import WorkerMetrics
+from processors.metrics import WorkerMetrics, observe_many
 from processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
 from processors.settings import WorkerSettings
 from processors.sink import Sink
@@ -161,9 +161,10 @@ def create_worker(
             )
             return False
         stored_at = time.time()
-        for e in events:
-            if e.message.timestamp:
-                metrics.e2e_seconds.observe(max(stored_at - e.message.timestamp, 0.0))
+        observe_many(
+            metrics.e2e_seconds,
+            [max(stored_at - e.message.timestamp, 0.0) for e in events if e.message.timestamp],
+        )
         await publish(batch)
         ack_events(events)
         update_lag(events)

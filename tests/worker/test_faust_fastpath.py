@@ -138,3 +138,23 @@ def test_lean_app_drops_only_the_monitor_sensor() -> None:
     app.on_init_dependencies()
     assert app.monitor not in set(app.sensors)
     assert app.monitor is not None  # faust's own calls (app.monitor.on_tp_commit...) still work
+
+
+def test_observe_many_equals_observing_each_value() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from processors.metrics import observe_many
+
+    values = [i / 100 for i in range(300)] + [0.1, 0.25, 0.0, 1e9]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    h_one = Histogram("lat", "latency", registry=one, buckets=(0.1, 0.25, 0.5, 1, 2.5))
+    h_many = Histogram("lat", "latency", registry=many, buckets=(0.1, 0.25, 0.5, 1, 2.5))
+    for v in values:
+        h_one.observe(v)
+    observe_many(h_many, values)
+
+    def lines(reg: CollectorRegistry) -> list[str]:
+        return [ln for ln in generate_latest(reg).decode().splitlines() if "_created" not in ln]
+
+    assert lines(one) == lines(many)
+    assert 'lat_bucket{le="0.1"} 13.0' in lines(many)
