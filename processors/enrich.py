@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from agent.tokens import estimate_messages, estimate_tokens
+from lightkeeper.store.rows import usd
 from processors.pricing import PricingTable, TokenCounts, compute_cost, default_pricing
 from schemas.events import LLMCallEvent
 
@@ -45,6 +46,19 @@ class Enrichment:
             "cost_reasoning_usd": self.cost_reasoning_usd,
             "pricing_version": self.pricing_version,
             "cost_unknown_model": self.cost_unknown_model,
+        }
+
+    def row_columns(self) -> dict[str, Any]:
+        """The checked ``events`` cost columns: ``enrichment_columns(**self.columns())``
+        without the keyword round trip (the worker's per-event path)."""
+        return {
+            "cost_usd": usd(self.cost_usd),
+            "cost_input_usd": usd(self.cost_input_usd),
+            "cost_output_usd": usd(self.cost_output_usd),
+            "cost_cached_input_usd": usd(self.cost_cached_input_usd),
+            "cost_reasoning_usd": usd(self.cost_reasoning_usd),
+            "pricing_version": str(self.pricing_version or ""),
+            "cost_unknown_model": int(bool(self.cost_unknown_model)),
         }
 
 

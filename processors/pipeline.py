@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from lightkeeper.errors import LightkeeperError, SchemaError
-from lightkeeper.store.rows import enrichment_columns, event_row
+from lightkeeper.store.rows import event_row
 from processors._eventlist import EventList
 from processors._fastdecode import fast_decode, fast_row
 from processors.enrich import Enricher, Enrichment
@@ -183,7 +183,7 @@ class Pipeline:
                 continue
             try:
                 enrichment = enricher.enrich_fast(d)
-                row = fast_row(d, enrichment_columns(**enrichment.columns()))
+                row = fast_row(d, enrichment.row_columns())
             except Exception as exc:
                 batch.dead.append(_row_dead_letter(raw, exc, d["event_id"]))
                 continue

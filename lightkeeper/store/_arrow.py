@@ -124,6 +124,10 @@ def to_table(rows: list[dict[str, Any]], schema: dict[str, pa.DataType]) -> pa.T
             f"row has column(s) the table lacks: {', '.join(unknown)}",
             [(n, "unknown column") for n in unknown],
         )
+    try:  # the usual case: one C++ pass over the rows
+        return pa.Table.from_pylist(rows, schema=pa.schema([(n, schema[n]) for n in names]))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+        pass  # column by column: lenient coercions, or the precise SchemaError
     arrays = []
     for name in names:
         try:  # every row has every column (the usual case): C-level item lookups
