@@ -2,35 +2,52 @@
 the same).
 
 A Platt-calibrated classifier over the shared MiniLM sentence embedding (the artifact says which
-head shipped: a small MLP or a logistic regression, optionally with char n-gram TF-IDF or lexical
-cue features; see the model card and docs/detectors.md). Trained on Davidson tweets + HateCheck +
-clean text of other sources (QA, dialogue, ordinary assistant prompts; see
-``processors/training/train_toxicity.py``); ``score`` is the probability that the text is toxic
+head shipped: a small MLP or a logistic regression, optionally with char n-gram TF-IDF, lexical
+cue features or the counter-speech cues of :mod:`._toxicity_quotes`; see the model card and
+docs/detectors.md). Trained on Davidson tweets + HateCheck + hand-written examples + clean text
+of other sources (QA, dialogue, ordinary assistant prompts; see
+``processors/training/train_toxicity*.py``); ``score`` is the probability that the text is toxic
 (hate, harassment, threats, abusive profanity), balanced for equal class priors. The threshold
 comes from the artifact (chosen for <= 1 % out-of-fold false positives on clean text).
+
+toxicity-v3 artifacts set ``quote_gate``: a text with a double-quoted span whose score is at or
+above the gate is scored again with the quotes replaced by "that" (one extra embedding), and
+keeps the lower score, so quoting abuse to report or condemn it is not flagged as abuse.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 from processors.embedding import single_thread_blas
+from processors.scoring._toxicity_quotes import combine_quote_scores, cue_features, quote_frame
 from processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
 
 __all__ = ["ToxicityScorer", "toxicity_features"]
 
+log = logging.getLogger(__name__)
 
-def toxicity_features(texts: list[str], emb: np.ndarray, tfidf: Any = None, lexicon: bool = False) -> Any:
+
+def toxicity_features(
+    texts: list[str],
+    emb: np.ndarray,
+    tfidf: Any = None,
+    lexicon: bool = False,
+    cues: tuple[str, ...] = (),
+) -> Any:
     """Feature matrix: the embedding, then (if ``lexicon``) the lexical cue features of
-    :mod:`processors.scoring._toxicity_lexicon`, then (if a fitted ``tfidf`` is given) char
-    n-gram TF-IDF. Dense without TF-IDF, sparse CSR with it."""
+    :mod:`processors.scoring._toxicity_lexicon`, else the named ``cues`` of it, then (if a
+    fitted ``tfidf`` is given) char n-gram TF-IDF. Dense without TF-IDF, sparse CSR with it."""
     dense = emb
     if lexicon:
         from processors.scoring._toxicity_lexicon import lexicon_features
 
         dense = np.hstack([emb, lexicon_features(texts)])
+    elif cues:
+        dense = np.hstack([emb, cue_features(texts, cues)])
     if tfidf is None:
         return dense
     from scipy import sparse
@@ -40,7 +57,9 @@ def toxicity_features(texts: list[str], emb: np.ndarray, tfidf: Any = None, lexi
 
 class ToxicityScorer:
     """Probability (0-1) that a text is toxic. Holds the loaded artifact (classifier, optional
-    TF-IDF vectorizer, threshold). ``details``: label (toxic/clean), threshold, model_version."""
+    TF-IDF vectorizer, cue names, threshold, quote gate). ``details``: label (toxic/clean),
+    threshold, model_version, and for a text re-scored without its quotes ``full_text_score``
+    and ``quote_frame_score``."""
 
     name = "toxicity"
 
@@ -51,6 +70,9 @@ class ToxicityScorer:
         self._clf = art["clf"]
         self._tfidf = art.get("tfidf")
         self._lexicon = bool(art.get("lexicon", False))
+        self._cues: tuple[str, ...] = tuple(art.get("cues") or ())
+        gate = art.get("quote_gate")
+        self.quote_gate: float | None = None if gate is None else float(gate)
         self.threshold = float(art["threshold"])
         self.version = str(art["version"])
         self._embedder = embedder
@@ -69,19 +91,47 @@ class ToxicityScorer:
         if ok:
             sub = [items[i] for i in ok]
             emb = item_embeddings(sub, self.dim, self._get_embedder())
-            with single_thread_blas():
-                feats = toxicity_features([it.text for it in sub], emb, self._tfidf, self._lexicon)
-                probs = self._clf.predict_proba(feats)[:, 1]
+            texts = [it.text for it in sub]
+            probs = self._predict(texts, emb)
+            extra = self._quote_rescore(texts, probs)
             for j, i in enumerate(ok):
                 p = float(np.clip(probs[j], 0.0, 1.0))
                 flagged = p >= self.threshold
-                results[i] = ScoreResult(
-                    round(p, 6),
-                    {
-                        "label": "toxic" if flagged else "clean",
-                        "threshold": self.threshold,
-                        "model_version": self.version,
-                    },
-                    flagged,
-                )
+                details: dict[str, Any] = {
+                    "label": "toxic" if flagged else "clean",
+                    "threshold": self.threshold,
+                    "model_version": self.version,
+                }
+                details.update(extra.get(j, {}))
+                results[i] = ScoreResult(round(p, 6), details, flagged)
         return [r if r is not None else ScoreResult(None, {"error": "not scored"}) for r in results]
+
+    def _predict(self, texts: list[str], emb: np.ndarray) -> np.ndarray:
+        with single_thread_blas():
+            feats = toxicity_features(texts, emb, self._tfidf, self._lexicon, self._cues)
+            return np.asarray(self._clf.predict_proba(feats)[:, 1], dtype=np.float64)
+
+    def _quote_rescore(self, texts: list[str], probs: np.ndarray) -> dict[int, dict[str, float]]:
+        """Lower ``probs`` in place for quoting texts at or above the gate whose frame scores
+        lower; returns the per-position details of the re-scored texts."""
+        if self.quote_gate is None:
+            return {}
+        frames: dict[int, str] = {}
+        for j, t in enumerate(texts):
+            if probs[j] >= self.quote_gate and (f := quote_frame(t)) is not None:
+                frames[j] = f
+        if not frames:
+            return {}
+        idx = list(frames)
+        f_texts = list(frames.values())
+        try:
+            f_probs = self._predict(f_texts, self._get_embedder().embed(f_texts))
+        except Exception:  # the frame is a refinement: keep the full-text scores
+            log.warning("toxicity: quote-frame re-scoring failed, keeping full-text scores", exc_info=True)
+            return {}
+        out: dict[int, dict[str, float]] = {}
+        for k, j in enumerate(idx):
+            full = float(probs[j])
+            probs[j] = combine_quote_scores(np.asarray([full]), f_probs[k : k + 1])[0]
+            out[j] = {"full_text_score": round(full, 6), "quote_frame_score": round(float(f_probs[k]), 6)}
+        return out

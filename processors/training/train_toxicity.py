@@ -287,7 +287,7 @@ TARGET_FPR = 0.01
 def train(
     data_dir: str | None = None,
     out_dir: str | None = None,
-    version: int = 2,
+    version: int = 3,
     augment: bool | None = None,
     variants: tuple[tuple[bool, bool, bool, str, bool], ...] = DEFAULT_VARIANTS,
     aug_weight: float = 5.0,
@@ -299,7 +299,12 @@ def train(
     choose the threshold for <= ``target_fpr`` out-of-fold false positives on the benign
     training texts, report false positives on the held-out benign sources, write
     ``toxicity-v<version>`` and return the card. ``augment=False`` drops the augmented variants.
-    Davidson sample weights are multiplied by ``davidson_weight``."""
+    Davidson sample weights are multiplied by ``davidson_weight``. ``version`` >= 3 trains
+    toxicity-v3 (:mod:`processors.training.train_toxicity_v3`; the other options are v2's)."""
+    if version >= 3:
+        from processors.training.train_toxicity_v3 import train as train_v3
+
+        return train_v3(data_dir=data_dir, out_dir=out_dir, version=version, augment=augment, echo=echo)
     set_seeds()
     root = data_root(data_dir)
     dav_ds, hc_ds = load_davidson(root), load_hatecheck(root)

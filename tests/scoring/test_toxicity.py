@@ -28,9 +28,9 @@ CLEAN = [
     "I really enjoyed the concert, the band was amazing.",
     "Please remember to water the plants while I'm away.",
 ]
-# (abuse, counter-speech / negation / quotation of it). The counter version must score lower.
-# Absolute non-flagging of counter-speech is NOT reached yet (HateCheck counter/negation accuracy
-# is ~0.55-0.6, see docs/detectors.md), so this test checks the ordering only.
+# (abuse, counter-speech / negation / quotation of it). The counter version must score lower and,
+# since toxicity-v3 (counter-speech cues, quote framing), not be flagged. Plain negation ("X are
+# not Y") is NOT handled yet (HateCheck negate_neg accuracy 0.04, see docs/detectors.md).
 COUNTER_PAIRS = [
     ("Women are inferior to men.", "It's wrong to say that women are inferior to men."),
     ("Gay people are disgusting.", "Calling gay people disgusting is hateful and I won't tolerate it."),
@@ -72,7 +72,9 @@ def test_counter_speech_scores_below_the_abuse_it_quotes(scorer: ToxicityScorer)
         assert ra.score is not None and rc.score is not None
         assert ra.flagged, a
         assert rc.score < ra.score, (c, rc.score, ra.score)
-    assert sum(r.flagged for r in counter) <= 2
+    assert not any(r.flagged for r in counter), [
+        (c, r.score) for (_, c), r in zip(COUNTER_PAIRS, counter, strict=True)
+    ]
 
 
 def test_scores_separate_toxic_from_clean(scorer: ToxicityScorer) -> None:
@@ -147,10 +149,129 @@ def test_card_reports_false_positives_on_held_out_clean_sources() -> None:
 
 
 def test_demo_abuse_is_flagged(scorer: ToxicityScorer) -> None:
-    """The demo's scripted abuse (never trained on) must keep raising toxicity flags. Margins are
-    thin with toxicity-v2 (the first prompt scores ~0.553 at threshold 0.551): see docs."""
+    """The demo's scripted abuse (never trained on) must keep raising toxicity flags, with a
+    margin: toxicity-v2 scored the first prompt 0.553 at threshold 0.551."""
     from lightkeeper.demo._scenario import TOXIC_ANSWER, TOXIC_PROMPTS
 
     texts = [*TOXIC_PROMPTS, TOXIC_ANSWER]
     results = scorer.score_batch([ScoreInput(text=t) for t in texts])
     assert all(r.flagged for r in results), [(t, r.score) for t, r in zip(texts, results, strict=True)]
+    assert min(r.score or 0.0 for r in results) >= scorer.threshold + 0.1, [r.score for r in results]
+
+
+# Written for these tests (not in any training list): reporting, quoting or condemning abuse,
+# and clearly hateful statements about the same targets.
+REPORTED_OR_COUNTER = [
+    'A stranger messaged me "you people are filth and should all die" and I blocked him.',
+    'The headline quoted the gunman: "they are invaders and must be stopped". Police say he acted alone.',
+    'She posted "lesbians are sick in the head" and lost half her followers overnight.',
+    "Telling immigrants to go back where they came from is xenophobic and hurtful.",
+    "Claiming that Sikhs are terrorists is ignorant; please read a history book.",
+    "Whoever keeps writing that disabled kids are a burden should be banned from this forum.",
+]
+HATEFUL = [
+    "You people are filth and should all die.",
+    "Lesbians are sick in the head.",
+    "Immigrants should go back where they came from, they ruin everything.",
+    "Sikhs are terrorists and should be thrown out.",
+    "Disabled kids are a burden and a waste of money.",
+]
+
+
+def test_reported_quoted_and_counter_speech_below_hate(scorer: ToxicityScorer) -> None:
+    counter = scorer.score_batch([ScoreInput(text=t) for t in REPORTED_OR_COUNTER])
+    hate = scorer.score_batch([ScoreInput(text=t) for t in HATEFUL])
+    assert all(r.flagged for r in hate), [(t, r.score) for t, r in zip(HATEFUL, hate, strict=True)]
+    assert not any(r.flagged for r in counter), [
+        (t, r.score) for t, r in zip(REPORTED_OR_COUNTER, counter, strict=True)
+    ]
+    assert max(r.score or 0.0 for r in counter) < min(r.score or 1.0 for r in hate)
+
+
+def test_quote_framing_details_and_limits(scorer: ToxicityScorer) -> None:
+    """A reported quote above the gate is re-scored without its quotes (details say so); a text
+    that is only a quote has no frame and keeps its full-text score."""
+    assert scorer.quote_gate is not None  # toxicity-v3 and later
+    reported, bare = scorer.score_batch(
+        [
+            ScoreInput(text=REPORTED_OR_COUNTER[0]),
+            ScoreInput(text='"You people are filth and should all die"'),
+        ]
+    )
+    assert reported.details["full_text_score"] >= scorer.quote_gate
+    assert reported.score == pytest.approx(
+        min(reported.details["full_text_score"], reported.details["quote_frame_score"]), abs=1e-5
+    )
+    assert not reported.flagged
+    assert bare.flagged and "quote_frame_score" not in bare.details
+
+
+class _CountingEmbedder:
+    """Wraps the shared embedder and records how many texts it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = get_embedder()
+        self.texts: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts += texts
+        return self.inner.embed(texts)
+
+
+def test_quote_framing_only_embeds_quoting_texts_at_or_above_the_gate() -> None:
+    """The extra embedding is paid only by texts with a quoted span scoring >= the gate: ordinary
+    prompts with quotes (code, titles) cost nothing extra."""
+    emb = _CountingEmbedder()
+    s = ToxicityScorer(embedder=emb)
+    texts = [
+        'Why does print("hello world") fail in my script?',
+        'Summarize the article "Ten tips for remote teams" in two sentences.',
+        'Rename the column "customer id" to "customer_id" in this query.',
+        REPORTED_OR_COUNTER[0],
+    ]
+    vecs = emb.inner.embed(texts)
+    results = s.score_batch([ScoreInput(text=t, embedding=v) for t, v in zip(texts, vecs, strict=True)])
+    assert not any(r.flagged for r in results)
+    assert len(emb.texts) == 1 and "blocked him" in emb.texts[0]
+
+
+def test_v2_artifact_still_scores_with_this_code() -> None:
+    """Older artifacts (no cues, no quote gate) load and score as before."""
+    path = artifact_path("toxicity").with_name("toxicity-v2.joblib")
+    assert path.is_file(), "toxicity-v2 is kept next to v3 (comparison, rollback)"
+    s = ToxicityScorer(artifact_path=str(path))
+    assert s.quote_gate is None and s.version == "toxicity-v2"
+    r = s.score_batch([ScoreInput(text=TOXIC[2]), ScoreInput(text=CLEAN[0])])
+    assert r[0].flagged and not r[1].flagged
+
+
+class _FailingEmbedder:
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise RuntimeError("embedding backend down")
+
+
+def test_quote_framing_failure_keeps_full_text_score(scorer: ToxicityScorer) -> None:
+    """If the extra embedding fails, the item keeps its full-text score (no error, no loss)."""
+    text = REPORTED_OR_COUNTER[0]
+    vec = get_embedder().embed([text])[0]
+    s = ToxicityScorer(embedder=_FailingEmbedder())
+    r = s.score_batch([ScoreInput(text=text, embedding=vec)])[0]
+    ok = scorer.score_batch([ScoreInput(text=text, embedding=vec)])[0]
+    assert r.score == pytest.approx(ok.details["full_text_score"], abs=1e-5)
+    assert "quote_frame_score" not in r.details and "error" not in r.details
+
+
+@pytest.mark.parametrize(
+    ("text", "frame"),
+    [
+        ('He said "go away, loser" to me today', "He said that to me today"),
+        ("She wrote \u201cyou are vermin\u201d and got banned.", "She wrote that and got banned."),
+        ('"only a quote here"', None),  # nothing outside the quote: the quote is the statement
+        ('unmatched " quote and more words here', None),
+        ("no quotes at all in this text", None),
+    ],
+)
+def test_quote_frame(text: str, frame: str | None) -> None:
+    from processors.scoring._toxicity_quotes import quote_frame
+
+    assert quote_frame(text) == frame
