@@ -1,15 +1,18 @@
 """Getting events out of the process: bounded memory buffer -> Kafka, spool on trouble.
 
 Request handlers call :meth:`Publisher.submit` (never blocks, never raises). A sender task
-drains the buffer in batches into an idempotent aiokafka producer (``acks=all``, lz4/zstd,
-``linger_ms``). Records whose batch Kafka did not acknowledge (broker down, timeout) or
-that arrive while Kafka is known to be down go to the :class:`~agent.spool.Spool`; a replay
-task sends the spool, oldest first, when Kafka answers again (also after a restart), and
-moves the spool cursor only after the acknowledgement.
+drains the buffer in batches into an idempotent aiokafka producer (``acks=all``, lz4/zstd).
+It lingers: a batch leaves when its oldest record is ``linger_ms`` old or the batch is full,
+and the batches of all partitions go in one Kafka request (each request costs CPU here and on
+the broker, CPU the proxied calls compete for). Records whose batch Kafka did not acknowledge
+(broker down, timeout) or that arrive while Kafka is known to be down go to the
+:class:`~agent.spool.Spool`; a replay task sends the spool, oldest first, when Kafka answers
+again (also after a restart), and moves the spool cursor only after the acknowledgement.
 
 **Message key**: ``trace_id`` when the event has one, else ``event_id``. Calls of one trace
 land on one partition (in order), everything else spreads evenly; per-app keys would make
-hot partitions. Partitions are chosen with Kafka's murmur2 partitioner, like the Java client.
+hot partitions. Partitions are chosen with Kafka's murmur2 partitioner, like the Java client
+(:func:`agent.kafka_support.partition_for`).
 
 Every record is accounted for exactly once: ``published`` (acked), ``spooled`` (on disk,
 later ``replayed``) or ``dropped`` (buffer and spool full; counted by reason and logged).
@@ -24,6 +27,7 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
+from agent.kafka_support import needs_new_producer, partition_for, producer_kwargs, stop_quietly
 from agent.metrics import AgentMetrics
 from agent.settings import AgentSettings
 from agent.spool import Record, Spool
@@ -78,22 +82,6 @@ class MemorySink:
         return True
 
 
-def _producer_kwargs(settings: AgentSettings) -> dict[str, Any]:
-    from lightkeeper.kafka.client import producer_kwargs
-
-    compression = settings.kafka.compression_type
-    return {
-        **producer_kwargs(settings.kafka),
-        "acks": "all",
-        "enable_idempotence": True,
-        "compression_type": compression if compression in ("lz4", "zstd", "gzip", "snappy") else None,
-        "linger_ms": settings.linger_ms,
-        "max_batch_size": 512 * 1024,
-        "request_timeout_ms": int(settings.publish_timeout_s * 1000),
-        "retry_backoff_ms": 200,
-    }
-
-
 class KafkaPublisher:
     """Buffer -> Kafka with spool fallback and replay (see the module docstring)."""
 
@@ -102,6 +90,8 @@ class KafkaPublisher:
         self.metrics = metrics or AgentMetrics()
         self.topic = settings.kafka.topic("events")
         self._buf: deque[Record] = deque()
+        self._buf_since = 0.0
+        """``time.monotonic()`` when the buffer last went from empty to non-empty (linger start)."""
         self._overflow: list[Record] = []
         self._failed: list[Record] = []
         self._wake = asyncio.Event()
@@ -123,6 +113,8 @@ class KafkaPublisher:
     def submit(self, key: bytes | None, value: bytes) -> None:
         """Enqueue one record. Never blocks: past ``buffer_size`` it goes to the spool queue."""
         if len(self._buf) < self.settings.buffer_size:
+            if not self._buf:
+                self._buf_since = time.monotonic()
             self._buf.append((key, value))
         elif len(self._overflow) < self.settings.buffer_size:
             self._overflow.append((key, value))
@@ -149,7 +141,7 @@ class KafkaPublisher:
     async def start(self) -> None:
         s = self.settings
         if s.publish_enabled:
-            _producer_kwargs(s)  # a Kafka configuration error (TLS files, SASL) fails the start, clearly
+            producer_kwargs(s)  # a Kafka configuration error (TLS files, SASL) fails the start, clearly
         self._spool = await asyncio.to_thread(
             Spool,
             s.resolved_spool_dir,
@@ -244,6 +236,7 @@ class KafkaPublisher:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.spool_fsync_interval_ms / 1000)
+            await self._linger()
             self.metrics.buffer_depth.set(len(self._buf) + len(self._overflow))
             if self._failed or self._overflow:
                 records, self._failed = self._failed, []
@@ -252,6 +245,7 @@ class KafkaPublisher:
                 await self._spool_records(records)
             n = min(len(self._buf), self.settings.publish_batch_size)
             batch = [self._buf.popleft() for _ in range(n)]
+            self._buf_since = 0.0  # records left over have waited long enough already
             if batch:
                 if (
                     self._healthy
@@ -268,6 +262,17 @@ class KafkaPublisher:
                     last_sync = now
                     await asyncio.to_thread(self._spool.sync)
             await asyncio.sleep(0)
+
+    async def _linger(self) -> None:
+        """Wait until the oldest buffered record is ``linger_ms`` old (not when the batch is full,
+        a failure is pending or the publisher is closing)."""
+        wait = self._buf_since + self.settings.linger_ms / 1000 - time.monotonic()
+        if (
+            wait > 0
+            and len(self._buf) < self.settings.publish_batch_size
+            and not (self._closing or self._failed or self._overflow)
+        ):
+            await asyncio.sleep(wait)
 
     def _inflight(self) -> int:
         return sum(len(chunk) for chunk, _ in self._unacked.values())
@@ -294,8 +299,6 @@ class KafkaPublisher:
     async def _send(self, records: list[Record], *, replay: bool) -> list[asyncio.Future[Any]]:
         """Hand records to the producer grouped by partition; failures go to the spool (live) or
         are reported through the returned futures (replay)."""
-        from aiokafka.partitioner import DefaultPartitioner
-
         producer = self._producer
         futures: list[asyncio.Future[Any]] = []
         try:
@@ -306,11 +309,12 @@ class KafkaPublisher:
                 await self._spool_records(records)
             raise_if(replay, exc)
             return futures
-        partitioner = DefaultPartitioner()
         groups: dict[int, list[Record]] = {}
         for rec in records:
-            groups.setdefault(partitioner(rec[0], parts, parts), []).append(rec)
+            groups.setdefault(partition_for(rec[0], parts), []).append(rec)
         ts = int(time.time() * 1000)
+        batches: list[tuple[int, Any, list[Record]]] = []
+        paused = time.perf_counter()
         for partition, recs in groups.items():
             start = 0
             while start < len(recs):
@@ -319,29 +323,32 @@ class KafkaPublisher:
                 while end < len(recs) and builder.append(key=recs[end][0], value=recs[end][1], timestamp=ts):
                     end += 1
                 if end == start:  # a single record larger than the batch limit
-                    end = start + 1
                     self._drop(1, "too_large")
-                    start = end
+                    start += 1
                     continue
-                chunk = recs[start:end]
+                batches.append((partition, builder, recs[start:end]))
                 start = end
-                try:
-                    fut = await asyncio.wait_for(
-                        producer.send_batch(builder, self.topic, partition=partition),
-                        self.settings.publish_timeout_s,
-                    )
-                except Exception as exc:
-                    self._note_fatal(exc)
-                    self._set_unhealthy(exc)
-                    if replay:
-                        raise
-                    await self._spool_records(chunk + [r for rs in list(groups.values())[1:] for r in rs])
-                    return futures
-                if not replay:
-                    self._next_id += 1
-                    self._unacked[self._next_id] = (chunk, time.monotonic())
-                    fut.add_done_callback(lambda f, i=self._next_id: self._on_ack(f, i))
-                futures.append(fut)
+            if time.perf_counter() - paused > 0.001:  # building is CPU: let requests through
+                await asyncio.sleep(0)
+                paused = time.perf_counter()
+        # Handed over without a pause (wait_for's task would let the sender run in between), so
+        # that one Kafka request takes the batches of every partition.
+        for i, (partition, builder, chunk) in enumerate(batches):
+            try:
+                async with asyncio.timeout(self.settings.publish_timeout_s):
+                    fut = await producer.send_batch(builder, self.topic, partition=partition)
+            except Exception as exc:
+                self._note_fatal(exc)
+                self._set_unhealthy(exc)
+                if replay:
+                    raise
+                await self._spool_records([r for _, _, rest in batches[i:] for r in rest])
+                return futures
+            if not replay:
+                self._next_id += 1
+                self._unacked[self._next_id] = (chunk, time.monotonic())
+                fut.add_done_callback(lambda f, n=self._next_id: self._on_ack(f, n))
+            futures.append(fut)
         return futures
 
     def _on_ack(self, fut: asyncio.Future[Any], batch_id: int) -> None:
@@ -364,7 +371,7 @@ class KafkaPublisher:
         """After an outage the idempotent producer's sequence numbers can have a gap; the broker
         then refuses every later batch of that producer (OutOfOrderSequenceNumber...). Only a new
         producer (new producer id) can publish again: mark it for replacement."""
-        if exc is not None and _needs_new_producer(exc):
+        if exc is not None and needs_new_producer(exc):
             self._producer_broken = True
 
     def _set_unhealthy(self, exc: BaseException | None) -> None:
@@ -388,7 +395,7 @@ class KafkaPublisher:
 
         interval = self.settings.replay_interval_s
         while self._producer is None:
-            producer = AIOKafkaProducer(**_producer_kwargs(self.settings))
+            producer = AIOKafkaProducer(**producer_kwargs(self.settings))
             try:
                 await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
                 await self._ensure_topic()
@@ -404,7 +411,7 @@ class KafkaPublisher:
                         exc,
                         interval,
                     )
-                    await _stop_quietly(producer)
+                    await stop_quietly(producer)
                 await asyncio.sleep(interval)
         while True:
             if self._producer_broken and not self._unacked:
@@ -426,12 +433,12 @@ class KafkaPublisher:
         spool meanwhile and are replayed through the new one."""
         from aiokafka import AIOKafkaProducer
 
-        producer = AIOKafkaProducer(**_producer_kwargs(self.settings))
+        producer = AIOKafkaProducer(**producer_kwargs(self.settings))
         try:
             await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
         except Exception as exc:
             log.warning("could not start a new kafka producer (%s); retrying", exc)
-            await _stop_quietly(producer)
+            await stop_quietly(producer)
             return
         old, self._producer = self._producer, producer
         self._producer_broken = False
@@ -439,7 +446,7 @@ class KafkaPublisher:
         self.producer_resets += 1
         log.warning("kafka refused the producer's sequence after an outage: replaced the producer")
         if old is not None:
-            await _stop_quietly(old)
+            await stop_quietly(old)
 
     async def _probe(self) -> bool:
         """True when a broker answers a metadata request (Kafka is back)."""
@@ -483,25 +490,6 @@ class KafkaPublisher:
         self.metrics.spool_bytes.set(self._spool.pending_bytes)
 
 
-def _needs_new_producer(exc: BaseException) -> bool:
-    from aiokafka import errors
-
-    fatal = (
-        errors.OutOfOrderSequenceNumber,
-        errors.UnknownProducerId,
-        errors.InvalidProducerEpoch,
-        errors.ProducerFenced,
-    )
-    return isinstance(exc, fatal)
-
-
 def raise_if(condition: bool, exc: BaseException) -> None:
     if condition:
         raise exc
-
-
-async def _stop_quietly(producer: Any) -> None:
-    try:
-        await asyncio.wait_for(producer.stop(), 5)
-    except Exception:
-        log.debug("producer stop failed", exc_info=True)

@@ -33,6 +33,21 @@ def wait_http(url: str, timeout_s: float = 30.0, check: str | None = None) -> No
     raise RuntimeError(f"{url} not ready")
 
 
+def _ready_or_stop(
+    proc: subprocess.Popen[bytes], url: str, timeout_s: float = 30.0, check: str | None = None
+) -> None:
+    """Wait until ``url`` answers; a process that never gets ready is stopped, not left behind."""
+    try:
+        wait_http(url, timeout_s, check)
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+
+
 def start_fake(latency_ms: float, chunk_delay_ms: float = 0.0) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
@@ -49,7 +64,7 @@ def start_fake(latency_ms: float, chunk_delay_ms: float = 0.0) -> tuple[subproce
         ],
     )
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/healthz")
+    _ready_or_stop(proc, url + "/healthz")
     return proc, url
 
 
@@ -80,7 +95,7 @@ def start_agent(upstream: str, bootstrap: str, workdir: Path) -> tuple[subproces
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    wait_http(url + "/readyz", 60, check='"kafka": true')
+    _ready_or_stop(proc, url + "/readyz", 60, check='"kafka": true')
     return proc, url
 
 

@@ -8,6 +8,8 @@ Phases (figures printed as a table at the end):
 
 Usage: ``nice -n 10 python bench/agent_latency.py [--rate 200] [--seconds 10]``. Kafka: the broker
 at $LIGHTKEEPER_KAFKA_BOOTSTRAP, else a local dev broker started for the run.
+``--latency-only`` runs phase 1 alone (faster iteration); ``--repeat N`` runs phase 1 N times
+against the same agent and also prints each run's added latency and their median.
 """
 
 from __future__ import annotations
@@ -136,6 +138,35 @@ def hist_quantiles(metrics: str) -> str:
     return ", ".join(out) + f" (n={total:.0f})"
 
 
+def _print_latency(
+    args: argparse.Namespace,
+    d: list[float],
+    a: list[float],
+    added_hist: str,
+    runs: list[tuple[float, float, float]],
+    cpu_ms: float,
+) -> None:
+    """The non-streaming table (last run), the agent's own histogram and, with --repeat, every run."""
+    print(
+        f"\n== Lightkeeper agent benchmark (upstream latency {args.upstream_latency_ms} ms, "
+        f"offered {args.rate:.0f} req/s for {args.seconds:.0f} s, alternating direct/agent) =="
+    )
+    print(f"{'non-streaming':<28}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'n':>8}")
+    for name, v in (("direct", d), ("through agent", a)):
+        print(f"{name:<28}{pct(v, 50):>10.3f}{pct(v, 95):>10.3f}{pct(v, 99):>10.3f}{len(v):>8}")
+    print(
+        f"{'added (agent - direct)':<28}{pct(a, 50) - pct(d, 50):>10.3f}{pct(a, 95) - pct(d, 95):>10.3f}"
+        f"{pct(a, 99) - pct(d, 99):>10.3f}"
+    )
+    print(f"agent's own view (lightkeeper_agent_added_latency_seconds, bucket upper bounds): {added_hist}")
+    print(f"agent CPU per proxied call at this rate (incl. event build + Kafka publish): {cpu_ms:.3f} ms")
+    if len(runs) > 1:
+        for i, (p50, p95, p99) in enumerate(runs, 1):
+            print(f"  run {i}: added p50 {p50:.3f}  p95 {p95:.3f}  p99 {p99:.3f}")
+        med = [statistics.median(r[k] for r in runs) for k in range(3)]
+        print(f"  median of {len(runs)} runs: added p50 {med[0]:.3f}  p95 {med[1]:.3f}  p99 {med[2]:.3f}")
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=200.0)
@@ -145,6 +176,8 @@ async def main() -> None:
     ap.add_argument("--chunk-delay-ms", type=float, default=20.0)
     ap.add_argument("--throughput-seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--latency-only", action="store_true", help="run the non-streaming phase only")
+    ap.add_argument("--repeat", type=int, default=1, help="non-streaming phase runs (median printed)")
     args = ap.parse_args()
     try:
         import uvloop
@@ -161,9 +194,18 @@ async def main() -> None:
         procs += [fake, fast]
         agent, agent_url = start_agent(fake_url, bootstrap, work / "a")
         procs.append(agent)
-        d, a = await latency_phase(fake_url, agent_url, args.rate, args.seconds)
+        runs: list[tuple[float, float, float]] = []
+        cpu0 = cpu_seconds(agent.pid)
+        for _ in range(max(1, args.repeat)):
+            d, a = await latency_phase(fake_url, agent_url, args.rate, args.seconds)
+            runs.append(tuple(pct(a, q) - pct(d, q) for q in (50, 95, 99)))  # type: ignore[arg-type]
+        await asyncio.sleep(0.5)  # events of the last requests built and published
+        latency_cpu_ms = (cpu_seconds(agent.pid) - cpu0) * 1000 / (len(runs) * (len(a) + 20))
         async with aiohttp.ClientSession() as s:
             added_hist = hist_quantiles(await (await s.get(agent_url + "/metrics")).text())
+        if args.latency_only:
+            _print_latency(args, d, a, added_hist, runs, latency_cpu_ms)
+            return
         streams = await stream_phase(fake_url, agent_url, args.streams)
         rss_after_latency = rss_mb(agent.pid)
         agent.terminate()
@@ -189,18 +231,7 @@ async def main() -> None:
             shutil.rmtree(broker.data_dir, ignore_errors=True)  # type: ignore[attr-defined]
         shutil.rmtree(work, ignore_errors=True)
 
-    print(
-        f"\n== Lightkeeper agent benchmark (upstream latency {args.upstream_latency_ms} ms, "
-        f"offered {args.rate:.0f} req/s for {args.seconds:.0f} s, alternating direct/agent) =="
-    )
-    print(f"{'non-streaming':<28}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'n':>8}")
-    for name, v in (("direct", d), ("through agent", a)):
-        print(f"{name:<28}{pct(v, 50):>10.3f}{pct(v, 95):>10.3f}{pct(v, 99):>10.3f}{len(v):>8}")
-    print(
-        f"{'added (agent - direct)':<28}{pct(a, 50) - pct(d, 50):>10.3f}{pct(a, 95) - pct(d, 95):>10.3f}"
-        f"{pct(a, 99) - pct(d, 99):>10.3f}"
-    )
-    print(f"agent's own view (lightkeeper_agent_added_latency_seconds, bucket upper bounds): {added_hist}")
+    _print_latency(args, d, a, added_hist, runs, latency_cpu_ms)
     dt, dg = streams["direct"]
     at, ag = streams["agent"]
     print(f"\nstreaming ({args.streams} streams each, chunk delay {args.chunk_delay_ms} ms)")

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from agent.capture import Capture
 from agent.metadata import PREFIX
@@ -115,12 +116,20 @@ class ProxyHandler:
         self.recorder = recorder
         self.metrics = metrics
         self._counters: dict[tuple[str, int], Any] = {}
+        self._upstream_hists: dict[str, Any] = {}
 
     def _count(self, route: str, status: int) -> None:
         child = self._counters.get((route, status))
         if child is None:
             child = self._counters[(route, status)] = self.metrics.requests.labels(route, str(status))
         child.inc()
+
+    def _observe_upstream(self, cap: Capture, seconds: float) -> None:
+        route = metric_route(cap)
+        child = self._upstream_hists.get(route)
+        if child is None:
+            child = self._upstream_hists[route] = self.metrics.upstream_latency.labels(route)
+        child.observe(seconds)
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         t_start = time.perf_counter_ns()
@@ -136,25 +145,28 @@ class ProxyHandler:
             start_wall=time.time(),
             t_start=t_start,
         )
-        fwd: dict[str, str] = {}
+        fwd: CIMultiDict[str] = CIMultiDict()  # a repeated header stays repeated
         meta: dict[str, str] = {}
         for name, value in request.headers.items():
             lower = name.lower()
             if lower.startswith(PREFIX):
                 meta[lower] = value
             elif lower not in HOP_BY_HOP:
-                fwd[name] = value
+                fwd.add(name, value)
                 if lower == "traceparent":
                     meta[lower] = value
         cap.meta_headers = meta
         cap.secrets = header_secrets(request.headers)
-        try:
-            async with asyncio.timeout(self.settings.client_timeout_s):
-                body = await request.read()
-        except TimeoutError:
-            raise web.HTTPRequestTimeout(
-                text="lightkeeper agent: request body not received in time\n"
-            ) from None
+        if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
+            body = await request.read()
+        else:
+            try:
+                async with asyncio.timeout(self.settings.client_timeout_s):
+                    body = await request.read()
+            except TimeoutError:
+                raise web.HTTPRequestTimeout(
+                    text="lightkeeper agent: request body not received in time\n"
+                ) from None
         cap.request_body = body
         raw_query = request.rel_url.raw_query_string
         url = upstream.url + ("?" + raw_query if raw_query else "")
@@ -168,7 +180,7 @@ class ProxyHandler:
                 self.recorder.record(cap)
 
     async def _forward(
-        self, request: web.Request, cap: Capture, url: str, fwd: dict[str, str], body: bytes
+        self, request: web.Request, cap: Capture, url: str, fwd: CIMultiDict[str], body: bytes
     ) -> web.StreamResponse:
         cap.t_upstream_start = time.perf_counter_ns()
         try:
@@ -191,7 +203,7 @@ class ProxyHandler:
         ctype = up.headers.get("Content-Type", "")
         cap.response_content_type = ctype
         cap.content_encoding = up.headers.get("Content-Encoding", "")
-        headers = {k: v for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = CIMultiDict((k, v) for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP)
         try:
             if ctype.startswith("text/event-stream"):
                 cap.streaming = True
@@ -206,7 +218,7 @@ class ProxyHandler:
             up.release()
 
     async def _buffered(
-        self, request: web.Request, cap: Capture, up: aiohttp.ClientResponse, headers: dict[str, str]
+        self, request: web.Request, cap: Capture, up: aiohttp.ClientResponse, headers: CIMultiDict[str]
     ) -> web.StreamResponse:
         try:
             data = await up.read()
@@ -221,17 +233,18 @@ class ProxyHandler:
             )
         t_done = time.perf_counter_ns()
         cap.response_body = data
-        resp = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
-        resp.content_length = len(data)
+        # web.Response buffers its headers until write_eof: headers and body leave in one write
+        # (a StreamResponse sends the headers on prepare, a second segment the client wakes up for)
+        resp = web.Response(body=data, status=up.status, reason=up.reason, headers=headers)
         try:
             await resp.prepare(request)
-            await resp.write_eof(data)  # headers and body leave in one write
+            await resp.write_eof()
         except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
             cap.error_type, cap.error_message = "client_disconnect", f"client went away: {exc!r}"
             return resp
         cap.t_end = time.perf_counter_ns()
         up_s = (t_done - (cap.t_upstream_start or cap.t_start)) / 1e9
-        self.metrics.upstream_latency.labels(metric_route(cap)).observe(up_s)
+        self._observe_upstream(cap, up_s)
         self.metrics.added_latency.observe(max(0.0, (cap.t_end - cap.t_start) / 1e9 - up_s))
         return resp
 
@@ -240,7 +253,7 @@ class ProxyHandler:
         request: web.Request,
         cap: Capture,
         up: aiohttp.ClientResponse,
-        headers: dict[str, str],
+        headers: CIMultiDict[str],
         *,
         capture: bool,
     ) -> web.StreamResponse:
@@ -269,9 +282,7 @@ class ProxyHandler:
                 request.transport.close()
             return resp
         cap.t_end = time.perf_counter_ns()
-        self.metrics.upstream_latency.labels(metric_route(cap)).observe(
-            (cap.t_end - (cap.t_upstream_start or 0)) / 1e9
-        )
+        self._observe_upstream(cap, (cap.t_end - (cap.t_upstream_start or 0)) / 1e9)
         try:
             await resp.write_eof()
         except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
@@ -285,12 +296,9 @@ class ProxyHandler:
         cap.error_type = kind
         cap.error_message = message
         cap.t_end = time.perf_counter_ns()
-        body = _error_body(kind, message)
-        resp = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
-        resp.content_length = len(body)
+        resp = web.Response(body=_error_body(kind, message), status=status, content_type="application/json")
         try:
             await resp.prepare(request)
-            await resp.write(body)
             await resp.write_eof()
         except (ConnectionError, aiohttp.ClientConnectionResetError):
             pass

@@ -147,3 +147,35 @@ async def test_request_too_large_is_rejected(agent_factory):
         s.post(agent.url + "/v1/chat/completions", data=b"x" * 5000) as r,
     ):
         assert r.status == 413
+
+
+async def test_request_body_sent_slowly_is_forwarded_then_a_stalled_one_times_out(agent_factory, fake_llm):
+    """A body arriving after the headers is waited for (up to ``client_timeout_s``): complete, it
+    goes upstream unchanged; stalled, the client gets 408 and nothing goes upstream."""
+    import asyncio
+
+    agent = await agent_factory(client_timeout_s=0.5)
+    body = b'{"model": "m", "messages": [{"role": "user", "content": "slow"}]}'
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    before = len(fake_llm.fake.received)
+    reader, writer = await asyncio.open_connection("127.0.0.1", agent.port)
+    writer.write(head + body[:10])
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.write(body[10:])
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    assert status_line.startswith(b"HTTP/1.1 200")
+    writer.close()
+    assert fake_llm.fake.received[-1].body == body
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", agent.port)
+    writer.write(head + body[:10])  # and never the rest
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    assert status_line.startswith(b"HTTP/1.1 408")
+    writer.close()
+    assert len(fake_llm.fake.received) == before + 1

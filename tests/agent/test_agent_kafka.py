@@ -164,3 +164,31 @@ async def test_spool_full_drops_are_counted_and_calls_still_succeed(agent_factor
     assert counts["spooled"] + counts["dropped"] == 30 and counts["dropped"] > 0 and counts["spooled"] > 0
     assert f'lightkeeper_agent_events_dropped_total{{reason="spool_full"}} {counts["dropped"]}.0' in metrics
     assert agent.sink.spool.pending_bytes <= 4096
+
+
+async def test_events_within_linger_share_one_kafka_request(agent_factory, kafka_settings):
+    """Events buffered within ``linger_ms`` leave in one produce request, whatever their partitions:
+    a request per event (or per partition) costs CPU in the agent and in the broker."""
+    agent = await agent_factory(sink="kafka", kafka=kafka_settings.model_dump(), linger_ms=3000)
+    await _wait_kafka(agent)
+    client = agent.sink._producer.client
+    real_send = client.send
+    produce_requests: list[object] = []
+
+    async def counting_send(node_id, request, *args, **kwargs):
+        if type(request).__name__.startswith("ProduceRequest"):
+            produce_requests.append(request)
+        return await real_send(node_id, request, *args, **kwargs)
+
+    client.send = counting_send
+    async with aiohttp.ClientSession() as s:
+        await _send(agent, 0, 24, s)  # keys are event ids: the records spread over the partitions
+    for _ in range(300):
+        if agent.sink.counts["published"] >= 24:
+            break
+        await asyncio.sleep(0.05)
+    assert agent.sink.counts["published"] == 24
+    assert len(produce_requests) == 1
+    await agent.stop()
+    counts = await _consume(kafka_settings, 24)
+    assert counts == collections.Counter({str(i): 1 for i in range(24)})

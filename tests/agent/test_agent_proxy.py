@@ -300,3 +300,86 @@ async def test_non_streaming_has_no_ttft(agent_factory):
         await r.read()
     (ev,) = await _events(agent, 1)
     assert ev.time_to_first_token_ms is None and ev.duration_ms > 0
+
+
+async def test_non_streaming_answer_leaves_in_one_write(agent_factory, monkeypatch):
+    """Status line, headers and body of a buffered answer go to the client in one transport write:
+    headers written apart are a second TCP segment, one more wake-up of the client per call."""
+    from aiohttp import http_writer, web_protocol
+
+    agent = await agent_factory()
+    writes: list[bytes] = []
+    real_write = http_writer.StreamWriter._write
+    real_writelines = http_writer.StreamWriter._writelines
+
+    def agent_side(writer: http_writer.StreamWriter) -> bool:
+        proto = writer._protocol
+        return (
+            isinstance(proto, web_protocol.RequestHandler)
+            and proto.transport is not None
+            and proto.transport.get_extra_info("sockname")[1] == agent.port
+        )
+
+    def spy_write(self, chunk):
+        if agent_side(self):
+            writes.append(bytes(chunk))
+        return real_write(self, chunk)
+
+    def spy_writelines(self, chunks):
+        chunks = list(chunks)
+        if agent_side(self):
+            writes.append(b"".join(chunks))
+        return real_writelines(self, chunks)
+
+    monkeypatch.setattr(http_writer.StreamWriter, "_write", spy_write)
+    monkeypatch.setattr(http_writer.StreamWriter, "_writelines", spy_writelines)
+    async with aiohttp.ClientSession() as s:
+        for status_mode in ("ok", "error:429"):
+            writes.clear()
+            async with s.post(
+                agent.url + "/v1/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
+                headers={"X-Fake-Mode": status_mode},
+            ) as r:
+                body = await r.read()
+            assert len(writes) == 1, status_mode
+            assert writes[0].startswith(b"HTTP/1.1 ") and writes[0].endswith(body)
+            assert int(r.headers["Content-Length"]) == len(body)
+
+
+async def test_repeated_headers_pass_through_both_ways(agent_factory):
+    """A header sent twice (``Set-Cookie`` from the provider, any from the client) arrives twice."""
+    from aiohttp import web
+
+    seen: list[list[tuple[str, str]]] = []
+
+    async def upstream_handler(request: web.Request) -> web.Response:
+        seen.append([(k, v) for k, v in request.headers.items() if k.lower().startswith("x-dup")])
+        resp = web.json_response({"id": "x", "choices": []})
+        resp.headers.add("Set-Cookie", "a=1")
+        resp.headers.add("Set-Cookie", "b=2")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", upstream_handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        agent = await agent_factory(openai_base_url=f"http://127.0.0.1:{port}")
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(
+                agent.url + "/v1/chat/completions",
+                data=b'{"model": "m", "messages": []}',
+                headers=[("Content-Type", "application/json"), ("X-Dup", "1"), ("X-Dup", "2")],
+            ) as r,
+        ):
+            await r.read()
+            assert r.status == 200
+            assert r.headers.getall("Set-Cookie") == ["a=1", "b=2"]
+        assert seen == [[("X-Dup", "1"), ("X-Dup", "2")]]
+    finally:
+        await runner.cleanup()

@@ -254,3 +254,41 @@ async def test_kafka_config_error_fails_start(tmp_path):
     s = AgentSettings.load(None, kafka__security_protocol="SASL_SSL", spool_dir=tmp_path)
     with pytest.raises(ConfigError, match="sasl"):
         await KafkaPublisher(s).start()
+
+
+def test_run_freezes_startup_objects_for_the_gc(monkeypatch, tmp_path):
+    """``lightkeeper agent`` moves what exists after startup out of the collector's view (a full
+    collection over it stalls every proxied call); ``serve`` (tests, embedding) does not."""
+    import asyncio
+    import gc
+
+    from aiohttp import web
+
+    from agent import app as app_module
+
+    started: list[web.Application] = []
+    monkeypatch.setattr(web, "run_app", lambda app, **kw: started.append(app))
+    monkeypatch.setattr("uvloop.install", lambda: None)  # keep this process's loop policy
+    app_module.run(AgentSettings(data_dir=tmp_path))
+    (app,) = started
+    assert app.on_startup[-1] is app_module.freeze_startup_objects
+    before = gc.get_freeze_count()
+    try:
+        asyncio.run(app_module.freeze_startup_objects(app))
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+
+
+@given(st.binary(max_size=200))
+def test_murmur2_matches_kafka_default_partitioner(key):
+    """Same hash and partition as the Java client's (and aiokafka's) default partitioner."""
+    from aiokafka.partitioner import DefaultPartitioner
+    from aiokafka.partitioner import murmur2 as reference
+
+    from agent.kafka_support import murmur2, partition_for
+
+    assert murmur2(key) == reference(key)
+    for n in (1, 6, 7):
+        parts = list(range(n))
+        assert partition_for(key, parts) == DefaultPartitioner()(key, parts, parts)
