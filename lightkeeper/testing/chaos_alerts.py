@@ -48,9 +48,10 @@ async def alert_delivery(work: Path, client: Any, database: str, *, apps: int = 
     slack, pager = SlackLoopback(), PagerDutyLoopback()
     await slack.start()
     await pager.start()
-    # every first attempt is told to come back in 5 s (the runtime is restarted meanwhile),
-    # then a 500 and a hang past the 2 s timeout before the receivers accept
-    first_tries = [Action(429, retry_after=5)] * apps
+    # every first attempt is told to come back in 12 s (the runtime is restarted meanwhile; long
+    # enough that a slow, loaded machine still restarts before it), then a 500 and a hang past
+    # the 2 s timeout before the receivers accept
+    first_tries = [Action(429, retry_after=12)] * apps
     slack.script("/api/chat.postMessage", *first_tries, Action(500), Action(delay=3))
     pager.script("/v2/enqueue", *first_tries, Action(500), Action(delay=3))
     slack_route = {"type": "slack", "token": slack.token, "channel": "#alerts", "base_url": slack.api_url}
