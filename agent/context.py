@@ -35,7 +35,7 @@ class ContextCache:
         if item is None:
             return None
         if item[0] < time.monotonic():
-            del self._items[trace_id]
+            self._items.pop(trace_id, None)  # may race with put() from the loop (recorder thread)
             return None
         return item[1]
 

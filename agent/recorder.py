@@ -31,11 +31,21 @@ _SLICE_S = 0.0005
 #: capture queue filling up and dropping; at normal load the slice stays at _SLICE_S.
 _BACKLOG_STEP = 256
 _MAX_SLICE_S = 0.010
+#: Captures at least this large (request + response bytes) are built in a worker thread: PII
+#: scanning of a large body (names enabled: ~1 ms per KB measured) would otherwise hold the event
+#: loop, and every proxied call with it, for hundreds of ms. The scan returns to Python at each
+#: candidate match, so the loop thread gets the GIL back every switch interval (5 ms).
+LARGE_CAPTURE_BYTES = 32 * 1024
 
 
 def event_key(event: LLMCallEvent) -> bytes:
     """Kafka key: the trace id when there is one (a trace stays on one partition), else the event id."""
     return (event.trace_id or event.event_id).encode()
+
+
+def capture_bytes(cap: Capture) -> int:
+    """Captured body bytes of a call: request, response, and kept stream chunks."""
+    return len(cap.request_body) + len(cap.response_body) + cap.head_bytes + cap.tail_bytes
 
 
 def encode(event: LLMCallEvent) -> bytes:
@@ -106,7 +116,13 @@ class Recorder:
             while self._queue and time.perf_counter() < slice_end:
                 cap = self._queue.popleft()
                 try:
-                    event = build_event(cap, self.settings, self.contexts, self._rng)
+                    if capture_bytes(cap) >= LARGE_CAPTURE_BYTES:
+                        # one at a time: the next capture waits, so nothing else builds concurrently
+                        event = await asyncio.to_thread(
+                            build_event, cap, self.settings, self.contexts, self._rng
+                        )
+                    else:
+                        event = build_event(cap, self.settings, self.contexts, self._rng)
                     self.publish(event)
                     if event.trace_id and event.context_documents is None and event.body_sampled:
                         self.recent.remember(event.trace_id, event)
