@@ -11,7 +11,6 @@ import gc
 import logging
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -20,6 +19,7 @@ from agent.ingest import IngestHandlers
 from agent.metrics import AgentMetrics
 from agent.otlp import OTLPHandler
 from agent.proxy.handler import ProxyHandler
+from agent.proxy.upstream import UpstreamClient
 from agent.publisher import EventSink, KafkaPublisher
 from agent.recorder import Recorder
 from agent.settings import AgentSettings
@@ -35,7 +35,7 @@ RECORDER_KEY = web.AppKey("recorder", Recorder)
 def build_app(
     settings: AgentSettings, sink: EventSink | None = None, metrics: AgentMetrics | None = None
 ) -> web.Application:
-    """The agent application; starts its publisher/recorder/upstream session on startup."""
+    """The agent application; starts its publisher/recorder/upstream client on startup."""
     metrics = metrics or AgentMetrics()
     sink = sink if sink is not None else KafkaPublisher(settings, metrics)
     contexts = ContextCache(settings.context_ttl_s, settings.context_cache_size)
@@ -48,29 +48,21 @@ def build_app(
     state: dict[str, Any] = {}
 
     async def on_startup(app: web.Application) -> None:
-        connector = aiohttp.TCPConnector(limit=settings.upstream_pool_size, ttl_dns_cache=300)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=settings.upstream_connect_timeout_s,
-            sock_read=settings.upstream_read_timeout_s,
+        upstream = UpstreamClient(
+            limit=settings.upstream_pool_size,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            read_timeout_s=settings.upstream_read_timeout_s,
         )
-        session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            auto_decompress=False,
-            trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
-        state["session"] = session
+        state["upstream"] = upstream
         await sink.start()
         await recorder.start()
-        proxy = ProxyHandler(settings, session, recorder, metrics)
+        proxy = ProxyHandler(settings, upstream, recorder, metrics)
         state["proxy"] = proxy
 
     async def on_cleanup(app: web.Application) -> None:
         await recorder.stop()
         await sink.stop()
-        await state["session"].close()
+        await state["upstream"].close()
 
     async def proxy(request: web.Request) -> web.StreamResponse:
         handler: ProxyHandler = state["proxy"]
@@ -123,7 +115,7 @@ def run(settings: AgentSettings) -> None:
     except ImportError:  # pragma: no cover - optional speed-up
         pass
     app = build_app(settings)
-    app.on_startup.append(freeze_startup_objects)  # after the publisher, recorder and session start
+    app.on_startup.append(freeze_startup_objects)  # after the publisher, recorder and upstream start
     log.info(
         "lightkeeper agent on http://%s:%d  openai=%s anthropic=%s upstreams=%s kafka=%s topic=%s",
         settings.host,

@@ -36,6 +36,11 @@ _MAX_SLICE_S = 0.010
 #: loop, and every proxied call with it, for hundreds of ms. The scan returns to Python at each
 #: candidate match, so the loop thread gets the GIL back every switch interval (5 ms).
 LARGE_CAPTURE_BYTES = 32 * 1024
+#: A capture arriving at an idle recorder is built this long after it was queued, not at once.
+#: A client that chains calls sends its next request right after reading a response; built at
+#: once, that request would wait behind the event build (~0.2 ms) before the proxy even reads it.
+#: Events leave in Kafka batches that linger longer than this anyway.
+_DEFER_S = 0.002
 
 
 def event_key(event: LLMCallEvent) -> bytes:
@@ -111,6 +116,8 @@ class Recorder:
                     return
                 self._wake.clear()
                 await self._wake.wait()
+                if not self._closing:
+                    await asyncio.sleep(_DEFER_S)
             backlog = len(self._queue)
             slice_end = time.perf_counter() + min(_SLICE_S * (1 + backlog // _BACKLOG_STEP), _MAX_SLICE_S)
             while self._queue and time.perf_counter() < slice_end:

@@ -10,6 +10,9 @@ Every error Lightkeeper raises on purpose derives from :class:`LightkeeperError`
     │   └── StoreUnavailable     the store cannot take writes now (retry later)
     ├── BackpressureError        a bounded buffer is full; the caller decides (drop/spool/wait)
     ├── KafkaError               Kafka plumbing (dev broker, topic admin) failed
+    ├── UpstreamError            the agent's call to an LLM upstream failed (answered 502 to the app)
+    │   ├── UpstreamUnreachable  no connection could be made
+    │   └── UpstreamDisconnected the connection broke before the response was complete
     └── DeliveryError            an alert notification could not be delivered
 """
 
@@ -53,6 +56,18 @@ class BackpressureError(LightkeeperError):
 
 class KafkaError(LightkeeperError):
     """Kafka plumbing failed (dev broker, topic administration)."""
+
+
+class UpstreamError(LightkeeperError):
+    """The agent's call to an LLM upstream failed (the application gets a 502 with the reason)."""
+
+
+class UpstreamUnreachable(UpstreamError):
+    """No connection to the upstream could be made (refused, DNS, TLS handshake)."""
+
+
+class UpstreamDisconnected(UpstreamError):
+    """The upstream connection broke (or sent a malformed response) before the response ended."""
 
 
 class DeliveryError(LightkeeperError):

@@ -3,7 +3,7 @@
 The request path does no JSON parsing, no logging at INFO and no Kafka I/O: it copies bytes
 and timestamps into a :class:`~agent.capture.Capture` and queues it for the recorder once
 the response is complete. Bodies and status pass through unchanged (compressed bodies stay
-compressed: the upstream session does not decompress).
+compressed: the upstream client does not decompress).
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from multidict import CIMultiDict
 from agent.capture import Capture
 from agent.metadata import PREFIX
 from agent.metrics import AgentMetrics
+from agent.proxy.upstream import UpstreamClient, UpstreamResponse
 from agent.recorder import Recorder
 from agent.redaction import header_secrets
 from agent.settings import AgentSettings
+from lightkeeper.errors import UpstreamError
 
 HOP_BY_HOP = frozenset(
     {
@@ -43,7 +45,6 @@ HOP_BY_HOP = frozenset(
 )
 #: Non-SSE responses larger than this (or of unknown size and not JSON) pass through uncaptured.
 MAX_BUFFERED_RESPONSE = 16 * 1024 * 1024
-_SKIP_AUTO = frozenset({"Accept-Encoding", "User-Agent", "Content-Type", "Accept"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +108,12 @@ class ProxyHandler:
     def __init__(
         self,
         settings: AgentSettings,
-        session: aiohttp.ClientSession,
+        upstream: UpstreamClient,
         recorder: Recorder,
         metrics: AgentMetrics,
     ) -> None:
         self.settings = settings
-        self.session = session
+        self.upstream = upstream
         self.recorder = recorder
         self.metrics = metrics
         self._counters: dict[tuple[str, int], Any] = {}
@@ -184,17 +185,10 @@ class ProxyHandler:
     ) -> web.StreamResponse:
         cap.t_upstream_start = time.perf_counter_ns()
         try:
-            up = await self.session.request(
-                request.method,
-                url,
-                data=body if body else None,
-                headers=fwd,
-                skip_auto_headers=_SKIP_AUTO,
-                allow_redirects=False,
-            )
+            up = await self.upstream.request(request.method, url, fwd.items(), body)
         except TimeoutError:
             return await self._fail(request, cap, 504, "upstream_timeout", "upstream did not answer in time")
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
             return await self._fail(
                 request, cap, 502, "upstream_unreachable", f"upstream connection failed: {exc}"
             )
@@ -218,11 +212,11 @@ class ProxyHandler:
             up.release()
 
     async def _buffered(
-        self, request: web.Request, cap: Capture, up: aiohttp.ClientResponse, headers: CIMultiDict[str]
+        self, request: web.Request, cap: Capture, up: UpstreamResponse, headers: CIMultiDict[str]
     ) -> web.StreamResponse:
         try:
             data = await up.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamError) as exc:
             kind = "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_disconnected"
             return await self._fail(
                 request,
@@ -252,7 +246,7 @@ class ProxyHandler:
         self,
         request: web.Request,
         cap: Capture,
-        up: aiohttp.ClientResponse,
+        up: UpstreamResponse,
         headers: CIMultiDict[str],
         *,
         capture: bool,
@@ -264,7 +258,7 @@ class ProxyHandler:
             cap.error_type, cap.error_message = "client_disconnect", f"client went away: {exc!r}"
             return resp
         try:
-            async for chunk in up.content.iter_any():
+            async for chunk in up.iter_any():
                 try:
                     await resp.write(chunk)
                 except (ConnectionError, aiohttp.ClientConnectionResetError) as exc:
@@ -275,7 +269,7 @@ class ProxyHandler:
                     return resp
                 if capture:
                     cap.add_chunk(time.perf_counter_ns(), chunk)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, UpstreamError) as exc:
             cap.error_type = "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_disconnected"
             cap.error_message = f"upstream stream ended abnormally: {exc!r}"
             if request.transport is not None:

@@ -383,3 +383,27 @@ async def test_repeated_headers_pass_through_both_ways(agent_factory):
         assert seen == [[("X-Dup", "1"), ("X-Dup", "2")]]
     finally:
         await runner.cleanup()
+
+
+async def test_chained_call_is_not_queued_behind_the_previous_event_build(agent_factory, monkeypatch):
+    """A client that sends its next request as soon as it has read a response gets that request
+    read before the previous call's event is built (the build is deferred, see recorder._DEFER_S)."""
+    monkeypatch.setattr("agent.recorder._DEFER_S", 0.3)  # wide, so the order does not hang on timing
+    agent = await agent_factory()
+    marks: list[tuple[str, float]] = []
+    original_submit = agent.sink.submit
+
+    def submit(key, value):
+        marks.append(("built", asyncio.get_running_loop().time()))
+        original_submit(key, value)
+
+    monkeypatch.setattr(agent.sink, "submit", submit)
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as s:
+        for _ in range(2):
+            marks.append(("sent", asyncio.get_running_loop().time()))
+            async with s.post(agent.url + "/v1/chat/completions", json=body) as r:
+                assert r.status == 200
+                await r.read()
+    await agent.sink.wait_for(2)
+    assert [m for m, _ in marks] == ["sent", "sent", "built", "built"]
