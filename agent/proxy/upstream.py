@@ -173,8 +173,9 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.response is None:  # bytes nobody asked for: the connection cannot be trusted
-            self._close()
+        if self.response is None or self._message_complete:
+            self._close()  # bytes nobody asked for: the connection cannot be trusted any more
+            self._keep_alive = False
             return
         self._last_rx = self.loop.time()
         try:
@@ -199,12 +200,13 @@ class _Connection(asyncio.Protocol):
         self._reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.response is not None:
-            self.response.headers.add(name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+        if self.response is not None and not self._message_complete:
+            self.response.headers.add(name.decode("latin-1"), value.decode("utf-8", "replace"))
 
     def on_headers_complete(self) -> None:
         response = self.response
-        if response is None:
+        if response is None or self._message_complete:  # a second, unsolicited response
+            self._keep_alive = False
             return
         status = self.parser.get_status_code()
         if 100 <= status < 200 and status != 101:  # interim (100 Continue, 103 Early Hints)
@@ -223,13 +225,13 @@ class _Connection(asyncio.Protocol):
             response._finish()
 
     def on_body(self, body: bytes) -> None:
-        if self.response is not None and self.response.status and not self._head:
+        if self.response is not None and self.response.status and not (self._head or self._message_complete):
             self.response._feed(body)
 
     def on_message_complete(self) -> None:
         response = self.response
-        if response is None or not response.status:
-            return  # the end of an interim response: the real one follows
+        if response is None or not response.status or self._message_complete:
+            return  # the end of an interim response (the real one follows), or of an unsolicited one
         self._message_complete = True
         self._cancel_timer()
         response._finish()
@@ -327,7 +329,9 @@ class _Pool:
         now = self.client.loop.time()
         while self.idle:
             conn = self.idle.pop()
-            if not conn.closed and now - conn.idle_since < keepalive:
+            transport = conn.transport
+            alive = not conn.closed and transport is not None and not transport.is_closing()
+            if alive and now - conn.idle_since < keepalive:
                 return conn
             conn._close()
             self.forget(conn)
@@ -411,6 +415,9 @@ class UpstreamClient:
 
     def slot_freed(self) -> None:
         self._busy -= 1
+        self._wake_next()
+
+    def _wake_next(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -423,7 +430,12 @@ class UpstreamClient:
         while self._busy >= self.limit:
             waiter = self.loop.create_future()
             self._waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_next()  # woken, then cancelled: pass the free slot on
+                raise
         self._busy += 1
         conn = pool.take_idle()
         if conn is not None:

@@ -411,3 +411,56 @@ async def test_bad_url_is_unreachable():
     with pytest.raises(UpstreamUnreachable, match="unsupported"):
         await client.request("POST", "ftp://example.com/x", [], b"")
     await client.close()
+
+
+async def test_bytes_after_the_response_make_the_connection_unusable():
+    async def handler(reader, writer, n):
+        await read_request(reader)
+        writer.write(ok(b"first") + ok(b"unsolicited"))
+        await writer.drain()
+        await read_request(reader)
+        writer.write(ok(b"never read"))
+        await writer.drain()
+
+    async with RawServer(handler) as srv:
+        client = UpstreamClient(read_timeout_s=1)
+        for _ in range(2):
+            r = await client.request("POST", srv.url(), [], b"{}")
+            assert await r.read() == b"first" and "unsolicited" not in str(r.headers)
+            r.release()
+        assert srv.connections == 2
+        await client.close()
+
+
+async def test_header_value_with_invalid_utf8_is_kept_readable():
+    async def handler(reader, writer, n):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Name: caf\xe9 \xc3\xa9\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await reader.read()
+
+    async with RawServer(handler) as srv:
+        client = UpstreamClient()
+        r = await client.request("POST", srv.url(), [], b"{}")
+        assert r.headers["X-Name"] == "caf\ufffd \u00e9"
+        r.headers["X-Name"].encode("utf-8")  # re-encodable when the proxy writes it to the client
+        r.release()
+        await client.close()
+
+
+async def test_waiter_cancelled_after_being_woken_passes_the_slot_on():
+    async with RawServer(echo_forever) as srv:
+        client = UpstreamClient(limit=1)
+        first = await client.request("POST", srv.url(), [], b"{}")  # holds the only slot
+        second = asyncio.create_task(client.request("POST", srv.url(), [], b"{}"))
+        third = asyncio.create_task(client.request("POST", srv.url(), [], b"{}"))
+        await asyncio.sleep(0.05)
+        assert len(client._waiters) == 2
+        await first.read()
+        first.release()  # wakes the second waiter...
+        second.cancel()  # ...which is cancelled before it runs: the third must get the slot
+        r = await asyncio.wait_for(third, 2)
+        assert (await r.read()).endswith(b"|{}")
+        r.release()
+        assert second.cancelled() and client._busy == 0
+        await client.close()
