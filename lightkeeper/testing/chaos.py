@@ -129,6 +129,20 @@ class WorkerProcess:
             self.proc = subprocess.Popen(self.args, stdout=out, stderr=subprocess.STDOUT, env=self.env)
         return self
 
+    async def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Wait until the worker joined its consumer group (its log says partitions were
+        assigned; its producer started before that). Raises if it exits or takes longer."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"worker exited before it was ready:\n{self.log_tail()}")
+            if self.log.exists() and "Setting newly assigned partitions" in self.log.read_text(
+                errors="replace"
+            ):
+                return
+            await asyncio.sleep(0.2)
+        raise TimeoutError(f"worker not ready after {timeout_s:g} s:\n{self.log_tail()}")
+
     def kill(self) -> None:
         """SIGKILL (no cleanup, no commit)."""
         if self.proc is not None and self.proc.poll() is None:

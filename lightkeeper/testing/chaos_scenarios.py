@@ -106,6 +106,9 @@ async def kafka_outage(
     broker, ks = await _kafka(work, f"ko{run}.")
     worker = WorkerProcess(ks, f"lkw-{run}", work / "worker").start()
     try:
+        # A worker that cannot reach Kafka at start-up exits (its supervisor restarts it): the
+        # outage must begin after it has joined, or the scenario tests a start-up failure.
+        await worker.wait_ready()
         async with _provider() as upstream, _agent(upstream, work, ks) as agent:
             n = int(rate * (down_s + 2 * margin_s))
             traffic = asyncio.create_task(drive_calls(agent.url, run, n, rate=rate))

@@ -13,6 +13,9 @@ comes from the artifact (chosen for <= 1 % out-of-fold false positives on clean 
 toxicity-v3 artifacts set ``quote_gate``: a text with a double-quoted span whose score is at or
 above the gate is scored again with the quotes replaced by "that" (one extra embedding), and
 keeps the lower score, so quoting abuse to report or condemn it is not flagged as abuse.
+toxicity-v4 artifacts also set ``negation_gate``: a short negated-negative statement ("X are not
+greedy.", "I would never hurt them.") still at or above it is scored again in its affirmed form
+(one extra embedding) and keeps ``min(score, 1 - affirmed)`` (see :mod:`._toxicity_negation`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from processors.embedding import single_thread_blas
+from processors.scoring._toxicity_negation import combine_negation_scores, denegate
 from processors.scoring._toxicity_quotes import combine_quote_scores, cue_features, quote_frame
 from processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
 
@@ -57,9 +61,10 @@ def toxicity_features(
 
 class ToxicityScorer:
     """Probability (0-1) that a text is toxic. Holds the loaded artifact (classifier, optional
-    TF-IDF vectorizer, cue names, threshold, quote gate). ``details``: label (toxic/clean),
-    threshold, model_version, and for a text re-scored without its quotes ``full_text_score``
-    and ``quote_frame_score``."""
+    TF-IDF vectorizer, cue names, threshold, quote and negation gates). ``details``: label
+    (toxic/clean), threshold, model_version; for a text re-scored without its quotes
+    ``full_text_score`` and ``quote_frame_score``; for a negated statement re-scored in its
+    affirmed form ``full_text_score`` and ``affirmed_score``."""
 
     name = "toxicity"
 
@@ -73,6 +78,8 @@ class ToxicityScorer:
         self._cues: tuple[str, ...] = tuple(art.get("cues") or ())
         gate = art.get("quote_gate")
         self.quote_gate: float | None = None if gate is None else float(gate)
+        neg_gate = art.get("negation_gate")
+        self.negation_gate: float | None = None if neg_gate is None else float(neg_gate)
         self.threshold = float(art["threshold"])
         self.version = str(art["version"])
         self._embedder = embedder
@@ -94,6 +101,9 @@ class ToxicityScorer:
             texts = [it.text for it in sub]
             probs = self._predict(texts, emb)
             extra = self._quote_rescore(texts, probs)
+            for j, d in self._negation_rescore(texts, probs).items():
+                for key, value in d.items():  # a quote-framed text keeps its first full-text score
+                    extra.setdefault(j, {}).setdefault(key, value)
             for j, i in enumerate(ok):
                 p = float(np.clip(probs[j], 0.0, 1.0))
                 flagged = p >= self.threshold
@@ -134,4 +144,28 @@ class ToxicityScorer:
             full = float(probs[j])
             probs[j] = combine_quote_scores(np.asarray([full]), f_probs[k : k + 1])[0]
             out[j] = {"full_text_score": round(full, 6), "quote_frame_score": round(float(f_probs[k]), 6)}
+        return out
+
+    def _negation_rescore(self, texts: list[str], probs: np.ndarray) -> dict[int, dict[str, float]]:
+        """Lower ``probs`` in place for negated-negative statements at or above the gate whose
+        affirmed form scores high; returns the per-position details of the re-scored texts."""
+        if self.negation_gate is None:
+            return {}
+        affirmed: dict[int, str] = {}
+        for j, t in enumerate(texts):
+            if probs[j] >= self.negation_gate and (a := denegate(t)) is not None:
+                affirmed[j] = a
+        if not affirmed:
+            return {}
+        a_texts = list(affirmed.values())
+        try:
+            a_probs = self._predict(a_texts, self._get_embedder().embed(a_texts))
+        except Exception:  # a refinement: keep the scores as they are
+            log.warning("toxicity: negation re-scoring failed, keeping the scores", exc_info=True)
+            return {}
+        out: dict[int, dict[str, float]] = {}
+        for k, j in enumerate(affirmed):
+            before = float(probs[j])
+            probs[j] = combine_negation_scores(before, float(a_probs[k]))
+            out[j] = {"full_text_score": round(before, 6), "affirmed_score": round(float(a_probs[k]), 6)}
         return out

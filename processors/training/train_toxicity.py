@@ -287,7 +287,7 @@ TARGET_FPR = 0.01
 def train(
     data_dir: str | None = None,
     out_dir: str | None = None,
-    version: int = 3,
+    version: int = 4,
     augment: bool | None = None,
     variants: tuple[tuple[bool, bool, bool, str, bool], ...] = DEFAULT_VARIANTS,
     aug_weight: float = 5.0,
@@ -300,7 +300,8 @@ def train(
     training texts, report false positives on the held-out benign sources, write
     ``toxicity-v<version>`` and return the card. ``augment=False`` drops the augmented variants.
     Davidson sample weights are multiplied by ``davidson_weight``. ``version`` >= 3 trains
-    toxicity-v3 (:mod:`processors.training.train_toxicity_v3`; the other options are v2's)."""
+    toxicity-v3, and from 4 on with negation re-scoring (the shipped toxicity-v4), with
+    :mod:`processors.training.train_toxicity_v3` (the other options are v2's)."""
     if version >= 3:
         from processors.training.train_toxicity_v3 import train as train_v3
 

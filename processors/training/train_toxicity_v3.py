@@ -13,6 +13,10 @@ Changes from v2 (``train_toxicity.py``), each measured with the same cross-datas
 * quote framing at scoring time (optional per variant): a text with a double-quoted span keeps
   the lower of its full-text and frame scores (no fitted parameter; see that module).
 
+toxicity-v4 (``--version 4``) is the same model and protocol plus **negation re-scoring** at
+scoring time: a short negated-negative statement keeps ``min(score, 1 - score(affirmed))``
+(:mod:`processors.scoring._toxicity_negation`; no fitted parameter, same gate as the quotes).
+
 Reported per variant (and written to the card): Davidson -> HateCheck and HateCheck -> Davidson
 AUROC, HateCheck with templates held out (threshold, recall, non-hateful FPR, accuracy per
 functionality), HateCheck with whole FUNCTIONALITIES held out (stricter: no case of the
@@ -30,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from lightkeeper.errors import ConfigError
+from processors.scoring._toxicity_negation import denegate
 from processors.scoring._toxicity_quotes import COUNTER_CUES, combine_quote_scores, quote_frame
 from processors.scoring.toxicity import toxicity_features
 from processors.training import augment_toxicity as aug
@@ -64,11 +69,13 @@ class _Frames:
         self.idx, self.texts, self.emb = idx, texts, emb
 
     @classmethod
-    def build(cls, name: str, texts: list[str]) -> _Frames:
-        """Frames of ``texts``, embedded (cached on disk as ``tox_frames_<name>``)."""
-        pairs = [(i, f) for i, t in enumerate(texts) if (f := quote_frame(t)) is not None]
+    def build(cls, name: str, texts: list[str], kind: str = "frames") -> _Frames:
+        """Quote frames (``kind="frames"``) or affirmed forms of negated-negative statements
+        (``kind="neg"``) of ``texts``, embedded (cached on disk as ``tox_<kind>_<name>``)."""
+        make = quote_frame if kind == "frames" else denegate
+        pairs = [(i, f) for i, t in enumerate(texts) if (f := make(t)) is not None]
         frames = [f for _, f in pairs]
-        emb = embed_cached(f"tox_frames_{name}", frames) if pairs else np.zeros((0, 384), np.float32)
+        emb = embed_cached(f"tox_{kind}_{name}", frames) if pairs else np.zeros((0, 384), np.float32)
         return cls(np.asarray([i for i, _ in pairs], dtype=np.int64), frames, emb)
 
     def sub(self, rows: np.ndarray) -> _Frames:
@@ -109,17 +116,33 @@ class _Model:
     def predict(self, texts: list[str], emb: np.ndarray) -> np.ndarray:
         return np.asarray(self.clf.predict_proba(toxicity_features(texts, emb, cues=self.cues))[:, 1])
 
-    def score(self, texts: list[str], emb: np.ndarray, frames: _Frames, gate: float | None) -> np.ndarray:
-        """Scores; with ``gate`` not None, quoting texts at or above it keep min(full, frame)."""
+    def score(
+        self,
+        texts: list[str],
+        emb: np.ndarray,
+        frames: _Frames,
+        gate: float | None,
+        negs: _Frames | None = None,
+    ) -> np.ndarray:
+        """Scores; with ``gate`` not None, quoting texts at or above it keep min(full, frame),
+        then (with ``negs``) negated-negative statements still at or above it keep
+        min(score, 1 - affirmed)."""
         p = self.predict(texts, emb)
-        if gate is None or not len(frames.idx):
+        if gate is None:
             return p
-        sel = frames.idx[p[frames.idx] >= gate]
-        if len(sel):
-            keep = np.isin(frames.idx, sel)
-            fp = self.predict([t for t, k in zip(frames.texts, keep, strict=True) if k], frames.emb[keep])
-            p[sel] = combine_quote_scores(p[sel], fp)
+        for alt, combine in ((frames, combine_quote_scores), (negs, _combine_negation)):
+            if alt is None or not len(alt.idx):
+                continue
+            sel = alt.idx[p[alt.idx] >= gate]
+            if len(sel):
+                keep = np.isin(alt.idx, sel)
+                fp = self.predict([t for t, k in zip(alt.texts, keep, strict=True) if k], alt.emb[keep])
+                p[sel] = combine(p[sel], fp)
         return p
+
+
+def _combine_negation(full: np.ndarray, affirmed: np.ndarray) -> np.ndarray:
+    return np.minimum(full, 1.0 - affirmed)
 
 
 def _part(s: _Set, idx: np.ndarray) -> _Set:
@@ -165,11 +188,16 @@ def _grouped_oof(
 
 
 def _oof_scores(
-    fold_models: list[tuple[_Model, np.ndarray]], hc: _Set, frames: _Frames, gate: float | None
+    fold_models: list[tuple[_Model, np.ndarray]],
+    hc: _Set,
+    frames: _Frames,
+    gate: float | None,
+    negs: _Frames | None = None,
 ) -> np.ndarray:
     oof = np.zeros(len(hc.y))
     for m, te in fold_models:
-        oof[te] = m.score([hc.texts[i] for i in te], hc.emb[te], frames.sub(te), gate)
+        sub_negs = negs.sub(te) if negs is not None else None
+        oof[te] = m.score([hc.texts[i] for i in te], hc.emb[te], frames.sub(te), gate, sub_negs)
     return oof
 
 
@@ -180,14 +208,18 @@ def train(
     augment: bool | None = None,
     variants: tuple[tuple[bool, bool], ...] = V3_VARIANTS,
     echo: Callable[[str], None] = print,
+    negation: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate the ``variants``, fit the best on everything, write ``toxicity-v<version>``
     and return the card. v3 always trains on the hand-written examples (their held-out halves
-    are part of the report): ``augment=False`` raises :class:`ConfigError`."""
+    are part of the report): ``augment=False`` raises :class:`ConfigError`. ``negation``
+    (default: ``version >= 4``) adds negation re-scoring to the variants with quote framing."""
     from lightkeeper.demo._scenario import TOXIC_ANSWER, TOXIC_PROMPTS
 
     if augment is False:
         raise ConfigError("toxicity-v3 always uses its hand-written examples; --no-augment needs --version 2")
+    if negation is None:
+        negation = version >= 4
     set_seeds()
     root = data_root(data_dir)
     dav_ds, hc_ds = load_davidson(root), load_hatecheck(root)
@@ -215,26 +247,43 @@ def train(
         **{k: _Frames.build(f"heldout_{k}", v.texts) for k, v in held.items()},
         **{k: _Frames.build(f"benign_ho_{k}", v[0]) for k, v in benign_ho.items()},
     }
+    fn: dict[str, _Frames] = {}
+    if negation:
+        fn = {
+            "dav": _Frames.build("davidson", dav.texts, "neg"),
+            "hc": _Frames.build("hatecheck", hc.texts, "neg"),
+            **{k: _Frames.build(f"heldout_{k}", v.texts, "neg") for k, v in held.items()},
+            **{k: _Frames.build(f"benign_ho_{k}", v[0], "neg") for k, v in benign_ho.items()},
+        }
     hc_mask = np.flatnonzero([t != "profanity_nh" for t in hc.tag])
     hateful = hc.y == 1
     echo(
         f"toxicity v3: davidson {len(dav.y)}, hatecheck {len(hc.y)}, hand-written train "
         f"{sum(len(e.y) for e in extra)}, clean texts {len(benign.y)}; quote frames: "
         f"davidson {len(fr['dav'].idx)}, hatecheck {len(fr['hc'].idx)}, clean {len(fr['benign'].idx)}"
+        + (f"; negated-negative: davidson {len(fn['dav'].idx)}, hatecheck {len(fn['hc'].idx)}" if fn else "")
     )
     results: dict[str, dict[str, Any]] = {}
     fitted: dict[bool, dict[str, Any]] = {}
     for cues, quotes in variants:
-        name = "lr:emb" + ("+cues" if cues else "") + ("+quotes" if quotes else "") + "+aug3+benign"
+        neg_here = negation and quotes
+        name = "lr:emb" + ("+cues" if cues else "") + ("+quotes" if quotes else "")
+        name += ("+negation" if neg_here else "") + "+aug3+benign"
         echo(f"  variant {name}:")
         if cues not in fitted:
-            fitted[cues] = _fit_all(dav, hc, extra, benign, fr, hc_mask, cues, echo)
+            fitted[cues] = _fit_all(dav, hc, extra, benign, fr, fn, hc_mask, cues, echo)
         f = fitted[cues]
         thr = f["threshold"]
         gate = max(0.0, thr - GATE_BELOW_THRESHOLD) if quotes else None
         sfx = "q" if quotes else ""
-        res: dict[str, Any] = {"cues": cues, "quotes": quotes, "threshold": round(thr, 4)}
+        res: dict[str, Any] = {
+            "cues": cues,
+            "quotes": quotes,
+            "negation": neg_here,
+            "threshold": round(thr, 4),
+        }
         res["quote_gate"] = None if gate is None else round(gate, 4)
+        res["negation_gate"] = res["quote_gate"] if neg_here else None
         p = f["d2h" + sfx]
         res["davidson_to_hatecheck"] = binary_metrics(hc.y, p)
         res["davidson_to_hatecheck_by_functionality"] = _per_functionality(hc.tag, hc.y, p)
@@ -250,14 +299,22 @@ def train(
         res["hatecheck_functionalities_heldout_by_functionality"] = _per_functionality(hc.tag, hc.y, fho, thr)
         final: _Model = f["final"]
         for k, s in held.items():
-            ps = final.score(s.texts, s.emb, fr[k], gate)
+            ps = final.score(s.texts, s.emb, fr[k], gate, fn.get(k) if neg_here else None)
             res[k] = {**binary_metrics(s.y, ps, thr), "scores": [round(float(v), 4) for v in ps]}
             if k == "demo_abuse":
                 res[k].pop("auroc", None)
             else:
                 res[k].pop("scores")
         res["heldout_benign_fpr"] = {
-            k: {"n": len(v[0]), "fpr": round(float(np.mean(final.score(v[0], v[1], fr[k], gate) >= thr)), 4)}
+            k: {
+                "n": len(v[0]),
+                "fpr": round(
+                    float(
+                        np.mean(final.score(v[0], v[1], fr[k], gate, fn.get(k) if neg_here else None) >= thr)
+                    ),
+                    4,
+                ),
+            }
             for k, v in benign_ho.items()
         }
         res["selection_score"] = round(
@@ -289,6 +346,7 @@ def train(
             "benign_weight": 1.0,
             "target_fpr_benign_oof": 0.01,
             "quote_gate": "threshold - 0.1 (quote framing only lowers scores)",
+            "negation_gate": "the quote gate (negation re-scoring only lowers scores)" if negation else None,
             "seed": SEED,
             "calibration": "sigmoid on 3-fold CV scores, ensemble=False",
         },
@@ -308,6 +366,7 @@ def train(
         "lexicon": False,
         "cues": list(final.cues),
         "quote_gate": chosen["quote_gate"],
+        "negation_gate": chosen["negation_gate"],
     }
     mp, cp = write_artifact("toxicity", version, artifact, card, Path(out_dir) if out_dir else None)
     echo(f"  wrote {mp} and {cp}")
@@ -320,11 +379,13 @@ def _fit_all(
     extra: list[_Set],
     benign: _Set,
     fr: dict[str, _Frames],
+    fn: dict[str, _Frames],
     hc_mask: np.ndarray,
     cues: bool,
     echo: Callable[[str], None],
 ) -> dict[str, Any]:
-    """All fits of one cue setting; scores with (suffix ``q``) and without quote framing."""
+    """All fits of one cue setting; scores with (suffix ``q``: quote framing, and negation
+    re-scoring when ``fn`` holds the affirmed forms) and without."""
     out: dict[str, Any] = {}
     every = np.arange(len(dav.y))
     # Template-held-out CV first: it fixes the threshold (on plain benign OOF scores; quote
@@ -334,13 +395,19 @@ def _fit_all(
     thr = min(0.9, max(0.3, fpr_threshold(b_oof, 0.01)))
     gate = max(0.0, thr - GATE_BELOW_THRESHOLD)
     out["threshold"] = thr
-    out["tho"], out["thoq"] = _oof_scores(folds, hc, fr["hc"], None), _oof_scores(folds, hc, fr["hc"], gate)
+    n_hc, n_dav = fn.get("hc"), fn.get("dav")
+    out["tho"] = _oof_scores(folds, hc, fr["hc"], None)
+    out["thoq"] = _oof_scores(folds, hc, fr["hc"], gate, n_hc)
     folds, _ = _grouped_oof(parts_fn, hc, list(hc.tag), 5, cues)
-    out["fho"], out["fhoq"] = _oof_scores(folds, hc, fr["hc"], None), _oof_scores(folds, hc, fr["hc"], gate)
+    out["fho"], out["fhoq"] = (
+        _oof_scores(folds, hc, fr["hc"], None),
+        _oof_scores(folds, hc, fr["hc"], gate, n_hc),
+    )
     m = _Model([dav, *extra, benign], cues, calibrate=False)
-    out["d2h"], out["d2hq"] = m.predict(hc.texts, hc.emb), m.score(hc.texts, hc.emb, fr["hc"], gate)
+    out["d2h"], out["d2hq"] = m.predict(hc.texts, hc.emb), m.score(hc.texts, hc.emb, fr["hc"], gate, n_hc)
     m = _Model([_part(hc, hc_mask), *extra, benign], cues, calibrate=False)
-    out["h2d"], out["h2dq"] = m.predict(dav.texts, dav.emb), m.score(dav.texts, dav.emb, fr["dav"], gate)
+    out["h2d"] = m.predict(dav.texts, dav.emb)
+    out["h2dq"] = m.score(dav.texts, dav.emb, fr["dav"], gate, n_dav)
     out["parts"] = [dav, _part(hc, hc_mask), *extra, benign]
     out["final"] = _Model(out["parts"], cues, calibrate=True)
     echo(f"    fitted (cues={cues}), threshold {thr:.3f}")

@@ -30,7 +30,7 @@ CLEAN = [
 ]
 # (abuse, counter-speech / negation / quotation of it). The counter version must score lower and,
 # since toxicity-v3 (counter-speech cues, quote framing), not be flagged. Plain negation ("X are
-# not Y") is NOT handled yet (HateCheck negate_neg accuracy 0.04, see docs/detectors.md).
+# not Y") is handled since toxicity-v4 (see NEGATED below).
 COUNTER_PAIRS = [
     ("Women are inferior to men.", "It's wrong to say that women are inferior to men."),
     ("Gay people are disgusting.", "Calling gay people disgusting is hateful and I won't tolerate it."),
@@ -238,7 +238,7 @@ def test_quote_framing_only_embeds_quoting_texts_at_or_above_the_gate() -> None:
 def test_v2_artifact_still_scores_with_this_code() -> None:
     """Older artifacts (no cues, no quote gate) load and score as before."""
     path = artifact_path("toxicity").with_name("toxicity-v2.joblib")
-    assert path.is_file(), "toxicity-v2 is kept next to v3 (comparison, rollback)"
+    assert path.is_file(), "toxicity-v2 is kept next to v3 and v4 (comparison, rollback)"
     s = ToxicityScorer(artifact_path=str(path))
     assert s.quote_gate is None and s.version == "toxicity-v2"
     r = s.score_batch([ScoreInput(text=TOXIC[2]), ScoreInput(text=CLEAN[0])])
@@ -275,3 +275,77 @@ def test_quote_frame(text: str, frame: str | None) -> None:
     from processors.scoring._toxicity_quotes import quote_frame
 
     assert quote_frame(text) == frame
+
+
+# Negated-negative statements (toxicity-v4): written for these tests, in phrasings that are not
+# HateCheck templates; each is paired with the abusive statement it negates.
+NEGATED = [
+    ("Mexicans are lazy.", "Mexicans are not lazy."),
+    ("I despise disabled people.", "I do not despise disabled people."),
+    ("Refugees deserve to be beaten.", "No refugee deserves to be beaten."),
+    ("We should harass trans people until they leave.", "Nobody should harass trans people."),
+]
+# Negating a positive term is abuse and stays flagged; so does abuse next to a negated clause,
+# and a rhetorical negative question.
+NEGATED_BUT_ABUSIVE = [
+    "Immigrants are not human beings.",
+    "Gay lives do not matter at all.",
+    "I don't hate them, they're just filthy vermin.",
+    "Isn't it obvious that Muslims are scum?",
+]
+
+
+def test_negated_negative_statements_are_not_flagged(scorer: ToxicityScorer) -> None:
+    assert scorer.negation_gate is not None  # toxicity-v4 and later
+    items = [ScoreInput(text=t) for pair in NEGATED for t in pair]
+    results = scorer.score_batch(items)
+    for k, (abuse, negated) in enumerate(NEGATED):
+        a, n = results[2 * k], results[2 * k + 1]
+        assert a.flagged, (abuse, a.score)
+        assert not n.flagged and (n.score or 0) < (a.score or 0), (negated, n.score, n.details)
+        assert n.score == pytest.approx(
+            min(n.details["full_text_score"], 1 - n.details["affirmed_score"]), abs=1e-5
+        )
+
+
+def test_negation_of_positive_terms_and_abuse_beside_a_negation_stay_flagged(scorer: ToxicityScorer) -> None:
+    results = scorer.score_batch([ScoreInput(text=t) for t in NEGATED_BUT_ABUSIVE])
+    for text, r in zip(NEGATED_BUT_ABUSIVE, results, strict=True):
+        assert r.flagged and "affirmed_score" not in r.details, (text, r.score, r.details)
+
+
+def test_denegate_rule() -> None:
+    from processors.scoring._toxicity_negation import denegate
+
+    assert denegate("Jews are not greedy.") == "Jews are greedy."
+    assert denegate("I don't hate women.") == "I do hate women."
+    assert denegate("Nobody should be harassed at work.") == "Everybody should be harassed at work."
+    assert denegate("Women are not equal to men.") is None  # negated positive term
+    assert denegate("Don't forget they are worthless scum.") is None  # affirming idiom: abuse stays
+    assert denegate("No one is as filthy as these people.") is None  # negated comparison
+    assert denegate("Don't they know they're stupid?") is None  # rhetorical question
+    assert denegate("The build did not fail.") is None  # nothing negative is negated
+    assert denegate("I am not hungry. " * 20) is None  # too long to be one statement
+
+
+def test_negation_rescoring_only_embeds_candidates() -> None:
+    emb = _CountingEmbedder()
+    s = ToxicityScorer(embedder=emb)
+    texts = [
+        "Don't forget to restart the server after the update.",
+        "The migration did not break anything.",
+        NEGATED[0][1],
+    ]
+    vecs = emb.inner.embed(texts)
+    results = s.score_batch([ScoreInput(text=t, embedding=v) for t, v in zip(texts, vecs, strict=True)])
+    assert not any(r.flagged for r in results)
+    assert emb.texts == ["Mexicans are lazy."]
+
+
+def test_v3_artifact_still_scores_with_this_code() -> None:
+    path = artifact_path("toxicity").with_name("toxicity-v3.joblib")
+    assert path.is_file(), "toxicity-v3 is kept next to v4 (comparison, rollback)"
+    s = ToxicityScorer(artifact_path=str(path))
+    assert s.negation_gate is None and s.quote_gate is not None and s.version == "toxicity-v3"
+    (r,) = s.score_batch([ScoreInput(text=NEGATED[0][1])])
+    assert r.flagged and "affirmed_score" not in r.details  # v3 does not handle negation
