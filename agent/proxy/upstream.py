@@ -164,7 +164,6 @@ class _Connection(asyncio.Protocol):
         self._keep_alive = False
         self._last_rx = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._header_name = b""
         self._reason = b""
         self._head = False
 
@@ -459,11 +458,14 @@ class UpstreamClient:
         from ``body`` for every method but GET/HEAD/DELETE/OPTIONS without a body. The caller
         must :meth:`UpstreamResponse.release` the response.
         """
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
+        try:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError as exc:  # e.g. a port out of range
+            raise UpstreamUnreachable(f"invalid upstream URL {url!r}: {exc}") from None
         if scheme not in ("http", "https") or not parts.hostname:
             raise UpstreamUnreachable(f"unsupported upstream URL {url!r}")
-        port = parts.port or (443 if scheme == "https" else 80)
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         host_header = parts.netloc.rpartition("@")[2]
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]

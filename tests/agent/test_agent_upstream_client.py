@@ -410,6 +410,8 @@ async def test_bad_url_is_unreachable():
     client = UpstreamClient()
     with pytest.raises(UpstreamUnreachable, match="unsupported"):
         await client.request("POST", "ftp://example.com/x", [], b"")
+    with pytest.raises(UpstreamUnreachable, match="invalid"):
+        await client.request("POST", "http://example.com:99999/x", [], b"")
     await client.close()
 
 
