@@ -1,7 +1,7 @@
-"""The worker's fast decode path: event JSON -> a checked plain dict -> an ``events`` row,
-without building a pydantic :class:`~schemas.events.LLMCallEvent` per event.
+"""The worker's fast decode path: event JSON -> an ``events`` row in one pass over the parsed
+JSON, without building a pydantic :class:`~schemas.events.LLMCallEvent` per event.
 
-:func:`fast_decode` accepts only the common, fully regular shape of an event (every key a
+:func:`decode_row` accepts only the common, fully regular shape of an event (every key a
 known field, no extra keys, values of exactly the expected JSON types within the schema's
 bounds, ``event_id`` and ``start_time`` present, timestamps in RFC 3339 with a zone). For
 anything else it returns ``None`` and the caller decodes with pydantic, so lenient coercions,
@@ -9,8 +9,8 @@ defaults that generate values and precise error messages stay pydantic's. Whatev
 path accepts, pydantic accepts with the same values (``tests/worker/test_fastdecode.py``
 checks rows built both ways are identical).
 
-The checked dict ("fast event") holds python values as ``LLMCallEvent.model_dump()`` would,
-except that nested parts keep only the keys that were sent (defaults are applied where read).
+The row holds the values ``rows.event_row`` would give the pydantic model; the enrichment
+adds the cost columns (and token estimates) afterwards.
 """
 
 from __future__ import annotations
@@ -122,7 +122,6 @@ _USAGE_KEYS = frozenset(
         "estimated",
     ]
 )
-_TOKEN_KEYS = tuple(sorted(_USAGE_KEYS - {"estimated"}))
 _CALL_KEYS = frozenset(("id", "name", "arguments"))
 _MESSAGE_KEYS = frozenset(("role", "content", "name", "tool_call_id", "tool_calls"))
 _OUTPUT_KEYS = frozenset(("text", "tool_calls"))
@@ -169,8 +168,17 @@ _EVENT_KEYS = frozenset(
 )
 
 
+_NO_REQUEST: dict[str, Any] = dict.fromkeys(_REQUEST_KEYS)
+"""The request parameters of an event that sent none (shared: read, never modified)."""
+
+
 def _request(v: Any) -> dict[str, Any]:
     r = _part(v, _REQUEST_KEYS)
+    for x in r.values():
+        if x is not None:
+            break
+    else:
+        return _NO_REQUEST
     g = r.get
     stop = g("stop_sequences")
     return {
@@ -187,10 +195,30 @@ def _request(v: Any) -> dict[str, Any]:
 
 
 def _usage(v: Any) -> dict[str, Any]:
+    """All usage keys (``None`` for a token count not reported), each checked."""
     u = _part(v, _USAGE_KEYS)
-    out: dict[str, Any] = {k: _int(u.get(k), 0, UINT32_MAX) for k in _TOKEN_KEYS}
-    out["estimated"] = _bool(u.get("estimated", False))
-    return out
+    g = u.get
+    counts = (
+        g("input_tokens"),
+        g("output_tokens"),
+        g("cache_read_input_tokens"),
+        g("cache_creation_input_tokens"),
+        g("reasoning_output_tokens"),
+    )
+    for count in counts:
+        if count is not None and (type(count) is not int or not 0 <= count <= UINT32_MAX):
+            raise _REJECT
+    estimated = g("estimated", False)
+    if type(estimated) is not bool:
+        raise _REJECT
+    return {
+        "input_tokens": counts[0],
+        "output_tokens": counts[1],
+        "cache_read_input_tokens": counts[2],
+        "cache_creation_input_tokens": counts[3],
+        "reasoning_output_tokens": counts[4],
+        "estimated": estimated,
+    }
 
 
 def _calls(v: Any) -> list[dict[str, Any]]:
@@ -246,9 +274,20 @@ def _documents(v: Any) -> list[dict[str, Any]] | None:
     return out
 
 
-def fast_decode(data: bytes) -> dict[str, Any] | None:
-    """The checked fast event of ``data``, or None when pydantic must decide (also for
-    invalid JSON: the pydantic path produces the precise error)."""
+FastRow = tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]
+"""What :func:`decode_row` returns: ``(row, usage, input_messages, output_tool_calls)`` — the
+``events`` row without its cost columns, the event's usage (all token keys, ``None`` where not
+reported; token estimates are written into it and into the row), and the checked messages and
+tool calls the token estimator reads."""
+
+_FLAGS = (("streaming", False), ("truncated", False), ("redacted", False), ("body_sampled", True))
+"""Boolean fields of the event and their defaults."""
+
+
+def decode_row(data: bytes) -> FastRow | None:
+    """The checked ``events`` row of ``data`` (see :data:`FastRow`) built in one pass over the
+    parsed JSON, or None when pydantic must decide (also for invalid JSON: the pydantic path
+    produces the precise error)."""
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -256,7 +295,7 @@ def fast_decode(data: bytes) -> dict[str, Any] | None:
     if type(obj) is not dict or not _EVENT_KEYS.issuperset(obj):
         return None
     try:
-        return _check(obj)
+        return _row(obj)
     except (_Reject, OverflowError) as exc:
         # _REJECT is one shared instance: drop what the raise attached to it, or every rejected
         # event's frames (and its parsed dict) would stay alive through the traceback chain.
@@ -264,12 +303,35 @@ def fast_decode(data: bytes) -> dict[str, Any] | None:
         return None
 
 
-def _check(o: dict[str, Any]) -> dict[str, Any]:
+def _row(o: dict[str, Any]) -> FastRow:
+    """The row of a parsed event (raises ``_REJECT`` when it is not the common shape). Checks
+    are inline rather than one call per field: this runs once per event."""
     g = o.get
     src = g("source", "ingest")
     source = _SOURCES.get(src) if type(src) is str else None
     if source is None or "event_id" not in o or "start_time" not in o:
         raise _REJECT
+    tenant, user_id, session_id = g("tenant"), g("user_id"), g("session_id")
+    trace_id, span_id, route = g("trace_id"), g("span_id"), g("route")
+    request_model, response_model, response_id = g("request_model"), g("response_model"), g("response_id")
+    error_type, error_message = g("error_type"), g("error_message")
+    if not (
+        (tenant is None or (type(tenant) is str and len(tenant) <= 256))
+        and (user_id is None or (type(user_id) is str and len(user_id) <= 512))
+        and (session_id is None or (type(session_id) is str and len(session_id) <= 512))
+        and (trace_id is None or (type(trace_id) is str and len(trace_id) <= 128))
+        and (span_id is None or (type(span_id) is str and len(span_id) <= 128))
+        and (route is None or (type(route) is str and len(route) <= 256))
+        and (request_model is None or (type(request_model) is str and len(request_model) <= 256))
+        and (response_model is None or (type(response_model) is str and len(response_model) <= 256))
+        and (response_id is None or (type(response_id) is str and len(response_id) <= 256))
+        and (error_type is None or (type(error_type) is str and len(error_type) <= 256))
+        and (error_message is None or type(error_message) is str)
+    ):
+        raise _REJECT
+    for key, default in _FLAGS:
+        if type(g(key, default)) is not bool:
+            raise _REJECT
     start = _time(o["start_time"])
     end_raw = g("end_time")
     end = None if end_raw is None else _time(end_raw)
@@ -286,80 +348,52 @@ def _check(o: dict[str, Any]) -> dict[str, Any]:
     metadata = g("metadata", {})
     if type(metadata) is not dict:
         raise _REJECT
-    return {
-        "schema_version": _int(g("schema_version", 1), 1),
-        "event_id": _str(o["event_id"], 128, 1),
-        "app": _str(g("app", "default"), 256, 1),
-        "environment": _str(g("environment", "dev"), 128),
-        "tenant": _ostr(g("tenant"), 256),
-        "user_id": _ostr(g("user_id"), 512),
-        "session_id": _ostr(g("session_id"), 512),
-        "trace_id": _ostr(g("trace_id"), 128),
-        "span_id": _ostr(g("span_id"), 128),
-        "route": _ostr(g("route"), 256),
-        "source": source,
-        "provider_name": _str(g("provider_name", "unknown"), 128),
-        "operation_name": _str(g("operation_name", "chat"), 64),
-        "request_model": _ostr(g("request_model"), 256),
-        "response_model": _ostr(g("response_model"), 256),
-        "response_id": _ostr(g("response_id"), 256),
-        "request": _request(g("request", {})),
-        "usage": _usage(g("usage", {})),
-        "finish_reasons": _strs(g("finish_reasons", [])),
-        "start_time": start,
-        "end_time": end,
-        "duration_ms": duration,
-        "time_to_first_token_ms": _float(g("time_to_first_token_ms"), 0.0),
-        "streaming": _bool(g("streaming", False)),
-        "http_status": _int(g("http_status"), 0, 999),
-        "error_type": _ostr(g("error_type"), 256),
-        "error_message": _ostr(g("error_message")),
-        "input_messages": _messages(g("input_messages", [])),
-        "output_text": _ostr(output.get("text")),
-        "output_tool_calls": _calls(output.get("tool_calls", [])),
-        "context_documents": _documents(g("context_documents")),
-        "tags": tags,
-        "metadata": metadata,
-        "truncated": _bool(g("truncated", False)),
-        "redacted": _bool(g("redacted", False)),
-        "redaction_types": _strs(g("redaction_types", [])),
-        "body_sampled": _bool(g("body_sampled", True)),
-    }
-
-
-def is_error(d: dict[str, Any]) -> bool:
-    """``LLMCallEvent.is_error`` of a fast event."""
-    status = d["http_status"]
-    return d["error_type"] is not None or (status is not None and status >= 400)
-
-
-def fast_row(d: dict[str, Any], costs: dict[str, Any]) -> dict[str, Any]:
-    """The ``events`` row of a fast event (same values as ``rows.event_row`` of the model);
-    ``costs`` are the already-checked enrichment columns (``usd`` applied)."""
-    req = d["request"]
-    usage = d["usage"]
-    messages = d["input_messages"]
-    calls = d["output_tool_calls"]
-    docs = d["context_documents"]
-    metadata = d["metadata"]
+    version = g("schema_version", 1)
+    event_id = o["event_id"]
+    app = g("app", "default")
+    environment = g("environment", "dev")
+    provider = g("provider_name", "unknown")
+    operation = g("operation_name", "chat")
+    status = g("http_status")
+    if (
+        (version is not None and (type(version) is not int or version < 1))
+        or type(event_id) is not str
+        or not 1 <= len(event_id) <= 128
+        or type(app) is not str
+        or not 1 <= len(app) <= 256
+        or type(environment) is not str
+        or len(environment) > 128
+        or type(provider) is not str
+        or len(provider) > 128
+        or type(operation) is not str
+        or len(operation) > 64
+        or (status is not None and (type(status) is not int or not 0 <= status <= 999))
+    ):
+        raise _REJECT
+    req = _request(g("request", {}))
+    usage = _usage(g("usage", {}))
+    messages = _messages(g("input_messages", []))
+    text = _ostr(output.get("text"))
+    calls = _calls(output.get("tool_calls", []))
+    docs = _documents(g("context_documents"))
     row: dict[str, Any] = {
-        "event_id": d["event_id"],
-        "schema_version": d["schema_version"],
-        "app": d["app"],
-        "environment": d["environment"],
-        "tenant": d["tenant"] or "",
-        "user_id": d["user_id"] or "",
-        "session_id": d["session_id"] or "",
-        "trace_id": d["trace_id"] or "",
-        "span_id": d["span_id"] or "",
-        "route": d["route"] or "",
-        "source": d["source"].value,
-        "provider_name": d["provider_name"],
-        "operation_name": d["operation_name"],
-        "request_model": d["request_model"] or "",
-        "response_model": d["response_model"] or "",
-        "model": d["response_model"] or d["request_model"] or "unknown",
-        "response_id": d["response_id"] or "",
+        "event_id": event_id,
+        "schema_version": version,
+        "app": app,
+        "environment": environment,
+        "tenant": tenant or "",
+        "user_id": user_id or "",
+        "session_id": session_id or "",
+        "trace_id": trace_id or "",
+        "span_id": span_id or "",
+        "route": route or "",
+        "source": source.value,
+        "provider_name": provider,
+        "operation_name": operation,
+        "request_model": request_model or "",
+        "response_model": response_model or "",
+        "model": response_model or request_model or "unknown",
+        "response_id": response_id or "",
         "temperature": req["temperature"],
         "max_tokens": req["max_tokens"],
         "top_p": req["top_p"],
@@ -375,27 +409,26 @@ def fast_row(d: dict[str, Any], costs: dict[str, Any]) -> dict[str, Any]:
         "cache_creation_input_tokens": usage["cache_creation_input_tokens"],
         "reasoning_output_tokens": usage["reasoning_output_tokens"],
         "tokens_estimated": int(usage["estimated"]),
-        "finish_reasons": d["finish_reasons"],
-        "start_time": d["start_time"],
-        "end_time": d["end_time"],
-        "duration_ms": d["duration_ms"],
-        "time_to_first_token_ms": d["time_to_first_token_ms"],
-        "streaming": int(d["streaming"]),
-        "http_status": d["http_status"],
-        "error_type": d["error_type"] or "",
-        "error_message": d["error_message"] or "",
-        "is_error": int(is_error(d)),
+        "finish_reasons": _strs(g("finish_reasons", [])),
+        "start_time": start,
+        "end_time": end,
+        "duration_ms": duration,
+        "time_to_first_token_ms": _float(g("time_to_first_token_ms"), 0.0),
+        "streaming": int(g("streaming", False)),
+        "http_status": status,
+        "error_type": error_type or "",
+        "error_message": error_message or "",
+        "is_error": int(error_type is not None or (status is not None and status >= 400)),
         "input_messages": orjson.dumps(messages).decode() if messages else "[]",
-        "output_text": d["output_text"] or "",
+        "output_text": text or "",
         "output_tool_calls": orjson.dumps(calls).decode() if calls else "[]",
         "context_documents": None if docs is None else orjson.dumps(docs).decode(),
-        "tags": d["tags"],
+        "tags": tags,
         "metadata": pydantic_core.to_json(metadata, exclude_none=True).decode() if metadata else "{}",
         "extra": "",
-        "truncated": int(d["truncated"]),
-        "redacted": int(d["redacted"]),
-        "redaction_types": d["redaction_types"],
-        "body_sampled": int(d["body_sampled"]),
+        "truncated": int(g("truncated", False)),
+        "redacted": int(g("redacted", False)),
+        "redaction_types": _strs(g("redaction_types", [])),
+        "body_sampled": int(g("body_sampled", True)),
     }
-    row.update(costs)
-    return row
+    return row, usage, messages, calls

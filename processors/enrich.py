@@ -84,22 +84,26 @@ def fill_token_estimates(ev: LLMCallEvent) -> bool:
     return changed
 
 
-def _fill_fast_estimates(d: dict[str, Any], usage: dict[str, Any]) -> None:
-    """:func:`fill_token_estimates` for a fast event (same rules, same estimator)."""
+def _fill_row_estimates(
+    usage: dict[str, Any], messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]]
+) -> bool:
+    """:func:`fill_token_estimates` for an event decoded by :mod:`processors._fastdecode`
+    (same rules, same estimator): fills ``usage`` from the checked ``messages``, output
+    ``text`` and tool ``calls``; returns True when something was estimated."""
     changed = False
     if usage["input_tokens"] is None:
-        contents: list[str | None] = [m["content"] for m in d["input_messages"] if m.get("content")]
+        contents: list[str | None] = [m["content"] for m in messages if m.get("content")]
         if contents:
             usage["input_tokens"] = estimate_messages(contents)
             changed = True
     if usage["output_tokens"] is None:
-        text = d["output_text"] or ""
-        calls = "".join(c["name"] + (c.get("arguments") or "") for c in d["output_tool_calls"])
-        if text or calls:
-            usage["output_tokens"] = estimate_tokens(text) + estimate_tokens(calls)
+        joined = "".join(c["name"] + (c.get("arguments") or "") for c in calls)
+        if text or joined:
+            usage["output_tokens"] = estimate_tokens(text) + estimate_tokens(joined)
             changed = True
     if changed:
         usage["estimated"] = True
+    return changed
 
 
 class Enricher:
@@ -129,16 +133,29 @@ class Enricher:
             ev.start_time,
         )
 
-    def enrich_fast(self, d: dict[str, Any]) -> Enrichment:
-        """:meth:`enrich` for a fast event of :mod:`processors._fastdecode` (a checked dict;
-        token estimates are written into ``d["usage"]``)."""
-        usage = d["usage"]
-        if self.estimate:
-            _fill_fast_estimates(d, usage)
+    def enrich_row(
+        self,
+        row: dict[str, Any],
+        usage: dict[str, Any],
+        messages: list[dict[str, Any]],
+        calls: list[dict[str, Any]],
+    ) -> Enrichment:
+        """:meth:`enrich` for an event decoded by :func:`processors._fastdecode.decode_row`
+        (its row, usage, input messages and output tool calls): token estimates are written
+        into ``usage`` and the row's token columns; returns the cost of the event (the caller
+        adds :meth:`Enrichment.row_columns` to the row)."""
+        if (
+            self.estimate
+            and (usage["input_tokens"] is None or usage["output_tokens"] is None)
+            and _fill_row_estimates(usage, messages, row["output_text"], calls)
+        ):
+            row["input_tokens"] = usage["input_tokens"]
+            row["output_tokens"] = usage["output_tokens"]
+            row["tokens_estimated"] = 1
         return self.cost_of(
-            d["response_model"],
-            d["request_model"],
-            d["provider_name"],
+            row["response_model"] or None,
+            row["request_model"] or None,
+            row["provider_name"],
             (
                 usage["input_tokens"],
                 usage["output_tokens"],
@@ -146,8 +163,8 @@ class Enricher:
                 usage["cache_creation_input_tokens"],
                 usage["reasoning_output_tokens"],
             ),
-            d["error_type"] is not None or (d["http_status"] is not None and d["http_status"] >= 400),
-            d["start_time"],
+            row["is_error"] == 1,
+            row["start_time"],
         )
 
     def cost_of(

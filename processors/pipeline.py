@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from lightkeeper.errors import LightkeeperError, SchemaError
 from lightkeeper.store.rows import event_row
 from processors._eventlist import EventList
-from processors._fastdecode import fast_decode, fast_row
+from processors._fastdecode import decode_row
 from processors.enrich import Enricher, Enrichment
 from schemas.codec import decode_event
 from schemas.events import LLMCallEvent
@@ -173,21 +173,22 @@ class Pipeline:
         enricher = self.enricher
         for raw in raws:
             value = raw.value
-            d = fast_decode(value) if value else None
-            if d is None:
+            fast = decode_row(value) if value else None
+            if fast is None:
                 decoded, _, dead = decode_batch([raw])
                 if dead:
                     batch.dead.extend(dead)
                     continue
                 self._add(batch, parsed, rows, decoded[0], raw)
                 continue
+            row, usage, messages, calls = fast
             try:
-                enrichment = enricher.enrich_fast(d)
-                row = fast_row(d, enrichment.row_columns())
+                enrichment = enricher.enrich_row(row, usage, messages, calls)
+                row.update(enrichment.row_columns())
             except Exception as exc:
-                batch.dead.append(_row_dead_letter(raw, exc, d["event_id"]))
+                batch.dead.append(_row_dead_letter(raw, exc, row["event_id"]))
                 continue
-            parsed.append_fast(value, d["usage"])
+            parsed.append_fast(value, usage)
             batch.enrichments.append(enrichment)
             batch.sources.append(raw)
             rows.append(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -10,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from processors._eventlist import EventList
-from processors._fastdecode import fast_decode
+from processors._fastdecode import decode_row
+from processors.enrich import Enricher, Enrichment
 from processors.pipeline import Batch, Pipeline, RawEvent
 from tests.worker.helpers import event, raw
 
@@ -89,7 +91,7 @@ RICH = [
 
 
 def test_common_events_take_the_fast_path_and_match_pydantic() -> None:
-    assert all(fast_decode(v) is not None for v in RICH)
+    assert all(decode_row(v) is not None for v in RICH)
     fast, ref = _both(RICH)
     assert len(fast.rows["events"]) == len(RICH)
     _same(fast, ref)
@@ -123,7 +125,7 @@ INVALID = [
 
 
 def test_unusual_and_invalid_events_fall_back_to_pydantic() -> None:
-    assert all(fast_decode(v) is None for v in UNUSUAL + INVALID)
+    assert all(decode_row(v) is None for v in UNUSUAL + INVALID)
     fast, ref = _both(UNUSUAL + INVALID)
     assert len(fast.dead) == len(INVALID)
     assert all(d.stage == "decode" for d in fast.dead)
@@ -191,3 +193,24 @@ _FIELDS: dict[str, Any] = {
 def test_random_events_give_identical_outcomes(over: dict[str, Any], i: int) -> None:
     fast, ref = _both([_json(i, **over)])
     _same(fast, ref)
+
+
+class _NegativeCost(Enricher):
+    """Prices event 1 at a negative cost: its row is refused (a ``row`` dead letter)."""
+
+    def cost_of(self, *args: Any, **kwargs: Any) -> Enrichment:
+        got = super().cost_of(*args, **kwargs)
+        if args[3][0] == 1001:  # the input tokens of event 1 below
+            got.cost_usd = Decimal(-1)
+        return got
+
+
+def test_refused_rows_become_the_same_dead_letters_on_both_paths() -> None:
+    values = [raw(i, usage={"input_tokens": 1000 + i, "output_tokens": 5}) for i in range(3)]
+    raws = [RawEvent(v, None, "t", 0, i) for i, v in enumerate(values)]
+    fast = Pipeline(_NegativeCost(), fast=True).process(raws)
+    ref = Pipeline(_NegativeCost(), fast=False).process(raws)
+    _same(fast, ref)
+    assert [(d.value, d.stage, d.offset) for d in fast.dead] == [(values[1], "row", 1)]
+    assert "invalid cost" in fast.dead[0].reason
+    assert [r["event_id"] for r in fast.rows["events"]] == [event(0).event_id, event(2).event_id]

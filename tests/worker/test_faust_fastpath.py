@@ -158,3 +158,105 @@ def test_observe_many_equals_observing_each_value() -> None:
 
     assert lines(one) == lines(many)
     assert 'lat_bucket{le="0.1"} 13.0' in lines(many)
+
+
+def _acking_consumer() -> Any:
+    """An AtLeastOnceConsumer with the state faust's ``Consumer.ack`` keeps (no Kafka)."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+    from weakref import WeakSet
+
+    consumer: Any = AtLeastOnceConsumer.__new__(AtLeastOnceConsumer)
+    consumer.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: topic != "noack"))
+    consumer._committed_offset = defaultdict(lambda: None)
+    consumer._acked_index = defaultdict(set)
+    consumer._acked = defaultdict(list)
+    consumer._n_acked = 0
+    consumer._unacked_messages = WeakSet()
+    consumer._waiting_for_ack = None
+    return consumer
+
+
+def _messages() -> list[Any]:
+    from faust.types.tuples import ConsumerMessage
+
+    out = []
+    for i, (topic, partition, tracked, refcount) in enumerate(
+        [
+            ("t", 0, True, 1),
+            ("t", 1, True, 1),
+            ("t", 0, False, 1),  # skipped during a rebalance: never acknowledged
+            ("t", 0, True, 2),  # also held by another stream: only released
+            ("noack", 0, True, 1),  # a topic without acks: marked acked, no offset
+            ("t", 1, True, 1),
+            ("t", 2, True, 1),  # below the committed offset of its partition: not recorded
+        ]
+    ):
+        m = ConsumerMessage(topic, partition, 10 + i, 0.0, 0, [], b"k", b"v", None)
+        m.tracked = tracked
+        m.refcount = refcount
+        out.append(m)
+    out[5].acked = True  # acknowledged before: left alone
+    return out
+
+
+def test_ack_messages_matches_acking_each_message() -> None:
+    one, many = _acking_consumer(), _acking_consumer()
+    each, batch = _messages(), _messages()
+    for consumer, messages in ((one, each), (many, batch)):
+        consumer._committed_offset[messages[6].tp] = 100
+        consumer._unacked_messages.update(m for m in messages if m.tracked)
+    for m in each:
+        m.ack(one)
+    assert many.ack_messages(batch) == 2
+    state = [(m.acked, m.refcount) for m in each]
+    assert state == [(m.acked, m.refcount) for m in batch]
+    assert state == [(True, 0), (True, 0), (False, 0), (False, 1), (True, 0), (True, 1), (True, 0)]
+    assert dict(one._acked) == dict(many._acked) == {each[0].tp: [10], each[1].tp: [11]}
+    assert one._n_acked == many._n_acked == 2
+    assert {m.offset for m in one._unacked_messages} == {m.offset for m in many._unacked_messages}
+    assert {m.offset for m in many._unacked_messages} == {13, 14, 15, 16}
+    # A second pass: only the message another stream held is released now, as with Message.ack.
+    assert sum(bool(m.ack(one)) for m in each) == many.ack_messages(batch) == 1
+    assert dict(one._acked) == dict(many._acked) == {each[0].tp: [10, 13], each[1].tp: [11]}
+    assert [(m.acked, m.refcount) for m in each] == [(m.acked, m.refcount) for m in batch]
+
+
+def test_ack_messages_falls_back_to_message_acks_without_faust_internals(monkeypatch: Any) -> None:
+    """A faust whose consumer lacks the state ack_messages updates inline is detected, and its
+    messages are acknowledged one by one through faust's own Message.ack, same result."""
+    bare: Any = AtLeastOnceConsumer.__new__(AtLeastOnceConsumer)
+    assert not bare._inline_acks_supported() and _acking_consumer()._inline_acks_supported()
+    inline, fallback = _acking_consumer(), _acking_consumer()
+    monkeypatch.setattr(fallback, "_inline_acks_supported", lambda: False)
+    a, b = _messages(), _messages()
+    for consumer, messages in ((inline, a), (fallback, b)):
+        consumer._committed_offset[messages[6].tp] = 100
+        consumer._unacked_messages.update(m for m in messages if m.tracked)
+    assert inline.ack_messages(a) == fallback.ack_messages(b) == 2
+    assert [(m.acked, m.refcount) for m in a] == [(m.acked, m.refcount) for m in b]
+    assert dict(inline._acked) == dict(fallback._acked)
+
+
+def test_lean_producer_buffer_size_is_the_pending_queue() -> None:
+    from faust.transport.producer import ProducerBuffer
+
+    from processors._faust_fastpath import LeanProducer, LeanProducerBuffer
+
+    app = LeanApp("fastpath-test-3", broker="kafka://localhost:1", store="memory://", autodiscover=False)
+    app.transport.Producer = LeanProducer  # type: ignore[misc]
+    buffer = app.producer.buffer
+    assert type(buffer) is LeanProducerBuffer
+    assert buffer.size == ProducerBuffer.size.fget(buffer) == 0  # type: ignore[attr-defined]
+    buffer.pending.put_nowait(object())
+    assert buffer.size == ProducerBuffer.size.fget(buffer) == 1  # type: ignore[attr-defined]
+
+    threaded = LeanApp(
+        "fastpath-test-4",
+        broker="kafka://localhost:1",
+        store="memory://",
+        autodiscover=False,
+        producer_threaded=True,
+    )
+    threaded.transport.Producer = LeanProducer  # type: ignore[misc]
+    assert type(threaded.producer.buffer) is ProducerBuffer  # faust's own: it reads the thread's queue
