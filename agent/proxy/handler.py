@@ -26,7 +26,7 @@ from agent.proxy.upstream import UpstreamClient, UpstreamResponse
 from agent.recorder import Recorder
 from agent.redaction import header_secrets
 from agent.settings import AgentSettings
-from lightkeeper.errors import UpstreamError
+from lightkeeper.errors import UpstreamDisconnected, UpstreamError
 
 HOP_BY_HOP = frozenset(
     {
@@ -188,6 +188,8 @@ class ProxyHandler:
             up = await self.upstream.request(request.method, url, fwd.items(), body)
         except TimeoutError:
             return await self._fail(request, cap, 504, "upstream_timeout", "upstream did not answer in time")
+        except UpstreamDisconnected as exc:  # connected, then the connection broke: no answer
+            return await self._fail(request, cap, 502, "upstream_disconnected", f"upstream failed: {exc}")
         except UpstreamError as exc:
             return await self._fail(
                 request, cap, 502, "upstream_unreachable", f"upstream connection failed: {exc}"

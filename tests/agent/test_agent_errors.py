@@ -79,6 +79,31 @@ async def test_upstream_unreachable_gives_502(agent_factory):
     assert ev.error_type == "upstream_unreachable" and ev.http_status == 502
 
 
+async def test_upstream_closing_without_an_answer_gives_502_disconnected(agent_factory):
+    """The upstream takes the request and closes the connection: 502 ``upstream_disconnected``
+    to the application, the call recorded with that error (sent once, never retried)."""
+    requests = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        await reader.readuntil(b"\r\n\r\n")
+        requests += 1
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        agent = await agent_factory(openai_base_url=f"http://127.0.0.1:{port}")
+        async with aiohttp.ClientSession() as s, s.post(agent.url + "/v1/chat/completions", json=CHAT) as r:
+            assert r.status == 502
+            assert (await r.json())["error"]["type"] == "upstream_disconnected"
+        ev = await _one(agent)
+        assert ev.error_type == "upstream_disconnected" and ev.http_status == 502
+        assert requests == 1
+    finally:
+        server.close()
+
+
 async def test_malformed_json_passes_through_unchanged(agent_factory):
     agent = await agent_factory()
     async with (
