@@ -21,6 +21,7 @@ greedy.", "I would never hurt them.") still at or above it is scored again in it
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -124,48 +125,52 @@ class ToxicityScorer:
     def _quote_rescore(self, texts: list[str], probs: np.ndarray) -> dict[int, dict[str, float]]:
         """Lower ``probs`` in place for quoting texts at or above the gate whose frame scores
         lower; returns the per-position details of the re-scored texts."""
-        if self.quote_gate is None:
-            return {}
-        frames: dict[int, str] = {}
-        for j, t in enumerate(texts):
-            if probs[j] >= self.quote_gate and (f := quote_frame(t)) is not None:
-                frames[j] = f
-        if not frames:
-            return {}
-        idx = list(frames)
-        f_texts = list(frames.values())
-        try:
-            f_probs = self._predict(f_texts, self._get_embedder().embed(f_texts))
-        except Exception:  # the frame is a refinement: keep the full-text scores
-            log.warning("toxicity: quote-frame re-scoring failed, keeping full-text scores", exc_info=True)
-            return {}
-        out: dict[int, dict[str, float]] = {}
-        for k, j in enumerate(idx):
-            full = float(probs[j])
-            probs[j] = combine_quote_scores(np.asarray([full]), f_probs[k : k + 1])[0]
-            out[j] = {"full_text_score": round(full, 6), "quote_frame_score": round(float(f_probs[k]), 6)}
-        return out
+        return self._rescore(
+            texts,
+            probs,
+            self.quote_gate,
+            quote_frame,
+            lambda full, frame: float(combine_quote_scores(np.asarray([full]), np.asarray([frame]))[0]),
+            "quote_frame_score",
+        )
 
     def _negation_rescore(self, texts: list[str], probs: np.ndarray) -> dict[int, dict[str, float]]:
         """Lower ``probs`` in place for negated-negative statements at or above the gate whose
         affirmed form scores high; returns the per-position details of the re-scored texts."""
-        if self.negation_gate is None:
+        return self._rescore(
+            texts, probs, self.negation_gate, denegate, combine_negation_scores, "affirmed_score"
+        )
+
+    def _rescore(
+        self,
+        texts: list[str],
+        probs: np.ndarray,
+        gate: float | None,
+        alternative: Callable[[str], str | None],
+        combine: Callable[[float, float], float],
+        detail: str,
+    ) -> dict[int, dict[str, float]]:
+        """Score the ``alternative`` form of each text at or above ``gate`` that has one (one
+        embedding call for all), set ``probs[j] = combine(full, alternative)`` in place, and
+        return ``{position: {"full_text_score", detail}}``. A refinement: if it fails, the
+        scores stay as they are."""
+        if gate is None:
             return {}
-        affirmed: dict[int, str] = {}
+        alt: dict[int, str] = {}
         for j, t in enumerate(texts):
-            if probs[j] >= self.negation_gate and (a := denegate(t)) is not None:
-                affirmed[j] = a
-        if not affirmed:
+            if probs[j] >= gate and (a := alternative(t)) is not None:
+                alt[j] = a
+        if not alt:
             return {}
-        a_texts = list(affirmed.values())
+        a_texts = list(alt.values())
         try:
             a_probs = self._predict(a_texts, self._get_embedder().embed(a_texts))
-        except Exception:  # a refinement: keep the scores as they are
-            log.warning("toxicity: negation re-scoring failed, keeping the scores", exc_info=True)
+        except Exception:
+            log.warning("toxicity: %s re-scoring failed, keeping the scores", detail, exc_info=True)
             return {}
         out: dict[int, dict[str, float]] = {}
-        for k, j in enumerate(affirmed):
-            before = float(probs[j])
-            probs[j] = combine_negation_scores(before, float(a_probs[k]))
-            out[j] = {"full_text_score": round(before, 6), "affirmed_score": round(float(a_probs[k]), 6)}
+        for k, j in enumerate(alt):
+            full = float(probs[j])
+            probs[j] = combine(full, float(a_probs[k]))
+            out[j] = {"full_text_score": round(full, 6), detail: round(float(a_probs[k]), 6)}
         return out
