@@ -6,8 +6,9 @@ A pooled sentence embedding barely moves with "not": "X are not greedy." lands n
 short statements whose negation scopes over a NEGATIVE term ("don't hate", "are not stupid",
 "no ... deserves to die", "would never hurt") and over no POSITIVE one (negating a positive term
 is itself a classic form of abuse: "X are not human", "X lives do not matter"), with no abusive
-cue outside the negated clauses, and no negative question ("Isn't it obvious that ...?"),
-negated comparison ("no one is as ... as") or affirming idiom ("don't forget", "no doubt"). It
+cue or negative term outside the negated clauses ("they aren't lazy, just greedy"), and no
+negative question ("Isn't it obvious that ...?"), negated comparison ("no one is as ... as") or
+affirming idiom ("don't forget", "no doubt"). It
 returns the statement with its negations removed; the scorer scores that too and keeps
 ``min(full, 1 - affirmed)``: a text that negates a clearly abusive statement is not abusive,
 while a text whose affirmed version is harmless keeps its own score. The rule only ever lowers
@@ -135,8 +136,9 @@ def denegate(text: str) -> str | None:
         outside.append(text[last:start])
         last = max(last, end)
     outside.append(text[last:])
-    if _abusive_cue(" ".join(outside)):
-        return None  # abuse besides the negated clauses: "I don't hate them, they're just vermin"
+    rest = " ".join(outside)
+    if _abusive_cue(rest) or _NEGATIVE.search(rest):
+        return None  # abuse besides the negated clauses: "they aren't lazy, just greedy"
 
     def affirm(m: re.Match[str]) -> str:
         repl = _NEGATORS[m.group(0).lower()]

@@ -325,6 +325,7 @@ def test_denegate_rule() -> None:
     assert denegate("No one is as filthy as these people.") is None  # negated comparison
     assert denegate("Don't they know they're stupid?") is None  # rhetorical question
     assert denegate("The build did not fail.") is None  # nothing negative is negated
+    assert denegate("They aren't lazy, just greedy.") is None  # a negative term outside the negation
     assert denegate("I am not hungry. " * 20) is None  # too long to be one statement
 
 
