@@ -475,8 +475,8 @@ class UpstreamClient:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
         pool = self._pool(scheme, parts.hostname, port)
         conn = await self._acquire(pool)
-        ready = conn.send(head + body if body else head, self.read_timeout_s, head=method == "HEAD")
-        try:
+        try:  # the slot and the connection come back whatever happens from here on
+            ready = conn.send(head + body if body else head, self.read_timeout_s, head=method == "HEAD")
             return await ready
         except BaseException:
             if conn.response is not None:

@@ -77,7 +77,7 @@ _NEGATIVE = re.compile(
     r"\b(hat(e|es|ed|ing|red|eful)|despis\w*|contempt\w*|loath\w*|detest\w*|dislik\w*|"
     r"ignorant|stupid\w*|dumb\w*|idiot\w*|lazy|greedy|dirty|filthy|violent|dangerous|criminals?|evil|"
     r"inferior|disgusting|scum|garbage|trash|vermin|parasites?|savages?|animals|worthless|useless|"
-    r"ugly|inferior|terrorists?|rapists?|thieves|liars?|"
+    r"ugly|terrorists?|rapists?|thieves|liars?|"
     r"hurt\w*|harm\w*|kill\w*|murder\w*|attack\w*|abus\w*|rap(e|ed|ing)|tortur\w*|execut\w*|die|dying|"
     r"suffer\w*|persecut\w*|discriminat\w*|insult\w*|mock\w*|bull(y|ied|ying)|harass\w*|"
     r"threat\w*|beat(en|ing)?|lynch\w*|exterminat\w*|slaughter\w*|shot|shoot\w*|stab\w*|"
