@@ -14,15 +14,15 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agent.context import ContextCache
-from agent.ingest import IngestHandlers
-from agent.metrics import AgentMetrics
-from agent.otlp import OTLPHandler
-from agent.proxy.handler import ProxyHandler
-from agent.proxy.upstream import UpstreamClient
-from agent.publisher import EventSink, KafkaPublisher
-from agent.recorder import Recorder
-from agent.settings import AgentSettings
+from lightkeeper.agent.context import ContextCache
+from lightkeeper.agent.ingest import IngestHandlers
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.otlp import OTLPHandler
+from lightkeeper.agent.proxy.handler import ProxyHandler
+from lightkeeper.agent.proxy.upstream import UpstreamClient
+from lightkeeper.agent.publisher import EventSink, KafkaPublisher
+from lightkeeper.agent.recorder import Recorder
+from lightkeeper.agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import hmac
 
 from aiohttp import web
 
-from agent.settings import AgentSettings
+from lightkeeper.agent.settings import AgentSettings
 
 
 def check_token(request: web.Request, settings: AgentSettings) -> None:

@@ -1,7 +1,7 @@
 """What the request path records about one proxied call, for the event builder to read later.
 
 The proxy fills a :class:`Capture` with raw bytes and monotonic timestamps only (no parsing on
-the request path); :mod:`agent.events` turns it into an :class:`~schemas.events.LLMCallEvent`
+the request path); :mod:`lightkeeper.agent.events` turns it into an :class:`~schemas.events.LLMCallEvent`
 after the response has been sent.
 """
 

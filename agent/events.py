@@ -14,16 +14,16 @@ from typing import Any
 
 import orjson
 
-from agent import metadata
-from agent.capture import Capture
-from agent.context import ContextCache
-from agent.proxy import anthropic, openai
-from agent.proxy.common import Fields, error_fields
-from agent.proxy.sse import SSEParser
-from agent.redaction import Redactor
-from agent.settings import AgentSettings
-from agent.tokens import estimate_messages, estimate_tokens
-from schemas.events import CaptureSource, LLMCallEvent
+from lightkeeper.agent import metadata
+from lightkeeper.agent.capture import Capture
+from lightkeeper.agent.context import ContextCache
+from lightkeeper.agent.proxy import anthropic, openai
+from lightkeeper.agent.proxy.common import Fields, error_fields
+from lightkeeper.agent.proxy.sse import SSEParser
+from lightkeeper.agent.redaction import Redactor
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.agent.tokens import estimate_messages, estimate_tokens
+from lightkeeper.schemas.events import CaptureSource, LLMCallEvent
 
 
 def _decode_body(body: bytes, encoding: str) -> bytes:

@@ -13,7 +13,7 @@ Accepted items are scrubbed like proxied events and handed to the publisher (buf
 Kafka or the spool). When the publisher cannot take events safely the whole batch gets
 ``503`` and nothing is accepted, so a retry loses and duplicates nothing.
 
-``/v1/context`` takes ``{"trace_id": ..., "documents": [...]}`` (see :mod:`agent.context`).
+``/v1/context`` takes ``{"trace_id": ..., "documents": [...]}`` (see :mod:`lightkeeper.agent.context`).
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from agent.auth import check_token
-from agent.context import ContextCache
-from agent.events import scrub_event
-from agent.metadata import normalize_documents
-from agent.metrics import AgentMetrics
-from agent.recorder import Recorder
-from agent.settings import AgentSettings
+from lightkeeper.agent.auth import check_token
+from lightkeeper.agent.context import ContextCache
+from lightkeeper.agent.events import scrub_event
+from lightkeeper.agent.metadata import normalize_documents
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.recorder import Recorder
+from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.errors import SchemaError
-from schemas.codec import validate
-from schemas.events import LLMCallEvent
+from lightkeeper.schemas.codec import validate
+from lightkeeper.schemas.events import LLMCallEvent
 
 _CHUNK = 100
 

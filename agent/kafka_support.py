@@ -14,7 +14,7 @@ import random
 import struct
 from typing import Any
 
-from agent.settings import AgentSettings
+from lightkeeper.agent.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 

@@ -28,13 +28,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import ValidationError
 
-from agent.auth import check_token
-from agent.events import scrub
-from agent.metrics import AgentMetrics
-from agent.otlp_map import is_genai, span_fields
-from agent.recorder import Recorder
-from agent.settings import AgentSettings
-from schemas.events import CaptureSource, LLMCallEvent
+from lightkeeper.agent.auth import check_token
+from lightkeeper.agent.events import scrub
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.otlp_map import is_genai, span_fields
+from lightkeeper.agent.recorder import Recorder
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.schemas.events import CaptureSource, LLMCallEvent
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ again (also after a restart), and moves the spool cursor only after the acknowle
 **Message key**: ``trace_id`` when the event has one, else ``event_id``. Calls of one trace
 land on one partition (in order), everything else spreads evenly; per-app keys would make
 hot partitions. Partitions are chosen with Kafka's murmur2 partitioner, like the Java client
-(:func:`agent.kafka_support.partition_for`).
+(:func:`lightkeeper.agent.kafka_support.partition_for`).
 
 Every record is accounted for exactly once: ``published`` (acked), ``spooled`` (on disk,
 later ``replayed``) or ``dropped`` (buffer and spool full; counted by reason and logged).
@@ -27,10 +27,10 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
-from agent.kafka_support import needs_new_producer, partition_for, producer_kwargs, stop_quietly
-from agent.metrics import AgentMetrics
-from agent.settings import AgentSettings
-from agent.spool import Record, Spool
+from lightkeeper.agent.kafka_support import needs_new_producer, partition_for, producer_kwargs, stop_quietly
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.agent.spool import Record, Spool
 
 log = logging.getLogger(__name__)
 

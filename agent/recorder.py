@@ -14,13 +14,13 @@ import random
 import time
 from collections import deque
 
-from agent.capture import Capture
-from agent.context import ContextCache, RecentEvents
-from agent.events import build_event, scrub_event
-from agent.metrics import AgentMetrics
-from agent.publisher import EventSink
-from agent.settings import AgentSettings
-from schemas.events import LLMCallEvent
+from lightkeeper.agent.capture import Capture
+from lightkeeper.agent.context import ContextCache, RecentEvents
+from lightkeeper.agent.events import build_event, scrub_event
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.publisher import EventSink
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.schemas.events import LLMCallEvent
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.rules import SEVERITY_RANK, Rule
-from processors.anomaly.series import MetricPoint, floor_minute, quantile
-from schemas.records import AnomalyRecord, DriftRecord
+from lightkeeper.alerts.rules import SEVERITY_RANK, Rule
+from lightkeeper.processors.anomaly.series import MetricPoint, floor_minute, quantile
+from lightkeeper.schemas.records import AnomalyRecord, DriftRecord
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,

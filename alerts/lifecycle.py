@@ -17,23 +17,30 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from alerts.evaluator import Evaluation, RuleEvaluator, points_from_anomalies, points_from_drift
-from alerts.notification import Notification, NotificationKind
-from alerts.outbox import Outbox
-from alerts.rules import SEVERITY_RANK, Rule
-from alerts.silences import SilenceStore
-from alerts.sql import render_sql
-from alerts.state import ActiveAlert, Incident, dedup_key
+from lightkeeper.alerts.evaluator import Evaluation, RuleEvaluator, points_from_anomalies, points_from_drift
+from lightkeeper.alerts.notification import Notification, NotificationKind
+from lightkeeper.alerts.outbox import Outbox
+from lightkeeper.alerts.rules import SEVERITY_RANK, Rule
+from lightkeeper.alerts.silences import SilenceStore
+from lightkeeper.alerts.sql import render_sql
+from lightkeeper.alerts.state import ActiveAlert, Incident, dedup_key
 from lightkeeper.ids import uuid7_str
-from processors.anomaly.series import MetricPoint
-from schemas.events import utcnow
-from schemas.records import AlertRecord, AlertState, AnomalyRecord, DeliveryStatus, DriftRecord, Severity
+from lightkeeper.processors.anomaly.series import MetricPoint
+from lightkeeper.schemas.events import utcnow
+from lightkeeper.schemas.records import (
+    AlertRecord,
+    AlertState,
+    AnomalyRecord,
+    DeliveryStatus,
+    DriftRecord,
+    Severity,
+)
 
 log = logging.getLogger(__name__)
 
 
 class AlertHistory(Protocol):
-    """Where alert records go (ClickHouse via :class:`alerts.store.StoreHistory`, or a list)."""
+    """Where alert records go (ClickHouse via :class:`lightkeeper.alerts.store.StoreHistory`, or a list)."""
 
     def write(self, records: list[AlertRecord]) -> None: ...
 

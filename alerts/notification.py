@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from schemas.events import utcnow
-from schemas.records import Severity
+from lightkeeper.schemas.events import utcnow
+from lightkeeper.schemas.records import Severity
 
 NotificationKind = Literal["firing", "renotify", "update", "resolved", "test"]
 

@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lightkeeper.errors import ConfigError
-from schemas.records import Severity
+from lightkeeper.schemas.records import Severity
 
 #: Series -> the labels its points carry.
 SERIES_LABELS: dict[str, tuple[str, ...]] = {

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from alerts.delivery import Dispatcher, RetryPolicy, build_channels
-from alerts.lifecycle import AlertEngine, AlertHistory
-from alerts.outbox import Outbox
-from alerts.rules import Rule, load_rules
-from alerts.settings import AlertSettings
-from alerts.silences import SilenceStore
+from lightkeeper.alerts.delivery import Dispatcher, RetryPolicy, build_channels
+from lightkeeper.alerts.lifecycle import AlertEngine, AlertHistory
+from lightkeeper.alerts.outbox import Outbox
+from lightkeeper.alerts.rules import Rule, load_rules
+from lightkeeper.alerts.settings import AlertSettings
+from lightkeeper.alerts.silences import SilenceStore
 from lightkeeper.errors import ConfigError
 
 
@@ -29,7 +29,9 @@ def build_alerting(
     routes = set(settings.routes)
     missing = [r for r in settings.default_routes if r not in routes]
     if missing:
-        raise ConfigError(f"alerts.default_routes: unknown route(s) {missing} (configured: {sorted(routes)})")
+        raise ConfigError(
+            f"lightkeeper.alerts.default_routes: unknown route(s) {missing} (configured: {sorted(routes)})"
+        )
     if rules is None:
         rules = load_rules(settings.rules_file, routes=routes) if settings.rules_file else []
     outbox = Outbox(settings.outbox_file)

@@ -23,8 +23,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from lightkeeper.schemas.records import Severity
 from lightkeeper.settings import LightkeeperSettings
-from schemas.records import Severity
 
 DEFAULT_BASE_URLS = {
     "slack": "https://slack.com/api/",

@@ -20,7 +20,7 @@ from typing import Any
 
 from lightkeeper.errors import ConfigError
 from lightkeeper.ids import uuid7_str
-from schemas.events import utcnow
+from lightkeeper.schemas.events import utcnow
 
 _MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from alerts.rules import Rule
+from lightkeeper.alerts.rules import Rule
 from lightkeeper.store.client import check_identifier
 
 _EVENT_VALUES = {

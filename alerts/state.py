@@ -14,7 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from alerts.notification import AlertItem
+from lightkeeper.alerts.notification import AlertItem
 
 
 def dedup_key(rule: str, labels: dict[str, str]) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts.rules import Rule
-from alerts.sql import render_sql
+from lightkeeper.alerts.rules import Rule
+from lightkeeper.alerts.sql import render_sql
 from lightkeeper.errors import StoreError
+from lightkeeper.schemas.records import AlertRecord
 from lightkeeper.store.client import check_identifier
-from schemas.records import AlertRecord
 
 
 class StoreHistory:

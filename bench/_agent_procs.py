@@ -54,7 +54,7 @@ def start_fake(latency_ms: float, chunk_delay_ms: float = 0.0) -> tuple[subproce
         [
             sys.executable,
             "-m",
-            "lightkeeper.testing.fake_llm",
+            "lightkeeper.demo.fake_provider",
             "--port",
             str(port),
             "--latency-ms",

@@ -23,10 +23,10 @@ import aiohttp
 import orjson
 from _agent_procs import cpu_seconds, rss_mb, start_agent, start_fake, start_kafka
 
-from agent.metrics import AgentMetrics
-from agent.publisher import KafkaPublisher
-from agent.settings import AgentSettings
-from schemas.events import LLMCallEvent
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.publisher import KafkaPublisher
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.schemas.events import LLMCallEvent
 
 
 def one_kb_event(i: int) -> LLMCallEvent:

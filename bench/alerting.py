@@ -31,10 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alerts.lifecycle import AlertEngine
-from alerts.notification import Notification
-from alerts.rules import parse_rules
-from processors.anomaly import AnomalyDetector, MinuteAggregator
+from lightkeeper.alerts.lifecycle import AlertEngine
+from lightkeeper.alerts.notification import Notification
+from lightkeeper.alerts.rules import parse_rules
+from lightkeeper.processors.anomaly import AnomalyDetector, MinuteAggregator
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 SLICE = timedelta(seconds=15)
@@ -349,10 +349,10 @@ async def run_latency(apps: int = 20, seconds: float = 60.0, rate_per_s: float =
     upper bound for the event that crossed the threshold)."""
     import tempfile
 
-    from alerts.delivery import Dispatcher, build_channels
-    from alerts.outbox import Outbox
-    from alerts.settings import RouteConfig
-    from lightkeeper.testing.loopback_slack import SlackLoopback
+    from lightkeeper.alerts.delivery import Dispatcher, build_channels
+    from lightkeeper.alerts.loopback.slack import SlackLoopback
+    from lightkeeper.alerts.outbox import Outbox
+    from lightkeeper.alerts.settings import RouteConfig
 
     slack = SlackLoopback()
     await slack.start()

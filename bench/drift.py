@@ -73,7 +73,7 @@ def embed_all(texts: dict[str, list[tuple[str, str]]]) -> dict[str, np.ndarray]:
         if all(cached.get(f"{s}/prompt", np.empty((0,))).shape[0] == n for s, n in sizes.items()):
             return cached
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from processors.embedding import get_embedder
+    from lightkeeper.processors.embedding import get_embedder
 
     emb = get_embedder()
     result: dict[str, np.ndarray] = {}
@@ -109,7 +109,7 @@ class Stream:
     def __init__(
         self, texts: dict[str, list[tuple[str, str]]], embs: dict[str, np.ndarray], seed: int
     ) -> None:
-        from processors.drift.observation import script_of
+        from lightkeeper.processors.drift.observation import script_of
 
         self.texts, self.embs = texts, embs
         self.rng = np.random.default_rng(seed)
@@ -128,7 +128,7 @@ class Stream:
         return [obs for k in picks for obs in self._take(names[k], 1)]
 
     def _take(self, source: str, n: int) -> list:
-        from processors.drift import DriftObservation
+        from lightkeeper.processors.drift import DriftObservation
 
         rng, pairs = self.rng, self.texts[source]
         prompts = self.embs[f"{source}/prompt"]
@@ -187,9 +187,9 @@ def episodes(records: list[tuple[int, object]]) -> dict[str, int]:
 
 
 def main() -> int:
-    from processors.drift import DriftConfig, DriftMonitor
-    from processors.drift.embedding_drift import embedding_drift
-    from processors.drift.metadata_drift import metadata_drift
+    from lightkeeper.processors.drift import DriftConfig, DriftMonitor
+    from lightkeeper.processors.drift.embedding_drift import embedding_drift
+    from lightkeeper.processors.drift.metadata_drift import metadata_drift
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--stationary", type=int, default=6000, help="stationary events per source")

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from worker_throughput import RESULTS, committed, free_port, produce_all, start_broker, worker_cmd  # noqa: E402
 
 from lightkeeper.kafka.topics import ensure_topics_async  # noqa: E402
+from lightkeeper.processors.metrics import histogram_quantile  # noqa: E402
 from lightkeeper.settings import KafkaSettings  # noqa: E402
-from processors.metrics import histogram_quantile  # noqa: E402
 
 
 def e2e_buckets(port: int) -> list[tuple[float, float]]:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from processors.scoring.base import ScoreInput
-from processors.scoring.hallucination import HallucinationScorer
+from lightkeeper.processors.scoring.base import ScoreInput
+from lightkeeper.processors.scoring.hallucination import HallucinationScorer
 
 DATA = Path("/work/shared/data/hallucination/halueval_qa/qa_multi-turn_data.json")
 
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=3)
     args = ap.parse_args()
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
-    from processors.embedding import get_embedder
+    from lightkeeper.processors.embedding import get_embedder
 
     emb = get_embedder()
     spent = [0.0]

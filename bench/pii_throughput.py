@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from processors import pii
+from lightkeeper.processors import pii
 
 PRESIDIO = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
 

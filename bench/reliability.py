@@ -2,7 +2,7 @@
 
     python bench/reliability.py [--short] [--down-s 30] [--only kafka,worker,spool,store]
 
-Scenarios (``lightkeeper/testing/chaos_scenarios.py``; the test suite runs shortened versions
+Scenarios (``tests/_support/chaos_scenarios.py``; the test suite runs shortened versions
 in ``tests/e2e/test_faults.py``):
 
 * ``kafka``  the broker is stopped for ``--down-s`` seconds while calls flow through the agent;
@@ -36,9 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lightkeeper.testing import chaos_scenarios as sc  # noqa: E402
-from lightkeeper.testing.chaos import ScenarioResult, format_table  # noqa: E402
-from lightkeeper.testing.chaos_alerts import alert_delivery  # noqa: E402
+from _support import chaos_scenarios as sc  # noqa: E402
+from _support.chaos import ScenarioResult, format_table  # noqa: E402
+from _support.chaos_alerts import alert_delivery  # noqa: E402
 
 ALL = ("kafka", "worker", "spool", "store", "alerts")
 _CLIENT: list[object] = []

@@ -2,7 +2,7 @@
 
 Compares, in events per second:
 
-* pydantic v2 ``model_validate_json`` / ``model_dump_json`` (what ``schemas.codec`` uses);
+* pydantic v2 ``model_validate_json`` / ``model_dump_json`` (what ``lightkeeper.schemas.codec`` uses);
 * orjson parse + pydantic ``model_validate`` from a dict / ``model_dump`` + orjson;
 * msgspec typed Structs mirroring the event (validating decode, encode);
 * orjson alone on plain dicts (no validation at all: the floor).
@@ -21,8 +21,16 @@ from typing import Any
 import msgspec
 import orjson
 
-from schemas.codec import decode_event, encode_event
-from schemas.events import ContextDocument, LLMCallEvent, Message, Output, RequestParams, ToolCall, Usage
+from lightkeeper.schemas.codec import decode_event, encode_event
+from lightkeeper.schemas.events import (
+    ContextDocument,
+    LLMCallEvent,
+    Message,
+    Output,
+    RequestParams,
+    ToolCall,
+    Usage,
+)
 
 
 class MToolCall(msgspec.Struct, omit_defaults=True):
@@ -194,7 +202,9 @@ def main() -> None:
     print(f"{'codec':44} {'decode ev/s':>12} {'encode ev/s':>12}")
     for name, decode, encode in rows:
         print(f"{name:44} {rate(decode, args.seconds):12,.0f} {rate(encode, args.seconds):12,.0f}")
-    print("schemas.codec uses pydantic v2: it validates, names bad fields and keeps unknown fields;")
+    print(
+        "lightkeeper.schemas.codec uses pydantic v2: it validates, names bad fields and keeps unknown fields;"
+    )
     print("msgspec validates types too but drops unknown fields and has no per-field constraints here.")
 
 

@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def load_texts(n: int) -> list[str]:
     """Distinct short texts: HateCheck cases and short benign/jailbreak prompts."""
-    from processors.training.data import data_root, load_hatecheck, load_jailbreak
+    from training.data import data_root, load_hatecheck, load_jailbreak
 
     root = data_root()
     texts = list(dict.fromkeys(load_hatecheck(root).texts))
@@ -49,9 +49,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
-    from processors.embedding import get_embedder
-    from processors.scoring.base import ScoreInput
-    from processors.scoring.registry import get_scorer
+    from lightkeeper.processors.embedding import get_embedder
+    from lightkeeper.processors.scoring.base import ScoreInput
+    from lightkeeper.processors.scoring.registry import get_scorer
 
     emb = get_embedder(num_threads=args.threads, batch_size=args.batch)
     texts = load_texts(args.n)

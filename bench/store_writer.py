@@ -15,11 +15,11 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from lightkeeper.schemas.events import ContextDocument, LLMCallEvent, Message, Output, Usage
 from lightkeeper.store import connect
 from lightkeeper.store.migrate import migrate
 from lightkeeper.store.rows import event_row
 from lightkeeper.store.writer import BatchWriter
-from schemas.events import ContextDocument, LLMCallEvent, Message, Output, Usage
 
 PROMPT = "Summarize the attached customer ticket and propose a reply in a friendly tone. " * 4
 ANSWER = "Thanks for reaching out! We have refunded the duplicate charge; it shows within 3 days. " * 5

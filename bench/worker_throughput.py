@@ -44,7 +44,7 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def start_broker(root: Path) -> Any:
-    from lightkeeper.testing.kafka_fixtures import start_private_broker
+    from _support.kafka_fixtures import start_private_broker
 
     return start_private_broker(root)
 
@@ -151,12 +151,12 @@ def pipeline_breakdown(n: int = 5000) -> dict[str, float]:
     ``enrich_us`` and ``row_us`` are the pydantic reference path; ``fast_pipeline_us`` is
     decode + enrich + row of the fast path (``Pipeline(fast=True).process``) and
     ``reference_pipeline_us`` the same through pydantic (``fast=False``), both CPU time."""
+    from lightkeeper.processors.enrich import Enricher
+    from lightkeeper.processors.pipeline import Pipeline, RawEvent, decode_batch
     from lightkeeper.store import _arrow, connect
     from lightkeeper.store.migrate import migrate
     from lightkeeper.store.rows import event_row
     from lightkeeper.store.writer import table_schema
-    from processors.enrich import Enricher
-    from processors.pipeline import Pipeline, RawEvent, decode_batch
 
     raws = [RawEvent(raw(i)) for i in range(n)]
     enricher = Enricher()

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
-from schemas.codec import decode_event
-from schemas.events import LLMCallEvent
+from lightkeeper.schemas.codec import decode_event
+from lightkeeper.schemas.events import LLMCallEvent
 
 
 class _Pending:

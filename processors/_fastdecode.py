@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pydantic_core
 
-from schemas.events import UINT32_MAX, CaptureSource
+from lightkeeper.schemas.events import UINT32_MAX, CaptureSource
 
 _TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
 _SOURCES = {s.value: s for s in CaptureSource}

@@ -1,5 +1,5 @@
 """Stateful monitoring stages: drift (``processors.drift``), anomalies (``processors.anomaly``)
-and alert rules (``alerts.lifecycle``), wrapped behind the pipeline's :class:`Stage` protocol.
+and alert rules (``lightkeeper.alerts.lifecycle``), wrapped behind the pipeline's :class:`Stage` protocol.
 
 State (windows, baselines, active alerts) lives in the stage objects, per (app, model[, user])
 key. In the faust worker these stages run on the stream repartitioned by ``app|model`` so each
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from processors.pipeline import Batch
+from lightkeeper.processors.pipeline import Batch
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class AlertStage:
 
     def attach_store(self, client: Any, database: str) -> None:
         """Record delivery status updates in the store's ``alerts`` table."""
-        from alerts.store import StoreHistory
+        from lightkeeper.alerts.store import StoreHistory
 
         if self.dispatcher is not None:
             self.dispatcher.history = StoreHistory(client, database=database).write
@@ -140,8 +140,8 @@ class AlertStage:
         self.process(batch)
 
     def process(self, batch: Batch) -> None:
+        from lightkeeper.processors.anomaly import floor_minute
         from lightkeeper.store.rows import alert_row
-        from processors.anomaly import floor_minute
 
         self.engine.observe(batch.extras.get("points", []))
         self.engine.observe_drift(batch.extras.get("drift", []))
@@ -167,25 +167,25 @@ class AlertStage:
 
 
 def drift_stage(settings: Any) -> DriftStage:
-    from processors.drift import DriftConfig, DriftMonitor
-    from processors.embedding import get_embedder
+    from lightkeeper.processors.drift import DriftConfig, DriftMonitor
+    from lightkeeper.processors.embedding import get_embedder
 
     config = DriftConfig.build(getattr(settings, "drift", None) or {})
     return DriftStage(DriftMonitor(config), get_embedder())
 
 
 def anomaly_stage(settings: Any) -> AnomalyStage:
-    from processors.anomaly import AnomalyDetector, MinuteAggregator
+    from lightkeeper.processors.anomaly import AnomalyDetector, MinuteAggregator
 
     return AnomalyStage(MinuteAggregator(), AnomalyDetector())
 
 
 def alert_stage(settings: Any) -> AlertStage | None:
     """Rules from ``worker.alert_rules`` (a file), ``worker.alert_rules_inline`` or
-    ``alerts.rules_file``; routes, retries, outbox and silences from the ``alerts`` section."""
-    from alerts.rules import load_rules, parse_rules
-    from alerts.runtime import build_alerting
-    from alerts.settings import AlertSettings
+    ``lightkeeper.alerts.rules_file``; routes, retries, outbox and silences from the ``alerts`` section."""
+    from lightkeeper.alerts.rules import load_rules, parse_rules
+    from lightkeeper.alerts.runtime import build_alerting
+    from lightkeeper.alerts.settings import AlertSettings
 
     alert_settings = AlertSettings.load(
         data_dir=settings.data_dir,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from processors import _pii_validators as v
+from lightkeeper.processors import _pii_validators as v
 
 
 @dataclass(frozen=True, slots=True)

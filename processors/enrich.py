@@ -14,10 +14,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from agent.tokens import estimate_messages, estimate_tokens
+from lightkeeper.agent.tokens import estimate_messages, estimate_tokens
+from lightkeeper.processors.pricing import PricingTable, TokenCounts, compute_cost, default_pricing
+from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.store.rows import usd
-from processors.pricing import PricingTable, TokenCounts, compute_cost, default_pricing
-from schemas.events import LLMCallEvent
 
 ZERO = Decimal(0)
 
@@ -87,7 +87,7 @@ def fill_token_estimates(ev: LLMCallEvent) -> bool:
 def _fill_row_estimates(
     usage: dict[str, Any], messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]]
 ) -> bool:
-    """:func:`fill_token_estimates` for an event decoded by :mod:`processors._fastdecode`
+    """:func:`fill_token_estimates` for an event decoded by :mod:`lightkeeper.processors._fastdecode`
     (same rules, same estimator): fills ``usage`` from the checked ``messages``, output
     ``text`` and tool ``calls``; returns True when something was estimated."""
     changed = False
@@ -140,7 +140,7 @@ class Enricher:
         messages: list[dict[str, Any]],
         calls: list[dict[str, Any]],
     ) -> Enrichment:
-        """:meth:`enrich` for an event decoded by :func:`processors._fastdecode.decode_row`
+        """:meth:`enrich` for an event decoded by :func:`lightkeeper.processors._fastdecode.decode_row`
         (its row, usage, input messages and output tool calls): token estimates are written
         into ``usage`` and the row's token columns; returns the cost of the event (the caller
         adds :meth:`Enrichment.row_columns` to the row)."""

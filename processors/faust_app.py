@@ -29,14 +29,20 @@ import faust
 import orjson
 
 from lightkeeper.kafka.client import faust_broker_kwargs
-from processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, LeanProducer, RawSchema, ack_events
-from processors.metrics import WorkerMetrics, observe_many
-from processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
-from processors.settings import WorkerSettings
-from processors.sink import Sink
-from schemas.codec import encode
-from schemas.events import LLMCallEvent
-from schemas.records import ScoreRecord
+from lightkeeper.processors._faust_fastpath import (
+    AtLeastOnceConsumer,
+    LeanApp,
+    LeanProducer,
+    RawSchema,
+    ack_events,
+)
+from lightkeeper.processors.metrics import WorkerMetrics, observe_many
+from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
+from lightkeeper.processors.settings import WorkerSettings
+from lightkeeper.processors.sink import Sink
+from lightkeeper.schemas.codec import encode
+from lightkeeper.schemas.events import LLMCallEvent
+from lightkeeper.schemas.records import ScoreRecord
 
 log = logging.getLogger(__name__)
 

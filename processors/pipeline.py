@@ -1,5 +1,5 @@
 """The processing pipeline: plain functions over batches, shared by the faust worker
-(``processors.faust_app``) and the embedded runtime (``lightkeeper.runtime``).
+(``lightkeeper.processors.faust_app``) and the embedded runtime (``lightkeeper.runtime``).
 
 A batch of raw event bytes goes through::
 
@@ -8,7 +8,7 @@ A batch of raw event bytes goes through::
 
 and comes out as a :class:`Batch`: rows per store table, records per result topic and dead
 letters. The shells (faust agent, in-process queue consumer) only move bytes in, hand the
-batch to :class:`processors.sink.Sink`, publish, and acknowledge.
+batch to :class:`lightkeeper.processors.sink.Sink`, publish, and acknowledge.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from lightkeeper.errors import LightkeeperError, SchemaError
+from lightkeeper.processors._eventlist import EventList
+from lightkeeper.processors._fastdecode import decode_row
+from lightkeeper.processors.enrich import Enricher, Enrichment
+from lightkeeper.schemas.codec import decode_event
+from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.store.rows import event_row
-from processors._eventlist import EventList
-from processors._fastdecode import decode_row
-from processors.enrich import Enricher, Enrichment
-from schemas.codec import decode_event
-from schemas.events import LLMCallEvent
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class Pipeline:
         self.enricher = enricher or Enricher()
         self.stages = list(stages)
         self.fast = os.environ.get(FAST_DECODE_ENV, "1") != "0" if fast is None else fast
-        """Decode with :mod:`processors._fastdecode` (pydantic for anything unusual); False
+        """Decode with :mod:`lightkeeper.processors._fastdecode` (pydantic for anything unusual); False
         decodes every event with pydantic (the reference path, same rows). Default: on, unless
         the environment sets ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``."""
 

@@ -1,8 +1,8 @@
-"""Stages that plug into :class:`processors.pipeline.Pipeline` after enrichment.
+"""Stages that plug into :class:`lightkeeper.processors.pipeline.Pipeline` after enrichment.
 
 Each wraps another team's processor behind the :class:`Stage` protocol and is enabled when its
-module imports and loads (``build_stages``): scores (``processors.scoring.registry``), drift,
-anomalies and alerts (``processors._monitor_stages``). A stage
+module imports and loads (``build_stages``): scores (``lightkeeper.processors.scoring.registry``), drift,
+anomalies and alerts (``lightkeeper.processors._monitor_stages``). A stage
 that cannot load is logged and left out; the worker still stores events.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from lightkeeper.errors import ConfigError, LightkeeperError
-from processors.pipeline import Batch, Stage
-from schemas.records import Detector, ScoreRecord
+from lightkeeper.processors.pipeline import Batch, Stage
+from lightkeeper.schemas.records import Detector, ScoreRecord
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ class ScoresStage:
         return p_emb, r_emb
 
     def process(self, batch: Batch) -> None:
+        from lightkeeper.processors.scoring.base import ScoreInput
         from lightkeeper.store.rows import score_row
-        from processors.scoring.base import ScoreInput
 
         records: list[ScoreRecord] = []
         failures: list[str] = []
@@ -128,7 +128,7 @@ class ScoresStage:
 
 
 def _scores_stage(settings: Any) -> Stage | None:
-    from processors.scoring.registry import SCORERS, get_scorer
+    from lightkeeper.processors.scoring.registry import SCORERS, get_scorer
 
     scorers: dict[str, Any] = {}
     for name in SCORERS:
@@ -140,26 +140,26 @@ def _scores_stage(settings: Any) -> Stage | None:
         return None
     embedder: Any = None
     if {"toxicity", "injection"} & set(scorers):
-        from processors.embedding import get_embedder
+        from lightkeeper.processors.embedding import get_embedder
 
         embedder = get_embedder()
     return ScoresStage(scorers, embedder)
 
 
 def _drift_stage(settings: Any) -> Stage | None:
-    from processors._monitor_stages import drift_stage
+    from lightkeeper.processors._monitor_stages import drift_stage
 
     return drift_stage(settings)
 
 
 def _anomaly_stage(settings: Any) -> Stage | None:
-    from processors._monitor_stages import anomaly_stage
+    from lightkeeper.processors._monitor_stages import anomaly_stage
 
     return anomaly_stage(settings)
 
 
 def _alert_stage(settings: Any) -> Stage | None:
-    from processors._monitor_stages import alert_stage
+    from lightkeeper.processors._monitor_stages import alert_stage
 
     return alert_stage(settings)
 

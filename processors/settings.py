@@ -64,7 +64,7 @@ class WorkerSettings(LightkeeperSettings):
     """Publish derived records to the scores/drift/anomalies/alerts topics."""
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     drift: dict[str, Any] = Field(default_factory=dict)
-    """:class:`processors.drift.DriftConfig` fields (windows, thresholds, per-app overrides)."""
+    """:class:`lightkeeper.processors.drift.DriftConfig` fields (windows, thresholds, per-app overrides)."""
     alert_rules: Path | None = None
     """Alert rules file (see ``alerts/examples/rules.yaml``); none: the alert stage is off."""
     alert_rules_inline: dict[str, Any] | None = None
@@ -72,7 +72,7 @@ class WorkerSettings(LightkeeperSettings):
 
     def pricing_table(self) -> Any:
         """The pricing table with this deployment's overrides (:class:`PricingTable`)."""
-        from processors.pricing import default_pricing, load_pricing
+        from lightkeeper.processors.pricing import default_pricing, load_pricing
 
         p = self.pricing
         if p.file is None and not p.overrides and not p.custom_models and not p.aliases:

@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lightkeeper.errors import LightkeeperError, StoreError, StoreUnavailable
-from processors.metrics import WorkerMetrics
-from processors.pipeline import EVENTS_TABLE, Batch, DeadLetter
+from lightkeeper.processors.metrics import WorkerMetrics
+from lightkeeper.processors.pipeline import EVENTS_TABLE, Batch, DeadLetter
 
 log = logging.getLogger(__name__)
 

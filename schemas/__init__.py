@@ -1,8 +1,8 @@
 """Versioned record models, their JSON Schemas (``jsonschema/``) and ClickHouse migrations
 (``clickhouse/``)."""
 
-from schemas.codec import decode, decode_event, encode, encode_event, validate
-from schemas.events import (
+from lightkeeper.schemas.codec import decode, decode_event, encode, encode_event, validate
+from lightkeeper.schemas.events import (
     EVENT_SCHEMA_VERSION,
     CaptureSource,
     ContextDocument,
@@ -13,7 +13,7 @@ from schemas.events import (
     ToolCall,
     Usage,
 )
-from schemas.records import (
+from lightkeeper.schemas.records import (
     AlertRecord,
     AlertState,
     AnomalyRecord,

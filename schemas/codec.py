@@ -9,8 +9,8 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from lightkeeper.errors import SchemaError
-from schemas.events import LLMCallEvent
-from schemas.records import AlertRecord, AnomalyRecord, DriftRecord, ScoreRecord
+from lightkeeper.schemas.events import LLMCallEvent
+from lightkeeper.schemas.records import AlertRecord, AnomalyRecord, DriftRecord, ScoreRecord
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from lightkeeper.ids import uuid7_str
-from schemas.events import utcnow
+from lightkeeper.schemas.events import utcnow
 
 RECORD_SCHEMA_VERSION = 1
 

@@ -1,14 +1,12 @@
-"""Shared fixtures. Each fixture module lives in ``lightkeeper.testing`` (test doubles ship
-with the library) and is registered here as a pytest plugin."""
+"""Shared fixtures. The fixture modules live in ``tests/_support`` (pytest plugins, the chaos
+harness) and are registered here; the loopback Slack/PagerDuty receivers and the simulated
+provider are runtime modules of the product (``lightkeeper.alerts.loopback``,
+``lightkeeper.demo.fake_provider``)."""
 
-import importlib.util
-
-_PLUGINS = [
-    "lightkeeper.testing.kafka_fixtures",
-    "lightkeeper.testing.store_fixtures",
-    "lightkeeper.testing.agent_fixtures",
-    "lightkeeper.testing.alert_fixtures",
-    "lightkeeper.testing.demo_fixtures",
+pytest_plugins = [
+    "_support.kafka_fixtures",
+    "_support.store_fixtures",
+    "_support.agent_fixtures",
+    "_support.alert_fixtures",
+    "_support.demo_fixtures",
 ]
-
-pytest_plugins = [name for name in _PLUGINS if importlib.util.find_spec(name) is not None]

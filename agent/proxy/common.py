@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from agent.proxy.sse import SSEEvent
+from lightkeeper.agent.proxy.sse import SSEEvent
 
 Fields = dict[str, Any]
 

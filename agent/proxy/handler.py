@@ -19,13 +19,13 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from agent.capture import Capture
-from agent.metadata import PREFIX
-from agent.metrics import AgentMetrics
-from agent.proxy.upstream import UpstreamClient, UpstreamResponse
-from agent.recorder import Recorder
-from agent.redaction import header_secrets
-from agent.settings import AgentSettings
+from lightkeeper.agent.capture import Capture
+from lightkeeper.agent.metadata import PREFIX
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.proxy.upstream import UpstreamClient, UpstreamResponse
+from lightkeeper.agent.recorder import Recorder
+from lightkeeper.agent.redaction import header_secrets
+from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.errors import UpstreamDisconnected, UpstreamError
 
 HOP_BY_HOP = frozenset(

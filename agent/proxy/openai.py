@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from agent.proxy.common import Fields, as_float, as_int, as_str, stop_list, text_of
-from agent.proxy.sse import SSEEvent
+from lightkeeper.agent.proxy.common import Fields, as_float, as_int, as_str, stop_list, text_of
+from lightkeeper.agent.proxy.sse import SSEEvent
 
 
 def operation(path: str) -> str:

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 from pydantic import SecretStr
 
-from alerts.delivery.base import Channel, check_status, retry_after
-from alerts.delivery.retry import Dispatcher, RetryPolicy
-from alerts.settings import RouteConfig
+from lightkeeper.alerts.delivery.base import Channel, check_status, retry_after
+from lightkeeper.alerts.delivery.retry import Dispatcher, RetryPolicy
+from lightkeeper.alerts.settings import RouteConfig
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -19,7 +19,7 @@ def _secret(value: SecretStr | None) -> str | None:
 def build_channel(name: str, route: RouteConfig) -> Channel:
     """The channel for a configured route."""
     if route.type == "slack":
-        from alerts.delivery.slack import SlackChannel
+        from lightkeeper.alerts.delivery.slack import SlackChannel
 
         return SlackChannel(
             name,
@@ -30,13 +30,13 @@ def build_channel(name: str, route: RouteConfig) -> Channel:
             dashboard_url=route.dashboard_url,
         )
     if route.type == "slack_webhook":
-        from alerts.delivery.slack import SlackWebhookChannel
+        from lightkeeper.alerts.delivery.slack import SlackWebhookChannel
 
         return SlackWebhookChannel(
             name, route.url or "", timeout_s=route.timeout_s, dashboard_url=route.dashboard_url
         )
     if route.type == "pagerduty":
-        from alerts.delivery.pagerduty import PagerDutyChannel
+        from lightkeeper.alerts.delivery.pagerduty import PagerDutyChannel
 
         return PagerDutyChannel(
             name,
@@ -44,7 +44,7 @@ def build_channel(name: str, route: RouteConfig) -> Channel:
             base_url=route.effective_base_url,
             timeout_s=route.timeout_s,
         )
-    from alerts.delivery.webhook import WebhookChannel
+    from lightkeeper.alerts.delivery.webhook import WebhookChannel
 
     return WebhookChannel(
         name, route.url or "", secret=_secret(route.secret), headers=route.headers, timeout_s=route.timeout_s

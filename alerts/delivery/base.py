@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Protocol, runtime_checkable
 
-from alerts.notification import Notification
+from lightkeeper.alerts.notification import Notification
 from lightkeeper.errors import DeliveryError
-from schemas.events import utcnow
+from lightkeeper.schemas.events import utcnow
 
 
 @runtime_checkable

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.delivery.base import check_status
-from alerts.notification import Notification
+from lightkeeper.alerts.delivery.base import check_status
+from lightkeeper.alerts.notification import Notification
 from lightkeeper.errors import DeliveryError
-from schemas.records import Severity
+from lightkeeper.schemas.records import Severity
 
 #: Lightkeeper severity -> PagerDuty payload.severity.
 SEVERITY_MAP = {

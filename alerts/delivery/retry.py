@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from alerts.delivery.base import Channel
-from alerts.notification import Notification
-from alerts.outbox import Outbox, OutboxItem
-from alerts.settings import RetrySettings
+from lightkeeper.alerts.delivery.base import Channel
+from lightkeeper.alerts.notification import Notification
+from lightkeeper.alerts.outbox import Outbox, OutboxItem
+from lightkeeper.alerts.settings import RetrySettings
 from lightkeeper.errors import DeliveryError
-from schemas.records import AlertRecord, AlertState, DeliveryStatus
+from lightkeeper.schemas.records import AlertRecord, AlertState, DeliveryStatus
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.delivery.base import check_status, retry_after
-from alerts.delivery.slack_blocks import blocks, fallback_text
-from alerts.notification import Notification
+from lightkeeper.alerts.delivery.base import check_status, retry_after
+from lightkeeper.alerts.delivery.slack_blocks import blocks, fallback_text
+from lightkeeper.alerts.notification import Notification
 from lightkeeper.errors import DeliveryError
 
 #: Slack API errors that retrying cannot fix.

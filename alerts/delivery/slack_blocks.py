@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from alerts.notification import Notification
+from lightkeeper.alerts.notification import Notification
 
 _EMOJI = {
     "firing": ":rotating_light:",

@@ -16,8 +16,8 @@ import time
 
 import orjson
 
-from alerts.delivery.base import check_status
-from alerts.notification import Notification
+from lightkeeper.alerts.delivery.base import check_status
+from lightkeeper.alerts.notification import Notification
 from lightkeeper.errors import DeliveryError
 
 

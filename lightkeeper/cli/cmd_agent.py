@@ -57,8 +57,8 @@ def parse_route(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from agent.app import run
-    from agent.settings import AgentSettings
+    from lightkeeper.agent.app import run
+    from lightkeeper.agent.settings import AgentSettings
 
     flags: dict[str, Any] = {
         "host": args.host,

@@ -13,7 +13,7 @@ from lightkeeper.errors import ConfigError, DeliveryError
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from alerts.settings import AlertSettings
+    from lightkeeper.alerts.settings import AlertSettings
 
     return AlertSettings.load(getattr(args, "config", None))
 
@@ -25,7 +25,7 @@ def _fmt_time(value: Any) -> str:
 def run_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.local:
-        from alerts.outbox import Outbox
+        from lightkeeper.alerts.outbox import Outbox
 
         box = Outbox(settings.outbox_file)
         try:
@@ -39,7 +39,7 @@ def run_list(args: argparse.Namespace) -> int:
             value = "" if r.get("value") is None else f"{r['value']:.4g}"
             print(f"{r['state']:9} {r['rule'][:28]:28} {r['started_at'][:19]:19} {value:>10}  {labels}")
         return 0
-    from alerts.store import list_alerts
+    from lightkeeper.alerts.store import list_alerts
     from lightkeeper.store import connect
 
     client = connect(settings.store_url, settings.store.database)
@@ -60,8 +60,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_silence(args: argparse.Namespace) -> int:
-    from alerts.rules import parse_duration
-    from alerts.silences import SilenceStore
+    from lightkeeper.alerts.rules import parse_duration
+    from lightkeeper.alerts.silences import SilenceStore
 
     store = SilenceStore(_settings(args).silences_file)
     now = datetime.now(UTC)
@@ -89,7 +89,7 @@ def run_silence(args: argparse.Namespace) -> int:
 
 
 def run_unsilence(args: argparse.Namespace) -> int:
-    from alerts.silences import SilenceStore
+    from lightkeeper.alerts.silences import SilenceStore
 
     store = SilenceStore(_settings(args).silences_file)
     if not store.remove(args.id):
@@ -99,9 +99,9 @@ def run_unsilence(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from alerts.delivery import build_channel
-    from alerts.notification import AlertItem, Notification
-    from schemas.records import Severity
+    from lightkeeper.alerts.delivery import build_channel
+    from lightkeeper.alerts.notification import AlertItem, Notification
+    from lightkeeper.schemas.records import Severity
 
     settings = _settings(args)
     route = settings.routes.get(args.route)
@@ -154,7 +154,7 @@ def run_test(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from alerts.rules import load_rules
+    from lightkeeper.alerts.rules import load_rules
 
     settings = _settings(args)
     path = args.file or settings.rules_file

@@ -50,8 +50,8 @@ def parse_range(text: str, now: datetime | None = None) -> tuple[datetime, datet
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    from lightkeeper.processors.drift.config import DriftConfig
     from lightkeeper.settings import LightkeeperSettings
-    from processors.drift.config import DriftConfig
 
     class DriftCliSettings(LightkeeperSettings):
         """The shared settings plus the top-level ``drift:`` mapping of the YAML file."""
@@ -64,8 +64,8 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from lightkeeper.processors.drift.from_store import embed_window, load_window
     from lightkeeper.store import connect
-    from processors.drift.from_store import embed_window, load_window
 
     settings = _settings(args)
     ref_range, cur_range = parse_range(args.reference), parse_range(args.current)
@@ -88,7 +88,7 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
             )
         sides.append(data)
     if not args.no_embeddings:
-        from processors.embedding import get_embedder
+        from lightkeeper.processors.embedding import get_embedder
 
         embedder = get_embedder()
         for data in sides:
@@ -98,8 +98,8 @@ def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def run_report(args: argparse.Namespace) -> int:
     from lightkeeper.ids import uuid7_str
-    from processors.drift.from_store import frame
-    from processors.drift.report import ReportJob, report_path, write_report
+    from lightkeeper.processors.drift.from_store import frame
+    from lightkeeper.processors.drift.report import ReportJob, report_path, write_report
 
     settings, ref, cur = _load(args)
     cfg = settings.drift.for_app(args.app)
@@ -124,7 +124,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from processors.drift.on_demand import compare
+    from lightkeeper.processors.drift.on_demand import compare
 
     settings, ref, cur = _load(args)
     for record in compare(

@@ -15,15 +15,16 @@ import inspect
 import logging
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
 DETECTORS = ("toxicity", "hallucination", "injection", "pii")
 TRAINABLE = {
-    "toxicity": "processors.training.train_toxicity",
-    "injection": "processors.training.train_injection",
-    "hallucination": "processors.training.train_hallucination",
+    "toxicity": "training.train_toxicity",
+    "injection": "training.train_injection",
+    "hallucination": "training.train_hallucination",
 }
 
 
@@ -37,7 +38,7 @@ def _parse(detector: str, lineno: int, raw: str) -> tuple[dict[str, Any], Any]:
     """(output record, ScoreInput or None). On problems the record carries ``error``."""
     import orjson
 
-    from processors.scoring.base import ScoreInput
+    from lightkeeper.processors.scoring.base import ScoreInput
 
     try:
         obj = orjson.loads(raw)
@@ -81,7 +82,7 @@ def _batches(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]
 def _score_safely(scorer: Any, inputs: list[Any]) -> list[Any]:
     """Score a batch; if the scorer raises, fall back to one item at a time so a single bad
     item only costs its own line."""
-    from processors.scoring.base import ScoreResult
+    from lightkeeper.processors.scoring.base import ScoreResult
 
     try:
         results = list(scorer.score_batch(inputs))
@@ -105,7 +106,7 @@ def score_stream(
     """Score JSON ``lines`` with ``detector`` and write JSON lines to ``out``.
     Returns (lines scored, lines with an error)."""
     if scorer is None:
-        from processors.scoring.registry import get_scorer
+        from lightkeeper.processors.scoring.registry import get_scorer
 
         scorer = get_scorer(detector)
     n_ok = n_err = 0
@@ -133,7 +134,7 @@ def run_score(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
     from lightkeeper.errors import ConfigError
-    from processors.scoring.registry import SCORERS, get_scorer
+    from lightkeeper.processors.scoring.registry import SCORERS, get_scorer
 
     if args.artifact:
         import importlib
@@ -176,10 +177,17 @@ def run_train(args: argparse.Namespace) -> int:
     if args.detector == "pii":
         print("pii is rule-based (processors/pii.py) and has no trained model; nothing to do.")
         return 0
+    # training/ is not installed with the package: it runs from a source checkout.
+    checkout = Path.cwd()
+    if (checkout / "training" / "__init__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
     try:
         module = importlib.import_module(TRAINABLE[args.detector])
     except ImportError as exc:
-        raise ConfigError(f"training for {args.detector} is not available: {exc}") from exc
+        raise ConfigError(
+            f"training for {args.detector} is not available: {exc}. Training code is not installed "
+            "with the package; run `make train-" + args.detector + "` from a source checkout."
+        ) from exc
     train = module.train
     kwargs: dict[str, Any] = {"data_dir": args.data_dir, "out_dir": args.out_dir}
     if args.version is not None:

@@ -180,7 +180,7 @@ def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) 
 
 
 def run_export_schemas(args: argparse.Namespace) -> int:
-    from schemas.codec import JSONSCHEMA_DIR, export_json_schemas, render_json_schemas
+    from lightkeeper.schemas.codec import JSONSCHEMA_DIR, export_json_schemas, render_json_schemas
 
     if args.check:
         stale = [

@@ -7,7 +7,7 @@ import platform
 from typing import Any
 
 from lightkeeper import __version__
-from schemas.events import EVENT_SCHEMA_VERSION
+from lightkeeper.schemas.events import EVENT_SCHEMA_VERSION
 
 
 def run(args: argparse.Namespace) -> int:

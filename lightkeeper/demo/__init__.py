@@ -51,10 +51,10 @@ class DemoOptions:
 async def run(options: DemoOptions, *, client: Any = None, stages: list[Any] | None = None) -> DemoSummary:
     """Run the demo and return its summary (also printed). ``client``/``stages`` let tests
     share an open store client and choose the stages."""
-    from agent.settings import AgentSettings
+    from lightkeeper.agent.settings import AgentSettings
+    from lightkeeper.demo.fake_provider import FakeLLM, FakeLLMConfig
+    from lightkeeper.processors.settings import WorkerSettings
     from lightkeeper.runtime import EmbeddedRuntime
-    from lightkeeper.testing.fake_llm import FakeLLM, FakeLLMConfig
-    from processors.settings import WorkerSettings
 
     started_wall = time.monotonic()
     started = datetime.now(UTC)

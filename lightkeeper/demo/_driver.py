@@ -1,7 +1,7 @@
 """Send the planned calls through the agent (simulated provider behind it), with progress.
 
 Scripted answers (toxic replies, ungrounded RAG answers) travel in the ``X-Fake-Answer``
-header, which the simulated provider (``lightkeeper.testing.fake_llm``) answers with."""
+header, which the simulated provider (``lightkeeper.demo.fake_provider``) answers with."""
 
 from __future__ import annotations
 

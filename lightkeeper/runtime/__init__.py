@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 def load_settings(args: argparse.Namespace) -> tuple[object, object]:
     """(AgentSettings, WorkerSettings) from the CLI flags and the config file."""
-    from agent.settings import AgentSettings
-    from processors.settings import WorkerSettings
+    from lightkeeper.agent.settings import AgentSettings
+    from lightkeeper.processors.settings import WorkerSettings
 
     common = {
         "store__url": getattr(args, "store_url", None),

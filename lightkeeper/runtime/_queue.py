@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.spool import Spool
+from lightkeeper.agent.spool import Spool
 
 log = logging.getLogger(__name__)
 

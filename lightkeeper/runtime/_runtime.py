@@ -1,6 +1,6 @@
 """The embedded runtime: agent + processors + embedded store in one asyncio process.
 
-The agent (``agent.app``) publishes into an :class:`EventQueue` instead of Kafka; a processor
+The agent (``lightkeeper.agent.app``) publishes into an :class:`EventQueue` instead of Kafka; a processor
 task takes batches from it with the same batching as the worker (``batch_max`` within
 ``batch_within_s``), runs the same :class:`Pipeline` and :class:`Sink` into the same tables,
 and acknowledges (releases spooled records) only after the insert. Dead letters go to
@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 
-from agent.settings import AgentSettings
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
+from lightkeeper.processors.settings import WorkerSettings
+from lightkeeper.processors.sink import Sink
 from lightkeeper.runtime._queue import EventQueue
-from processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
-from processors.settings import WorkerSettings
-from processors.sink import Sink
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,12 @@ class EmbeddedRuntime:
         self._batch_hooks.append(hook)
 
     async def start(self) -> None:
-        from agent.app import serve
+        from lightkeeper.agent.app import serve
+        from lightkeeper.processors.enrich import Enricher
+        from lightkeeper.processors.metrics import WorkerMetrics
+        from lightkeeper.processors.pipeline_stages import build_stages
         from lightkeeper.store import connect
         from lightkeeper.store.migrate import migrate
-        from processors.enrich import Enricher
-        from processors.metrics import WorkerMetrics
-        from processors.pipeline_stages import build_stages
 
         w = self.worker_settings
         if self.client is None:

@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lightkeeper.schemas as _schemas_pkg
 from lightkeeper.errors import MigrationError
 from lightkeeper.store._ttl import declared_ttls, reconcile_ttls
 from lightkeeper.store.client import check_identifier
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+MIGRATIONS_DIR = Path(_schemas_pkg.__file__).resolve().parent / "clickhouse"
 MIGRATION_TABLE = "schema_migrations"
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")

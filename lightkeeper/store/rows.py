@@ -20,8 +20,8 @@ from typing import Any
 import pydantic_core
 
 from lightkeeper.errors import SchemaError
-from schemas.events import LLMCallEvent
-from schemas.records import AlertRecord, AnomalyRecord, DriftRecord, ScoreRecord
+from lightkeeper.schemas.events import LLMCallEvent
+from lightkeeper.schemas.records import AlertRecord, AnomalyRecord, DriftRecord, ScoreRecord
 
 _NANO = Decimal("0.000000001")
 _MAX_USD = Decimal(10**9)

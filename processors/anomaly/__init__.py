@@ -2,7 +2,7 @@
 
 Public surface::
 
-    from processors.anomaly import MinuteAggregator, AnomalyDetector, MetricPoint
+    from lightkeeper.processors.anomaly import MinuteAggregator, AnomalyDetector, MetricPoint
 
     agg = MinuteAggregator(tag_series=("team",))
     agg.add_events(events, costs); agg.add_scores(scores)
@@ -18,24 +18,30 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from processors.anomaly.baseline import BaselineConfig, RobustBaseline
-from processors.anomaly.series import METRICS, MetricPoint, MinuteAggregator, floor_minute, quantile
+from lightkeeper.processors.anomaly.baseline import BaselineConfig, RobustBaseline
+from lightkeeper.processors.anomaly.series import (
+    METRICS,
+    MetricPoint,
+    MinuteAggregator,
+    floor_minute,
+    quantile,
+)
 
 _LAZY = {
-    "AnomalyConfig": "processors.anomaly.detector",
-    "AnomalyDetector": "processors.anomaly.detector",
-    "MetricPolicy": "processors.anomaly.detector",
-    "default_policies": "processors.anomaly.detector",
-    "default_series_policies": "processors.anomaly.detector",
-    "ForestConfig": "processors.anomaly.multivariate",
-    "MultivariateDetector": "processors.anomaly.multivariate",
+    "AnomalyConfig": "lightkeeper.processors.anomaly.detector",
+    "AnomalyDetector": "lightkeeper.processors.anomaly.detector",
+    "MetricPolicy": "lightkeeper.processors.anomaly.detector",
+    "default_policies": "lightkeeper.processors.anomaly.detector",
+    "default_series_policies": "lightkeeper.processors.anomaly.detector",
+    "ForestConfig": "lightkeeper.processors.anomaly.multivariate",
+    "MultivariateDetector": "lightkeeper.processors.anomaly.multivariate",
 }
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'processors.anomaly' has no attribute {name!r}")
+        raise AttributeError(f"module 'lightkeeper.processors.anomaly' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
 
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from processors.anomaly.baseline import BaselineConfig, RobustBaseline
-from processors.anomaly.multivariate import ForestConfig, MultivariateDetector
-from processors.anomaly.series import MetricPoint
-from processors.anomaly.stats import binomial_z, poisson_z
-from schemas.records import AnomalyRecord, Severity
+from lightkeeper.processors.anomaly.baseline import BaselineConfig, RobustBaseline
+from lightkeeper.processors.anomaly.multivariate import ForestConfig, MultivariateDetector
+from lightkeeper.processors.anomaly.series import MetricPoint
+from lightkeeper.processors.anomaly.stats import binomial_z, poisson_z
+from lightkeeper.schemas.records import AnomalyRecord, Severity
 
 
 @dataclass(slots=True)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.events import LLMCallEvent
-from schemas.records import ScoreRecord
+from lightkeeper.schemas.events import LLMCallEvent
+from lightkeeper.schemas.records import ScoreRecord
 
 MINUTE = timedelta(minutes=1)
 #: Samples kept per minute for quantile metrics (a deterministic stride subsample beyond).

@@ -12,12 +12,17 @@ Public surface:
 Heavy libraries (evidently, pandas, scikit-learn) are imported when a check first runs.
 """
 
-from processors.drift.config import DriftConfig, ThresholdConfig, WindowConfig
-from processors.drift.detector import DriftMonitor
-from processors.drift.embedding_drift import EmbeddingDriftResult, embedding_drift
-from processors.drift.metadata_drift import FeatureDrift, MetadataDriftResult, metadata_drift
-from processors.drift.observation import DriftObservation, event_metadata, observation_from_event, script_of
-from processors.drift.state import KeyIdentity, KeyState
+from lightkeeper.processors.drift.config import DriftConfig, ThresholdConfig, WindowConfig
+from lightkeeper.processors.drift.detector import DriftMonitor
+from lightkeeper.processors.drift.embedding_drift import EmbeddingDriftResult, embedding_drift
+from lightkeeper.processors.drift.metadata_drift import FeatureDrift, MetadataDriftResult, metadata_drift
+from lightkeeper.processors.drift.observation import (
+    DriftObservation,
+    event_metadata,
+    observation_from_event,
+    script_of,
+)
+from lightkeeper.processors.drift.state import KeyIdentity, KeyState
 
 __all__ = [
     "DriftConfig",

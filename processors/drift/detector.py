@@ -27,18 +27,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lightkeeper.errors import SchemaError
-from processors.drift.config import DriftConfig
-from processors.drift.embedding_drift import embedding_drift, far_from_reference
-from processors.drift.explain import distinctive_terms
-from processors.drift.metadata_drift import atypical_rows, metadata_drift
-from processors.drift.observation import DriftObservation, observation_from_event
-from processors.drift.state import KeyIdentity, KeyState, TargetStatus
-from processors.drift.windows import Row, dequantize, validate_embedding
-from schemas.records import DriftRecord, WindowBounds
+from lightkeeper.processors.drift.config import DriftConfig
+from lightkeeper.processors.drift.embedding_drift import embedding_drift, far_from_reference
+from lightkeeper.processors.drift.explain import distinctive_terms
+from lightkeeper.processors.drift.metadata_drift import atypical_rows, metadata_drift
+from lightkeeper.processors.drift.observation import DriftObservation, observation_from_event
+from lightkeeper.processors.drift.state import KeyIdentity, KeyState, TargetStatus
+from lightkeeper.processors.drift.windows import Row, dequantize, validate_embedding
+from lightkeeper.schemas.records import DriftRecord, WindowBounds
 
 if TYPE_CHECKING:
-    from processors.drift.report import ReportJob, ReportWriter
-    from schemas.events import LLMCallEvent
+    from lightkeeper.processors.drift.report import ReportJob, ReportWriter
+    from lightkeeper.schemas.events import LLMCallEvent
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class DriftMonitor:
         self._clock = clock
         self._reports = report_writer
         if self._reports is None and self.config.reports_dir is not None:
-            from processors.drift.report import ReportWriter
+            from lightkeeper.processors.drift.report import ReportWriter
 
             self._reports = ReportWriter(self.config.reports_dir, max_pending=self.config.max_pending_reports)
 
@@ -423,7 +423,7 @@ class DriftMonitor:
         return str(path)
 
     def _report_job(self, state: KeyState, target: str, record: DriftRecord, sel: np.ndarray) -> ReportJob:
-        from processors.drift.report import ReportJob, frame_from_samples
+        from lightkeeper.processors.drift.report import ReportJob, frame_from_samples
 
         cfg = state.config
         ref_s, cur_s = state.reference.samples, state.current.samples

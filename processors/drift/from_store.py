@@ -3,7 +3,7 @@ rebuild the drift features and compare them (``lightkeeper drift check``) or ren
 report (``lightkeeper drift report``).
 
 The store does not keep embeddings: they are recomputed from the stored prompt/response text
-with the shared embedder (:func:`processors.embedding.get_embedder`); metadata features are
+with the shared embedder (:func:`lightkeeper.processors.embedding.get_embedder`); metadata features are
 rebuilt from the stored columns exactly as :func:`~processors.drift.observation.event_metadata`
 builds them on the stream. Each side is a deterministic sample of at most ``limit`` events
 (ordered by ``cityHash64(event_id)``), so large ranges stay cheap.
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from lightkeeper.errors import ConfigError
-from processors.drift.observation import MetadataValue, script_of
+from lightkeeper.processors.drift.observation import MetadataValue, script_of
 
 _COLUMNS = (
     "event_id, start_time, input_messages, output_text, input_tokens, output_tokens, duration_ms, "
@@ -126,7 +126,7 @@ def embed_window(data: WindowData, embedder: Any) -> None:
 
 
 def frame(data: WindowData, numeric: list[str], categorical: list[str], emb: str | None) -> Any:
-    """A report frame (see :class:`processors.drift.report.ReportJob`)."""
+    """A report frame (see :class:`lightkeeper.processors.drift.report.ReportJob`)."""
     import pandas as pd
 
     cols: dict[str, Any] = {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from schemas.events import LLMCallEvent
+    from lightkeeper.schemas.events import LLMCallEvent
 
 MetadataValue = float | int | str | bool | None
 

@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 
-from processors.drift.config import DriftConfig
-from processors.drift.embedding_drift import embedding_drift, far_from_reference
-from processors.drift.explain import distinctive_terms
-from processors.drift.from_store import WindowData
-from processors.drift.metadata_drift import atypical_rows, metadata_drift
-from schemas.records import DriftRecord, WindowBounds
+from lightkeeper.processors.drift.config import DriftConfig
+from lightkeeper.processors.drift.embedding_drift import embedding_drift, far_from_reference
+from lightkeeper.processors.drift.explain import distinctive_terms
+from lightkeeper.processors.drift.from_store import WindowData
+from lightkeeper.processors.drift.metadata_drift import atypical_rows, metadata_drift
+from lightkeeper.schemas.records import DriftRecord, WindowBounds
 
 
 def _bounds(data: WindowData, size: int) -> WindowBounds:

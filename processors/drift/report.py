@@ -29,8 +29,8 @@ from lightkeeper.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from processors.drift.config import DriftConfig
-    from processors.drift.windows import Samples
+    from lightkeeper.processors.drift.config import DriftConfig
+    from lightkeeper.processors.drift.windows import Samples
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def frame_from_samples(samples: Samples, idx: np.ndarray, cfg: DriftConfig, emb:
     """A report frame from window rows ``idx``; ``emb`` = ``"prompt"``/``"response"``/None."""
     import pandas as pd
 
-    from processors.drift.windows import dequantize
+    from lightkeeper.processors.drift.windows import dequantize
 
     data: dict[str, Any] = {name: samples.num[idx, j] for j, name in enumerate(cfg.numeric_features)}
     for j, name in enumerate(cfg.categorical_features):

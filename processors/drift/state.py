@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from lightkeeper.errors import SchemaError
-from processors.drift.config import DriftConfig
-from processors.drift.windows import CurrentWindow, ReferenceWindow, Samples
+from lightkeeper.processors.drift.config import DriftConfig
+from lightkeeper.processors.drift.windows import CurrentWindow, ReferenceWindow, Samples
 
 STATE_VERSION = 1
 

@@ -19,10 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from lightkeeper.errors import ConfigError
-from processors.pricing._cost import Cost, TokenCounts, compute_cost, prompt_tokens
-from processors.pricing._load import DEFAULT_TABLE, model_from, overrides_digest, rates_from, read_table
-from processors.pricing._model import LongContextTier, ModelPrice, PriceHistory, Rates
-from processors.pricing._table import PricingTable
+from lightkeeper.processors.pricing._cost import Cost, TokenCounts, compute_cost, prompt_tokens
+from lightkeeper.processors.pricing._load import (
+    DEFAULT_TABLE,
+    model_from,
+    overrides_digest,
+    rates_from,
+    read_table,
+)
+from lightkeeper.processors.pricing._model import LongContextTier, ModelPrice, PriceHistory, Rates
+from lightkeeper.processors.pricing._table import PricingTable
 
 __all__ = [
     "DEFAULT_TABLE",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from processors.pricing._model import ZERO, ModelPrice
+from lightkeeper.processors.pricing._model import ZERO, ModelPrice
 
 PER_TOKENS = Decimal(1_000_000)
 

@@ -13,7 +13,7 @@ import orjson
 import yaml
 
 from lightkeeper.errors import ConfigError
-from processors.pricing._model import ZERO, LongContextTier, ModelPrice, PriceHistory, Rates
+from lightkeeper.processors.pricing._model import ZERO, LongContextTier, ModelPrice, PriceHistory, Rates
 
 DEFAULT_TABLE = Path(__file__).with_name("models.yaml")
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from processors.pricing._model import ModelPrice
+from lightkeeper.processors.pricing._model import ModelPrice
 
 #: Characters that may follow a known id when matching by prefix (``gpt-4o-mini-ft-x``).
 _BOUNDARY = "-:@/._ "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from processors.scoring._grounding_text import (
+from lightkeeper.processors.scoring._grounding_text import (
     ANTONYMS,
     TextFacts,
     analyse,

@@ -1,4 +1,4 @@
-"""Lexical cue features for the toxicity model (private; used by :mod:`processors.scoring.toxicity`
+"""Lexical cue features for the toxicity model (private; used by :mod:`.toxicity`
 and its trainer).
 
 Sentence embeddings are topic-heavy: they see *that* a text is about a group or about violence

@@ -1,5 +1,5 @@
 """Negated-negative statements for the toxicity scorer (private; used by
-:mod:`processors.scoring.toxicity` and the toxicity trainers).
+:mod:`lightkeeper.processors.scoring.toxicity` and the toxicity trainers).
 
 A pooled sentence embedding barely moves with "not": "X are not greedy." lands next to
 "X are greedy." (cosine 0.97 with MiniLM), so the classifier flags both. :func:`denegate` finds
@@ -95,7 +95,7 @@ _POSITIVE = re.compile(
 
 
 def _abusive_cue(text: str) -> bool:
-    from processors.scoring._toxicity_lexicon import LEXICON
+    from lightkeeper.processors.scoring._toxicity_lexicon import LEXICON
 
     return any(LEXICON[k].search(text) for k in ("insult", "profanity", "threat", "dehumanize", "slur"))
 

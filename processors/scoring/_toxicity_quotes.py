@@ -1,5 +1,5 @@
 """Quoted-speech and counter-speech helpers of the toxicity scorer (private; used by
-:mod:`processors.scoring.toxicity` and ``processors/training/train_toxicity_v3.py``).
+:mod:`lightkeeper.processors.scoring.toxicity` and ``training/train_toxicity_v3.py``).
 
 * :func:`quote_frame`: the text with its double-quoted spans replaced by "that". A text that
   quotes abuse in order to report or condemn it ('He wrote "..." and got banned') keeps its
@@ -53,7 +53,7 @@ def combine_quote_scores(full: np.ndarray, frame: np.ndarray) -> np.ndarray:
 
 def cue_features(texts: Sequence[str], cues: Sequence[str] = COUNTER_CUES) -> np.ndarray:
     """(n, len(cues)) float32: the named lexicon cues, each min(count, 3) / 3."""
-    from processors.scoring._toxicity_lexicon import LEXICON
+    from lightkeeper.processors.scoring._toxicity_lexicon import LEXICON
 
     pats = [LEXICON[c] for c in cues]
     out = np.zeros((len(texts), len(pats)), dtype=np.float32)

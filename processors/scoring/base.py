@@ -22,7 +22,7 @@ class ScoreResult:
 @dataclass(slots=True)
 class ScoreInput:
     """What a scorer may look at. Embeddings, when given, were computed once per event by the
-    shared :class:`processors.embedding.Embedder` and are reused by every scorer and by drift."""
+    shared :class:`lightkeeper.processors.embedding.Embedder` and are reused by every scorer and by drift."""
 
     text: str = ""
     """toxicity / injection / pii: the text to judge; hallucination: the response."""
@@ -62,7 +62,7 @@ def split_text_items(items: list[ScoreInput], dim: int) -> tuple[list[int], list
 
 def item_embeddings(items: list[ScoreInput], dim: int, embedder: Any) -> np.ndarray:
     """``(len(items), dim)`` float32: the embeddings the items carry, the missing ones computed by
-    ``embedder`` (the shared :class:`processors.embedding.Embedder`) in one call."""
+    ``embedder`` (the shared :class:`lightkeeper.processors.embedding.Embedder`) in one call."""
     out = np.empty((len(items), dim), dtype=np.float32)
     missing = [i for i, it in enumerate(items) if it.embedding is None]
     if missing:

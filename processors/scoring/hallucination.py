@@ -1,10 +1,10 @@
 """Groundedness (hallucination) scorer: how likely a response is NOT supported by its context.
 
-Per response sentence, :mod:`processors.scoring._grounding_features` compares it with the context
-sentences (MiniLM similarity from the shared :class:`processors.embedding.Embedder`, plus lexical,
+Per response sentence, :mod:`lightkeeper.processors.scoring._grounding_features` compares it with the context
+sentences (MiniLM similarity from the shared :class:`lightkeeper.processors.embedding.Embedder`, plus lexical,
 number, date, entity, negation and antonym consistency); the trained model
 (``processors/artifacts/hallucination-v*.joblib``, see
-:mod:`processors.training.train_hallucination`) gives each sentence P(unsupported). The event's
+:mod:`training.train_hallucination`) gives each sentence P(unsupported). The event's
 score is the maximum over its sentences. No LLM is called.
 
 An item without context (None, empty list, or only blank strings) gets ``score=None`` with
@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from processors.scoring._grounding_features import (
+from lightkeeper.processors.scoring._grounding_features import (
     N_FEATURES,
     build_context,
     context_sentences,
     sentence_features,
     usable_question,
 )
-from processors.scoring._grounding_text import analyse, split_sentences
-from processors.scoring.base import ScoreInput, ScoreResult
+from lightkeeper.processors.scoring._grounding_text import analyse, split_sentences
+from lightkeeper.processors.scoring.base import ScoreInput, ScoreResult
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class HallucinationScorer:
         embed: Callable[[list[str]], np.ndarray] | None = None,
         threshold: float | None = None,
     ) -> None:
-        from processors.scoring.registry import load_artifact
+        from lightkeeper.processors.scoring.registry import load_artifact
 
         self._model: dict[str, Any] = load_artifact("hallucination", artifact)
         self._clf = self._model["clf"]
@@ -83,7 +83,7 @@ class HallucinationScorer:
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         if self._embed is None:
-            from processors.embedding import get_embedder
+            from lightkeeper.processors.embedding import get_embedder
 
             self._embed = get_embedder().embed
         return self._embed(texts)

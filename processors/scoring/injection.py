@@ -7,7 +7,7 @@ Features per prompt (shared by training and scoring, see :func:`injection_featur
   - counts of cheap regex cues over the *whole* text (the embedding only reads the first 256
     word pieces, jailbreaks often hide the payload later);
   - log length.
-injection-v3 adds the multilingual cue families of :mod:`processors.scoring._injection_cues`
+injection-v3 adds the multilingual cue families of :mod:`lightkeeper.processors.scoring._injection_cues`
 (the artifact's ``cue_set`` names the cues its classifier was trained on; v2 artifacts have none
 and use :data:`CUE_PATTERNS` only).
 A calibrated logistic regression turns them into a probability; the threshold was chosen on
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from processors.embedding import single_thread_blas
-from processors.scoring._injection_cues import ML_CUE_PATTERNS
-from processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
+from lightkeeper.processors.embedding import single_thread_blas
+from lightkeeper.processors.scoring._injection_cues import ML_CUE_PATTERNS
+from lightkeeper.processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
 
 __all__ = ["CUE_PATTERNS", "CUE_SETS", "InjectionScorer", "injection_features", "regex_cues", "scale_tail"]
 
@@ -123,7 +123,7 @@ class InjectionScorer:
     name = "injection"
 
     def __init__(self, artifact_path: str | None = None, embedder: Any = None) -> None:
-        from processors.scoring.registry import load_artifact
+        from lightkeeper.processors.scoring.registry import load_artifact
 
         art = load_artifact("injection", artifact_path)
         self._clf = art["clf"]
@@ -133,14 +133,14 @@ class InjectionScorer:
         self.version = str(art["version"])
         self.cue_set = str(art.get("cue_set", "v2"))
         if self.cue_set not in CUE_SETS:
-            from processors.scoring.registry import ArtifactError
+            from lightkeeper.processors.scoring.registry import ArtifactError
 
             raise ArtifactError(f"injection artifact {self.version}: unknown cue set {self.cue_set!r}")
         self._embedder = embedder
 
     def _get_embedder(self) -> Any:
         if self._embedder is None:
-            from processors.embedding import get_embedder
+            from lightkeeper.processors.embedding import get_embedder
 
             self._embedder = get_embedder()
         return self._embedder

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lightkeeper.errors import ConfigError, LightkeeperError
-from processors.scoring.base import Scorer
+from lightkeeper.processors.scoring.base import Scorer
 
 __all__ = [
     "ARTIFACT_DIR",
@@ -41,10 +41,10 @@ ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "artifacts"
 
 #: Scorer name -> "module:Class". Classes take no required constructor arguments.
 SCORERS: dict[str, str] = {
-    "toxicity": "processors.scoring.toxicity:ToxicityScorer",
-    "hallucination": "processors.scoring.hallucination:HallucinationScorer",
-    "injection": "processors.scoring.injection:InjectionScorer",
-    "pii": "processors.scoring.pii_scorer:PIIScorer",
+    "toxicity": "lightkeeper.processors.scoring.toxicity:ToxicityScorer",
+    "hallucination": "lightkeeper.processors.scoring.hallucination:HallucinationScorer",
+    "injection": "lightkeeper.processors.scoring.injection:InjectionScorer",
+    "pii": "lightkeeper.processors.scoring.pii_scorer:PIIScorer",
 }
 
 _instances: dict[str, Scorer] = {}

@@ -6,7 +6,7 @@ head shipped: a small MLP or a logistic regression, optionally with char n-gram 
 cue features or the counter-speech cues of :mod:`._toxicity_quotes`; see the model card and
 docs/detectors.md). Trained on Davidson tweets + HateCheck + hand-written examples + clean text
 of other sources (QA, dialogue, ordinary assistant prompts; see
-``processors/training/train_toxicity*.py``); ``score`` is the probability that the text is toxic
+``training/train_toxicity*.py``); ``score`` is the probability that the text is toxic
 (hate, harassment, threats, abusive profanity), balanced for equal class priors. The threshold
 comes from the artifact (chosen for <= 1 % out-of-fold false positives on clean text).
 
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from processors.embedding import single_thread_blas
-from processors.scoring._toxicity_negation import combine_negation_scores, denegate
-from processors.scoring._toxicity_quotes import combine_quote_scores, cue_features, quote_frame
-from processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
+from lightkeeper.processors.embedding import single_thread_blas
+from lightkeeper.processors.scoring._toxicity_negation import combine_negation_scores, denegate
+from lightkeeper.processors.scoring._toxicity_quotes import combine_quote_scores, cue_features, quote_frame
+from lightkeeper.processors.scoring.base import ScoreInput, ScoreResult, item_embeddings, split_text_items
 
 __all__ = ["ToxicityScorer", "toxicity_features"]
 
@@ -44,11 +44,11 @@ def toxicity_features(
     cues: tuple[str, ...] = (),
 ) -> Any:
     """Feature matrix: the embedding, then (if ``lexicon``) the lexical cue features of
-    :mod:`processors.scoring._toxicity_lexicon`, else the named ``cues`` of it, then (if a
+    :mod:`lightkeeper.processors.scoring._toxicity_lexicon`, else the named ``cues`` of it, then (if a
     fitted ``tfidf`` is given) char n-gram TF-IDF. Dense without TF-IDF, sparse CSR with it."""
     dense = emb
     if lexicon:
-        from processors.scoring._toxicity_lexicon import lexicon_features
+        from lightkeeper.processors.scoring._toxicity_lexicon import lexicon_features
 
         dense = np.hstack([emb, lexicon_features(texts)])
     elif cues:
@@ -70,7 +70,7 @@ class ToxicityScorer:
     name = "toxicity"
 
     def __init__(self, artifact_path: str | None = None, embedder: Any = None) -> None:
-        from processors.scoring.registry import load_artifact
+        from lightkeeper.processors.scoring.registry import load_artifact
 
         art = load_artifact("toxicity", artifact_path)
         self._clf = art["clf"]
@@ -88,7 +88,7 @@ class ToxicityScorer:
 
     def _get_embedder(self) -> Any:
         if self._embedder is None:
-            from processors.embedding import get_embedder
+            from lightkeeper.processors.embedding import get_embedder
 
             self._embedder = get_embedder()
         return self._embedder

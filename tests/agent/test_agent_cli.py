@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.spool import Spool
+from lightkeeper.agent.spool import Spool
 from lightkeeper.cli.cmd_agent import parse_route
 from lightkeeper.errors import ConfigError
-from schemas.codec import decode_event
+from lightkeeper.schemas.codec import decode_event
 
 
 def _free_port() -> int:
@@ -54,7 +54,7 @@ def test_agent_process_proxies_and_spools_on_shutdown(tmp_path: Path):
     fake_port, agent_port = _free_port(), _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LIGHTKEEPER_APP_NAME": "from-env"}
     fake = subprocess.Popen(
-        [sys.executable, "-m", "lightkeeper.testing.fake_llm", "--port", str(fake_port)], env=env
+        [sys.executable, "-m", "lightkeeper.demo.fake_provider", "--port", str(fake_port)], env=env
     )
     agent = subprocess.Popen(
         [

@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
-from schemas.codec import decode_event
+from lightkeeper.schemas.codec import decode_event
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -148,7 +148,7 @@ async def test_upstream_disconnect_mid_stream_is_recorded(agent_factory):
 
 
 async def test_event_build_bug_never_reaches_the_client(agent_factory, monkeypatch):
-    import agent.recorder as recorder_mod
+    import lightkeeper.agent.recorder as recorder_mod
 
     def boom(*args, **kwargs):
         raise RuntimeError("bug in event building")

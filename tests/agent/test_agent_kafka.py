@@ -15,8 +15,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from lightkeeper.kafka.client import consumer_kwargs
+from lightkeeper.schemas.codec import decode_event
 from lightkeeper.settings import KafkaSettings
-from schemas.codec import decode_event
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import orjson
 
-from schemas.codec import decode_event
+from lightkeeper.schemas.codec import decode_event
 
 
 def _export_spans(endpoint: str, token: str | None = None) -> None:

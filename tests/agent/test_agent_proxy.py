@@ -8,8 +8,8 @@ import aiohttp
 import orjson
 import pytest
 
-from schemas.codec import decode_event
-from schemas.events import LLMCallEvent
+from lightkeeper.schemas.codec import decode_event
+from lightkeeper.schemas.events import LLMCallEvent
 
 
 async def _events(agent, n: int) -> list[LLMCallEvent]:
@@ -388,7 +388,9 @@ async def test_repeated_headers_pass_through_both_ways(agent_factory):
 async def test_chained_call_is_not_queued_behind_the_previous_event_build(agent_factory, monkeypatch):
     """A client that sends its next request as soon as it has read a response gets that request
     read before the previous call's event is built (the build is deferred, see recorder._DEFER_S)."""
-    monkeypatch.setattr("agent.recorder._DEFER_S", 0.3)  # wide, so the order does not hang on timing
+    monkeypatch.setattr(
+        "lightkeeper.agent.recorder._DEFER_S", 0.3
+    )  # wide, so the order does not hang on timing
     agent = await agent_factory()
     marks: list[tuple[str, float]] = []
     original_submit = agent.sink.submit

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiokafka.errors import KafkaTimeoutError
 
-from agent.publisher import KafkaPublisher
-from agent.settings import AgentSettings
+from lightkeeper.agent.publisher import KafkaPublisher
+from lightkeeper.agent.settings import AgentSettings
 
 
 class _Builder:

@@ -9,14 +9,14 @@ from typing import Any
 
 import orjson
 
-from agent.capture import Capture
-from agent.context import ContextCache
-from agent.events import build_event
-from agent.metrics import AgentMetrics
-from agent.publisher import MemorySink
-from agent.recorder import LARGE_CAPTURE_BYTES, Recorder, capture_bytes
-from agent.settings import AgentSettings
-from processors.pii import PII_TYPES
+from lightkeeper.agent.capture import Capture
+from lightkeeper.agent.context import ContextCache
+from lightkeeper.agent.events import build_event
+from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.publisher import MemorySink
+from lightkeeper.agent.recorder import LARGE_CAPTURE_BYTES, Recorder, capture_bytes
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.processors.pii import PII_TYPES
 
 SENTENCE = "Anna Kowalski met John Smith and Maria Garcia at the Berlin office to review the contract. "
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.spool import Spool
+from lightkeeper.agent.spool import Spool
 
 
 def _recs(start: int, n: int) -> list[tuple[bytes | None, bytes]]:

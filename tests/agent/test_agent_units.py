@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.metadata import parse_context, parse_tags, parse_traceparent
-from agent.proxy.handler import resolve
-from agent.proxy.sse import SSEParser
-from agent.settings import AgentSettings
+from lightkeeper.agent.metadata import parse_context, parse_tags, parse_traceparent
+from lightkeeper.agent.proxy.handler import resolve
+from lightkeeper.agent.proxy.sse import SSEParser
+from lightkeeper.agent.settings import AgentSettings
 
 STREAM = (
     b": keep-alive comment\r\n\r\n"
@@ -78,8 +78,8 @@ def test_gzip_response_is_decoded_for_the_event():
 
     import orjson
 
-    from agent.capture import Capture
-    from agent.events import build_event
+    from lightkeeper.agent.capture import Capture
+    from lightkeeper.agent.events import build_event
 
     body = orjson.dumps(
         {
@@ -108,7 +108,7 @@ def test_gzip_response_is_decoded_for_the_event():
 
 
 def _sse(*objs) -> list:
-    from agent.proxy.sse import SSEEvent
+    from lightkeeper.agent.proxy.sse import SSEEvent
 
     return [SSEEvent(e, orjson_dumps(o)) for e, o in objs]
 
@@ -120,7 +120,7 @@ def orjson_dumps(obj) -> str:
 
 
 def test_openai_stream_tool_calls_assembled():
-    from agent.proxy.openai import OpenAIStream
+    from lightkeeper.agent.proxy.openai import OpenAIStream
 
     asm = OpenAIStream("/v1/chat/completions")
     chunks = [
@@ -165,7 +165,7 @@ def test_openai_stream_tool_calls_assembled():
 
 
 def test_anthropic_stream_tool_use_and_usage():
-    from agent.proxy.anthropic import AnthropicStream
+    from lightkeeper.agent.proxy.anthropic import AnthropicStream
 
     asm = AnthropicStream("/v1/messages")
     events = [
@@ -248,7 +248,7 @@ def test_settings_reject_bad_values_clearly(tmp_path):
 async def test_kafka_config_error_fails_start(tmp_path):
     import pytest
 
-    from agent.publisher import KafkaPublisher
+    from lightkeeper.agent.publisher import KafkaPublisher
     from lightkeeper.errors import ConfigError
 
     s = AgentSettings.load(None, kafka__security_protocol="SASL_SSL", spool_dir=tmp_path)
@@ -264,7 +264,7 @@ def test_run_freezes_startup_objects_for_the_gc(monkeypatch, tmp_path):
 
     from aiohttp import web
 
-    from agent import app as app_module
+    from lightkeeper.agent import app as app_module
 
     started: list[web.Application] = []
     monkeypatch.setattr(web, "run_app", lambda app, **kw: started.append(app))
@@ -286,7 +286,7 @@ def test_murmur2_matches_kafka_default_partitioner(key):
     from aiokafka.partitioner import DefaultPartitioner
     from aiokafka.partitioner import murmur2 as reference
 
-    from agent.kafka_support import murmur2, partition_for
+    from lightkeeper.agent.kafka_support import murmur2, partition_for
 
     assert murmur2(key) == reference(key)
     for n in (1, 6, 7):

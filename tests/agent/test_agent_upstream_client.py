@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.proxy.upstream import UpstreamClient
+from lightkeeper.agent.proxy.upstream import UpstreamClient
 from lightkeeper.errors import UpstreamDisconnected, UpstreamUnreachable
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]

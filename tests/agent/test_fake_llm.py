@@ -7,7 +7,7 @@ import time
 
 import aiohttp
 
-from lightkeeper.testing.fake_llm import FakeLLMConfig, start_fake_llm
+from lightkeeper.demo.fake_provider import FakeLLMConfig, start_fake_llm
 
 
 async def test_forced_answer_and_token_latency():

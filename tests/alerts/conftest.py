@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alert_helpers import make_note
 
-from alerts.notification import Notification
+from lightkeeper.alerts.notification import Notification
 
 
 @pytest.fixture

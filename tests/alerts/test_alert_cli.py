@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from lightkeeper.alerts.loopback.pagerduty import PagerDutyLoopback
+from lightkeeper.alerts.loopback.slack import Action, SlackLoopback
 from lightkeeper.cli.main import main
-from lightkeeper.testing.loopback_pagerduty import PagerDutyLoopback
-from lightkeeper.testing.loopback_slack import Action, SlackLoopback
 
 
 @pytest.fixture
@@ -96,9 +96,9 @@ def test_test_route_slack_and_pagerduty(config, capsys):
 def test_list_local_state(config, tmp_path, capsys):
     from alert_helpers import minute, point
 
-    from alerts.lifecycle import AlertEngine
-    from alerts.outbox import Outbox
-    from alerts.rules import parse_rules
+    from lightkeeper.alerts.lifecycle import AlertEngine
+    from lightkeeper.alerts.outbox import Outbox
+    from lightkeeper.alerts.rules import parse_rules
 
     box = Outbox(tmp_path / "data" / "alerts" / "outbox.sqlite3")
     rules = parse_rules(
@@ -117,8 +117,8 @@ def test_list_local_state(config, tmp_path, capsys):
 def test_list_from_store(store_url, store_database, store_client, tmp_path, capsys):
     from datetime import UTC, datetime, timedelta
 
-    from alerts.store import StoreHistory
-    from schemas.records import AlertRecord, AlertState, DeliveryStatus
+    from lightkeeper.alerts.store import StoreHistory
+    from lightkeeper.schemas.records import AlertRecord, AlertState, DeliveryStatus
 
     now = datetime.now(UTC)
     history = StoreHistory(store_client, database=store_database)

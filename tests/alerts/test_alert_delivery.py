@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from alert_helpers import make_note
 
-from alerts.delivery import build_channel
-from alerts.delivery.slack_blocks import escape
-from alerts.delivery.webhook import verify_signature
+from _support.alert_fixtures import WEBHOOK_SECRET
+from lightkeeper.alerts.delivery import build_channel
+from lightkeeper.alerts.delivery.slack_blocks import escape
+from lightkeeper.alerts.delivery.webhook import verify_signature
+from lightkeeper.alerts.loopback.slack import Action
 from lightkeeper.errors import DeliveryError
-from lightkeeper.testing.alert_fixtures import WEBHOOK_SECRET
-from lightkeeper.testing.loopback_slack import Action
 
 
 async def test_slack_web_api_posts_block_kit(alert_routes, slack_loopback, note):

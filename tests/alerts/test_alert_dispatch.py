@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from alert_helpers import make_note
 
-from alerts.delivery import Dispatcher, RetryPolicy, build_channels
-from alerts.outbox import Outbox
-from alerts.settings import RetrySettings
-from lightkeeper.testing.loopback_slack import Action
+from lightkeeper.alerts.delivery import Dispatcher, RetryPolicy, build_channels
+from lightkeeper.alerts.loopback.slack import Action
+from lightkeeper.alerts.outbox import Outbox
+from lightkeeper.alerts.settings import RetrySettings
 
 SLACK = "/api/chat.postMessage"
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from alert_helpers import T0, minute, point
 
-from alerts.evaluator import RuleEvaluator, aggregate, points_from_anomalies, points_from_drift
-from alerts.lifecycle import AlertEngine
-from alerts.rules import parse_rules
-from processors.anomaly.series import MetricPoint
-from schemas.records import AnomalyRecord, DriftRecord, Severity, WindowBounds
+from lightkeeper.alerts.evaluator import RuleEvaluator, aggregate, points_from_anomalies, points_from_drift
+from lightkeeper.alerts.lifecycle import AlertEngine
+from lightkeeper.alerts.rules import parse_rules
+from lightkeeper.processors.anomaly.series import MetricPoint
+from lightkeeper.schemas.records import AnomalyRecord, DriftRecord, Severity, WindowBounds
 
 
 def _rules(**over: object):

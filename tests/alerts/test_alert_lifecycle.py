@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from alert_helpers import minute, point
 
-from alerts.delivery import Dispatcher, build_channels
-from alerts.lifecycle import AlertEngine
-from alerts.outbox import Outbox
-from alerts.rules import parse_rules
-from alerts.silences import SilenceStore
-from schemas.records import AlertRecord
+from lightkeeper.alerts.delivery import Dispatcher, build_channels
+from lightkeeper.alerts.lifecycle import AlertEngine
+from lightkeeper.alerts.outbox import Outbox
+from lightkeeper.alerts.rules import parse_rules
+from lightkeeper.alerts.silences import SilenceStore
+from lightkeeper.schemas.records import AlertRecord
 
 RULE = {
     "name": "errors-high",
@@ -189,8 +189,8 @@ def test_renotify_not_duplicated_by_reenqueue(alert_outbox, tmp_path):
 async def test_build_alerting_end_to_end(tmp_path, alert_routes, slack_loopback, pagerduty_loopback):
     import yaml
 
-    from alerts.runtime import build_alerting
-    from alerts.settings import AlertSettings
+    from lightkeeper.alerts.runtime import build_alerting
+    from lightkeeper.alerts.settings import AlertSettings
 
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(yaml.safe_dump({"rules": [{**RULE, "routes": ["slack", "pagerduty"]}]}))

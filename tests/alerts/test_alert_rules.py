@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.rules import load_rules, parse_duration, parse_rules
+from lightkeeper.alerts.rules import load_rules, parse_duration, parse_rules
 from lightkeeper.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "alerts" / "examples" / "rules.yaml"

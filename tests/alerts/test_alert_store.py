@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.evaluator import RuleEvaluator
-from alerts.lifecycle import AlertEngine
-from alerts.rules import parse_rules
-from alerts.store import StoreHistory, evaluate_sql, list_alerts
+from lightkeeper.alerts.evaluator import RuleEvaluator
+from lightkeeper.alerts.lifecycle import AlertEngine
+from lightkeeper.alerts.rules import parse_rules
+from lightkeeper.alerts.store import StoreHistory, evaluate_sql, list_alerts
+from lightkeeper.processors.anomaly import MetricPoint, MinuteAggregator
+from lightkeeper.schemas.events import LLMCallEvent, Usage
 from lightkeeper.store.rows import event_row
 from lightkeeper.store.writer import BatchWriter
-from processors.anomaly import MetricPoint, MinuteAggregator
-from schemas.events import LLMCallEvent, Usage
 
 BASE = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
 

@@ -9,10 +9,16 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from processors.anomaly import AnomalyConfig, AnomalyDetector, BaselineConfig, MetricPoint, RobustBaseline
-from processors.anomaly.multivariate import FastForest
-from processors.anomaly.stats import binomial_sf, binomial_z, poisson_sf, poisson_z
-from schemas.records import Severity
+from lightkeeper.processors.anomaly import (
+    AnomalyConfig,
+    AnomalyDetector,
+    BaselineConfig,
+    MetricPoint,
+    RobustBaseline,
+)
+from lightkeeper.processors.anomaly.multivariate import FastForest
+from lightkeeper.processors.anomaly.stats import binomial_sf, binomial_z, poisson_sf, poisson_z
+from lightkeeper.schemas.records import Severity
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LABELS = {"app": "chat", "model": "m"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from processors.anomaly import MinuteAggregator
-from schemas.events import LLMCallEvent, Usage
-from schemas.records import ScoreRecord
+from lightkeeper.processors.anomaly import MinuteAggregator
+from lightkeeper.schemas.events import LLMCallEvent, Usage
+from lightkeeper.schemas.records import ScoreRecord
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 

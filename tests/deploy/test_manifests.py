@@ -11,9 +11,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from agent.settings import AgentSettings
-from alerts.settings import AlertSettings
-from processors.settings import WorkerSettings
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.alerts.settings import AlertSettings
+from lightkeeper.processors.settings import WorkerSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S_BASE = DEPLOY / "k8s" / "base"
@@ -113,7 +113,7 @@ def test_worker_matches_the_worker_and_alert_settings() -> None:
 
 
 def test_settings_file_loads_for_every_deployable_and_rules_validate(monkeypatch: pytest.MonkeyPatch) -> None:
-    from alerts.rules import load_rules
+    from lightkeeper.alerts.rules import load_rules
 
     config = K8S_BASE / "config" / "lightkeeper.yaml"
     monkeypatch.setenv("LIGHTKEEPER_ROUTES__ONCALL_SLACK__TOKEN", "xoxb-test")

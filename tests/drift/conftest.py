@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from drift_synth import SyntheticStream
 
-from processors.drift import DriftConfig
+from lightkeeper.processors.drift import DriftConfig
 
 
 @pytest.fixture

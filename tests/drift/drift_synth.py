@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from processors.drift import DriftObservation
+from lightkeeper.processors.drift import DriftObservation
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DIM = 384

@@ -14,7 +14,7 @@ import pytest
 from lightkeeper.cli.cmd_drift import parse_range
 from lightkeeper.cli.main import main
 from lightkeeper.errors import ConfigError
-from schemas.events import LLMCallEvent, Message, Output, Usage
+from lightkeeper.schemas.events import LLMCallEvent, Message, Output, Usage
 
 # recent days: events older than the store's TTL (90 days by default) are dropped at insert
 DAY1 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
@@ -139,9 +139,9 @@ def test_drift_cli_errors(store_url: str, store_database: str, capsys: Any) -> N
 def test_drift_records_fit_the_store(store_client: Any, store_database: str) -> None:
     from drift_synth import SyntheticStream
 
+    from lightkeeper.processors.drift import DriftConfig, DriftMonitor
     from lightkeeper.store.rows import drift_row
     from lightkeeper.store.writer import BatchWriter
-    from processors.drift import DriftConfig, DriftMonitor
 
     cfg = DriftConfig.build({"windows": {"reference_size": 200, "current_size": 100, "step": 50}})
     stream = SyntheticStream(seed=2)

@@ -10,8 +10,8 @@ import pytest
 from drift_synth import T0, SyntheticStream
 
 from lightkeeper.errors import ConfigError, SchemaError
-from processors.drift import DriftConfig, DriftMonitor, KeyIdentity
-from schemas.records import DriftRecord
+from lightkeeper.processors.drift import DriftConfig, DriftMonitor, KeyIdentity
+from lightkeeper.schemas.records import DriftRecord
 
 
 def feed(monitor: DriftMonitor, obs: list, chunk: int = 20) -> list[DriftRecord]:
@@ -229,7 +229,7 @@ def test_corrupt_or_incompatible_state_is_refused(stream: SyntheticStream, small
 def test_check_failure_is_contained(
     stream: SyntheticStream, small_config: DriftConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import processors.drift.detector as det
+    import lightkeeper.processors.drift.detector as det
 
     def boom(*a: object, **k: object) -> None:
         raise RuntimeError("boom")

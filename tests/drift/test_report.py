@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from drift_synth import SyntheticStream
 
-from processors.drift import DriftConfig, DriftMonitor
-from processors.drift.report import ReportJob, ReportWriter, render_html
+from lightkeeper.processors.drift import DriftConfig, DriftMonitor
+from lightkeeper.processors.drift.report import ReportJob, ReportWriter, render_html
 
 
 def _job(n_ref: int = 200, n_cur: int = 80, with_embedding: bool = True) -> ReportJob:
@@ -60,7 +60,7 @@ def test_render_refuses_empty_input() -> None:
 
 
 def test_writer_is_bounded_and_never_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import processors.drift.report as rep
+    import lightkeeper.processors.drift.report as rep
 
     gate = threading.Event()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lightkeeper.testing.chaos_alerts import alert_delivery
+from _support.chaos_alerts import alert_delivery
 
 
 @pytest.mark.timeout(120)

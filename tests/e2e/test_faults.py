@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lightkeeper.testing import chaos_scenarios as sc
+from _support import chaos_scenarios as sc
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]
 

@@ -17,8 +17,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processors.pipeline import Pipeline, RawEvent
-from schemas.events import LLMCallEvent
+from lightkeeper.processors.pipeline import Pipeline, RawEvent
+from lightkeeper.schemas.events import LLMCallEvent
 
 FUZZ = settings(
     max_examples=80,

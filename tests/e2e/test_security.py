@@ -18,11 +18,11 @@ import yaml
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from agent.settings import AgentSettings
+from _support.chaos import find_secrets
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.processors.pipeline import Pipeline, RawEvent
+from lightkeeper.processors.sink import Sink
 from lightkeeper.settings import KafkaSettings
-from lightkeeper.testing.chaos import find_secrets
-from processors.pipeline import Pipeline, RawEvent
-from processors.sink import Sink
 
 PROVIDER_KEY = "sk-live-" + "Q7xK2mN9pL4vR8tY3wZ6" * 2
 BEARER = "opaque" + uuid.uuid4().hex  # sent as "Authorization: Bearer <it>"
@@ -164,8 +164,8 @@ async def test_hostile_labels_cannot_inject_sql_or_slack_markup(
     tmp_path: Path, store_client: Any, store_database: str, slack_loopback: Any, pagerduty_loopback: Any,
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
+    from lightkeeper.processors.settings import WorkerSettings
     from lightkeeper.runtime import EmbeddedRuntime
-    from processors.settings import WorkerSettings
 
     caplog.set_level(logging.INFO)
     slack_loopback.token = SLACK_TOKEN

@@ -35,7 +35,7 @@ def run_inner(private_dir, bootstrap: str) -> subprocess.CompletedProcess[str]:
             "pytest",
             "-q",
             "-p",
-            "lightkeeper.testing.kafka_fixtures",
+            "_support.kafka_fixtures",
             "-p",
             "no:cacheprovider",
             f"--basetemp={private_dir / 'basetemp'}",  # never prune other sessions' basetemps

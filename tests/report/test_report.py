@@ -27,9 +27,9 @@ HOSTILE_USER = "u<b>bold</b>"
 @pytest.fixture(scope="module")
 def demo_db(demo_filled_store: tuple[Any, str]) -> Iterator[tuple[Any, str]]:
     """The session's demo-filled database, plus one priced event with hostile labels and prompt."""
+    from lightkeeper.schemas.events import LLMCallEvent
     from lightkeeper.store.rows import event_row
     from lightkeeper.store.writer import BatchWriter
-    from schemas.events import LLMCallEvent
 
     client, database = demo_filled_store
     hostile = LLMCallEvent.model_validate(

@@ -17,9 +17,10 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from agent.settings import AgentSettings
+from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.cli.main import main
 from lightkeeper.errors import StoreError, StoreUnavailable
+from lightkeeper.processors.settings import WorkerSettings
 from lightkeeper.runtime import EmbeddedRuntime
 from lightkeeper.runtime.query_endpoint import (
     RUNTIME_FILE,
@@ -29,7 +30,6 @@ from lightkeeper.runtime.query_endpoint import (
     read_runtime_file,
 )
 from lightkeeper.store.query import format_table, run_query
-from processors.settings import WorkerSettings
 from tests.worker.helpers import raw
 
 INJECTION = "x' OR 1=1 --"

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lightkeeper.errors import SchemaError
-from schemas.codec import RECORD_TYPES, decode, decode_event, encode, encode_event, validate
-from schemas.events import ContextDocument, LLMCallEvent, Message, Output, ToolCall, Usage
-from schemas.records import AlertRecord, Detector, ScoreRecord
+from lightkeeper.schemas.codec import RECORD_TYPES, decode, decode_event, encode, encode_event, validate
+from lightkeeper.schemas.events import ContextDocument, LLMCallEvent, Message, Output, ToolCall, Usage
+from lightkeeper.schemas.records import AlertRecord, Detector, ScoreRecord
 
 START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from lightkeeper.cli.main import main
-from schemas.codec import JSONSCHEMA_DIR, RECORD_TYPES, export_json_schemas, render_json_schemas
+from lightkeeper.schemas.codec import JSONSCHEMA_DIR, RECORD_TYPES, export_json_schemas, render_json_schemas
 
 
 def test_committed_schemas_are_in_sync():
@@ -27,7 +27,7 @@ def test_export_writes_what_render_produces(tmp_path):
 def test_check_command_detects_drift(tmp_path, monkeypatch, capsys):
     assert main(["export-schemas", "--check"]) == 0
     import lightkeeper.cli.cmd_store  # noqa: F401  (the command reads JSONSCHEMA_DIR from schemas.codec)
-    import schemas.codec as codec
+    import lightkeeper.schemas.codec as codec
 
     for path in export_json_schemas(tmp_path):
         if path.name == "score.schema.json":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lightkeeper.errors import ConfigError
-from processors.embedding import EMBEDDING_DIM, Embedder, get_embedder
+from lightkeeper.processors.embedding import EMBEDDING_DIM, Embedder, get_embedder
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import sys
 import numpy as np
 import pytest
 
-from processors.scoring._grounding_features import FEATURE_NAMES, N_FEATURES, response_features
-from processors.scoring._grounding_text import analyse, split_sentences
-from processors.scoring.base import ScoreInput
+from lightkeeper.processors.scoring._grounding_features import FEATURE_NAMES, N_FEATURES, response_features
+from lightkeeper.processors.scoring._grounding_text import analyse, split_sentences
+from lightkeeper.processors.scoring.base import ScoreInput
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -32,7 +32,7 @@ PAIRS = [  # (grounded, not grounded) answers to the same context
 
 @pytest.fixture(scope="module")
 def scorer():  # type: ignore[no-untyped-def]
-    from processors.scoring.hallucination import HallucinationScorer
+    from lightkeeper.processors.scoring.hallucination import HallucinationScorer
 
     return HallucinationScorer()
 
@@ -112,7 +112,7 @@ def test_details_name_unsupported_sentences(scorer) -> None:  # type: ignore[no-
 
 
 def test_embedding_failure_is_reported_not_raised() -> None:
-    from processors.scoring.hallucination import HallucinationScorer
+    from lightkeeper.processors.scoring.hallucination import HallucinationScorer
 
     def broken(texts: list[str]) -> np.ndarray:
         raise RuntimeError("model gone")
@@ -124,7 +124,7 @@ def test_embedding_failure_is_reported_not_raised() -> None:
 
 
 def test_repeated_context_is_not_reembedded(scorer) -> None:  # type: ignore[no-untyped-def]
-    from processors.embedding import get_embedder
+    from lightkeeper.processors.embedding import get_embedder
 
     emb = get_embedder()
     scorer.score_batch([ScoreInput(text="The tower is in Paris.", context=CTX)])
@@ -155,7 +155,7 @@ def test_artifact_loads_offline_without_network() -> None:
 
 
 def test_model_card_records_versions_and_metrics() -> None:
-    from processors.scoring.registry import artifact_path
+    from lightkeeper.processors.scoring.registry import artifact_path
 
     card = json.loads(artifact_path("hallucination").with_suffix(".json").read_text())
     assert card["sklearn_version"]

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processors import pii
-from processors.scoring.base import ScoreInput
-from processors.scoring.pii_scorer import PIIScorer
+from lightkeeper.processors import pii
+from lightkeeper.processors.scoring.base import ScoreInput
+from lightkeeper.processors.scoring.pii_scorer import PIIScorer
 
 PRESIDIO = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
 
@@ -203,7 +203,7 @@ def test_module_is_stdlib_only() -> None:
 
 def test_quality_on_presidio_dev() -> None:
     """Floors measured on the dev set (see docs/detectors_hallucination_pii.md); guards regressions."""
-    from processors.training.eval_pii import evaluate
+    from training.eval_pii import evaluate
 
     res = evaluate(json.loads(PRESIDIO.read_text(encoding="utf-8")))
     for t in ("EMAIL", "CREDIT_CARD", "IBAN", "IP_ADDRESS"):

@@ -11,7 +11,7 @@ import pytest
 
 from lightkeeper.cli.cmd_score import score_stream
 from lightkeeper.cli.main import main
-from processors.scoring.base import ScoreInput, ScoreResult
+from lightkeeper.processors.scoring.base import ScoreInput, ScoreResult
 
 
 class RecordingScorer:
@@ -145,8 +145,8 @@ def test_train_injection_end_to_end_on_small_data(
     artifact + card that the scorer loads and uses."""
     import csv
 
-    from processors.scoring.injection import InjectionScorer
-    from processors.training import augment_injection as aug
+    from lightkeeper.processors.scoring.injection import InjectionScorer
+    from training import augment_injection as aug
 
     monkeypatch.setenv("LIGHTKEEPER_CACHE_DIR", str(tmp_path / "cache"))
     folder = tmp_path / "data" / "injection" / "jailbreak_classification"

@@ -235,16 +235,6 @@ def test_quote_framing_only_embeds_quoting_texts_at_or_above_the_gate() -> None:
     assert len(emb.texts) == 1 and "blocked him" in emb.texts[0]
 
 
-def test_v2_artifact_still_scores_with_this_code() -> None:
-    """Older artifacts (no cues, no quote gate) load and score as before."""
-    path = artifact_path("toxicity").with_name("toxicity-v2.joblib")
-    assert path.is_file(), "toxicity-v2 is kept next to v3 and v4 (comparison, rollback)"
-    s = ToxicityScorer(artifact_path=str(path))
-    assert s.quote_gate is None and s.version == "toxicity-v2"
-    r = s.score_batch([ScoreInput(text=TOXIC[2]), ScoreInput(text=CLEAN[0])])
-    assert r[0].flagged and not r[1].flagged
-
-
 class _FailingEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         raise RuntimeError("embedding backend down")

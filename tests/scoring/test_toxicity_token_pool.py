@@ -1,4 +1,4 @@
-"""Token-pooling experiment of toxicity (processors/training/_tox_token_pool.py): masking of
+"""Token-pooling experiment of toxicity (training/_tox_token_pool.py): masking of
 padding and special tokens, the poolings, one forward pass giving the usual sentence embedding,
 the cache, and that the experiment leaves the v3 trainer as it found it."""
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from processors.embedding import get_embedder
-from processors.training import _tox_token_pool as tp
+from lightkeeper.processors.embedding import get_embedder
+from training import _tox_token_pool as tp
 
 
 def test_content_tokens_drop_padding_and_special_tokens() -> None:
@@ -54,8 +54,8 @@ def test_one_pass_gives_sentence_embedding_and_unpadded_tokens(
 
 
 def test_run_restores_the_v3_trainer(monkeypatch: pytest.MonkeyPatch) -> None:
-    from processors.training import train_toxicity as t2
-    from processors.training import train_toxicity_v3 as t3
+    from training import train_toxicity as t2
+    from training import train_toxicity_v3 as t3
 
     before = (t3.embed_cached, t2.embed_cached, t3._Model)
 
@@ -72,9 +72,9 @@ def test_run_restores_the_v3_trainer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_round2_lists_are_new_and_split_even_odd() -> None:
-    from processors.training import augment_toxicity as a
-    from processors.training import augment_toxicity_v3 as b
-    from processors.training._tox_extra_r2 import CLEAN_R2, TOXIC_R2, r2_split
+    from training import augment_toxicity as a
+    from training import augment_toxicity_v3 as b
+    from training._tox_extra_r2 import CLEAN_R2, TOXIC_R2, r2_split
 
     trained = set(a.CLEAN_COUNTER + a.CLEAN_EVERYDAY + a.CLEAN_DIRECT + a.TOXIC_EXTRA + a.TOXIC_EVERYDAY)
     trained |= set(a.TOXIC_DIRECT + b.CLEAN_V3 + b.TOXIC_V3)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from schemas.events import ContextDocument, LLMCallEvent, Message, Output, RequestParams, ToolCall, Usage
+from lightkeeper.schemas.events import (
+    ContextDocument,
+    LLMCallEvent,
+    Message,
+    Output,
+    RequestParams,
+    ToolCall,
+    Usage,
+)
 
 #: Recent (the tables' TTLs drop rows older than the retention at insert/merge time), whole hour.
 BASE = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)

@@ -10,9 +10,16 @@ import pytest
 from _store_events import make_event
 
 from lightkeeper.errors import SchemaError
+from lightkeeper.schemas.records import (
+    AlertRecord,
+    AnomalyRecord,
+    Detector,
+    DriftRecord,
+    ScoreRecord,
+    WindowBounds,
+)
 from lightkeeper.store.rows import EVENT_COLUMNS, alert_row, anomaly_row, drift_row, event_row, score_row, usd
 from lightkeeper.store.writer import BatchWriter
-from schemas.records import AlertRecord, AnomalyRecord, Detector, DriftRecord, ScoreRecord, WindowBounds
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -139,7 +146,7 @@ def test_event_round_trips_through_the_store(store_client, store_database):
 
 
 def test_event_without_optionals():
-    from schemas.events import LLMCallEvent
+    from lightkeeper.schemas.events import LLMCallEvent
 
     row = event_row(LLMCallEvent())
     assert row["request_model"] == "" and row["model"] == "unknown"

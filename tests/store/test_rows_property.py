@@ -8,9 +8,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lightkeeper.schemas.events import LLMCallEvent, Message, Output, Usage
 from lightkeeper.store.rows import event_row
 from lightkeeper.store.writer import BatchWriter
-from schemas.events import LLMCallEvent, Message, Output, Usage
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)

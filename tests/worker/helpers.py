@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.codec import encode_event
-from schemas.events import LLMCallEvent
+from lightkeeper.schemas.codec import encode_event
+from lightkeeper.schemas.events import LLMCallEvent
 
 T0 = datetime(2026, 11, 2, 12, 0, 0, tzinfo=UTC)
 

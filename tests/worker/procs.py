@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from _support.chaos import WorkerProcess, free_port
 from lightkeeper.settings import KafkaSettings
-from lightkeeper.testing.chaos import WorkerProcess, free_port
 
 
 class WorkerProc(WorkerProcess):

@@ -8,12 +8,12 @@ from typing import Any
 
 import aiohttp
 
-from agent.settings import AgentSettings
+from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.demo.fake_provider import start_fake_llm
 from lightkeeper.kafka.topics import ensure_topics_async
+from lightkeeper.processors.settings import WorkerSettings
 from lightkeeper.runtime import EmbeddedRuntime
 from lightkeeper.settings import KafkaSettings
-from lightkeeper.testing.fake_llm import start_fake_llm
-from processors.settings import WorkerSettings
 from tests.worker.helpers import raw
 from tests.worker.procs import WorkerProc, produce, wait_committed
 

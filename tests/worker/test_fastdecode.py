@@ -10,10 +10,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from processors._eventlist import EventList
-from processors._fastdecode import decode_row
-from processors.enrich import Enricher, Enrichment
-from processors.pipeline import Batch, Pipeline, RawEvent
+from lightkeeper.processors._eventlist import EventList
+from lightkeeper.processors._fastdecode import decode_row
+from lightkeeper.processors.enrich import Enricher, Enrichment
+from lightkeeper.processors.pipeline import Batch, Pipeline, RawEvent
 from tests.worker.helpers import event, raw
 
 FAST = Pipeline(fast=True)

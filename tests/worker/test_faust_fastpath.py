@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, finish_started
+from lightkeeper.processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, finish_started
 
 
 def bare_consumer() -> Any:
@@ -143,7 +143,7 @@ def test_lean_app_drops_only_the_monitor_sensor() -> None:
 def test_observe_many_equals_observing_each_value() -> None:
     from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-    from processors.metrics import observe_many
+    from lightkeeper.processors.metrics import observe_many
 
     values = [i / 100 for i in range(300)] + [0.1, 0.25, 0.0, 1e9]
     one, many = CollectorRegistry(), CollectorRegistry()
@@ -241,7 +241,7 @@ def test_ack_messages_falls_back_to_message_acks_without_faust_internals(monkeyp
 def test_lean_producer_buffer_size_is_the_pending_queue() -> None:
     from faust.transport.producer import ProducerBuffer
 
-    from processors._faust_fastpath import LeanProducer, LeanProducerBuffer
+    from lightkeeper.processors._faust_fastpath import LeanProducer, LeanProducerBuffer
 
     app = LeanApp("fastpath-test-3", broker="kafka://localhost:1", store="memory://", autodiscover=False)
     app.transport.Producer = LeanProducer  # type: ignore[misc]

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from lightkeeper.errors import StoreUnavailable
-from processors.enrich import Enricher
-from processors.pipeline import Batch, Pipeline, RawEvent
-from processors.sink import Sink
+from lightkeeper.processors.enrich import Enricher
+from lightkeeper.processors.pipeline import Batch, Pipeline, RawEvent
+from lightkeeper.processors.sink import Sink
 from tests.worker.helpers import COST_PER_EVENT, raw
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from lightkeeper.errors import ConfigError
-from processors.pricing import TokenCounts, compute_cost, default_pricing, load_pricing
+from lightkeeper.processors.pricing import TokenCounts, compute_cost, default_pricing, load_pricing
 
 
 def test_table_covers_at_least_300_distinct_models_of_the_major_providers() -> None:

@@ -58,7 +58,7 @@ def embed_cached(name: str, texts: Sequence[str], chunk: int = 256) -> np.ndarra
     """Embeddings of ``texts`` with the shared embedder, cached on disk in chunks of ``chunk``
     texts, each file keyed by the model name and the SHA-1 of its texts (a changed dataset is
     re-embedded; an interrupted run resumes)."""
-    from processors.embedding import EMBEDDING_DIM, MODEL_NAME, get_embedder
+    from lightkeeper.processors.embedding import EMBEDDING_DIM, MODEL_NAME, get_embedder
 
     t0 = time.perf_counter()
     out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)

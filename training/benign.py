@@ -6,7 +6,7 @@ set) and flagged ordinary LLM traffic. These loaders add diverse clean text:
   ``halueval_question`` / ``halueval_answer`` / ``halueval_knowledge`` — HaluEval QA rows;
   ``q2_message`` / ``q2_response`` / ``q2_knowledge`` — Q² knowledge-grounded dialogues;
   ``presidio`` — synthetic PII sentences (clean language, with names and addresses);
-  ``templates`` — :mod:`processors.training.augment_benign` (train / held-out template families).
+  ``templates`` — :mod:`training.augment_benign` (train / held-out template families).
 
 Each source is split by a stable hash of its GROUP (HaluEval row, Q² topic, presidio record):
 a group goes wholly to training or wholly to the held-out third, so a held-out text never has
@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from processors.training import augment_benign
-from processors.training.data import file_sha256
+from training import augment_benign
+from training.data import file_sha256
 
 __all__ = ["BenignSplit", "demo_prompts", "load_benign"]
 

@@ -15,7 +15,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from processors.scoring._grounding_text import ANTONYMS, MONTHS, split_sentences
+from lightkeeper.processors.scoring._grounding_text import ANTONYMS, MONTHS, split_sentences
 
 _AUX = re.compile(r"\b(is|was|are|were|has|have|had|can|will|would|could|should|did|does|do)\b")
 _NEG = re.compile(r"\s+not\b|n't\b|\bnever\b")

@@ -1,4 +1,4 @@
-"""Measure :mod:`processors.pii` against labeled PII data (presidio-research synthetic format).
+"""Measure :mod:`lightkeeper.processors.pii` against labeled PII data (presidio-research synthetic format).
 
 The data is a JSON list of records ``{"full_text": str, "spans": [{"entity_type", "start_position",
 "end_position", ...}]}`` with presidio entity names, mapped here to :data:`processors.pii.PII_TYPES`.
@@ -12,7 +12,7 @@ Matching is by character overlap, per type:
   nothing else). Presidio types we do not detect (ORGANIZATION, DATE_TIME, TITLE, AGE, NRP,
   DOMAIN_NAME) are ignored for recall, but a prediction overlapping only them is a false positive.
 
-Run: ``python -m processors.training.eval_pii [--data PATH] [--json OUT]``.
+Run: ``python -m training.eval_pii [--data PATH] [--json OUT]``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from processors.pii import detect
+from lightkeeper.processors.pii import detect
 
 DEFAULT_DATA = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
 

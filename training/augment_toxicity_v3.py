@@ -19,7 +19,7 @@ us knowing the categories HateCheck tests, so their held-out figures are weak ev
 
 from __future__ import annotations
 
-from processors.training.augment_toxicity import TOXIC_DIRECT, TOXIC_EVERYDAY, TOXIC_EXTRA, split_even_odd
+from training.augment_toxicity import TOXIC_DIRECT, TOXIC_EVERYDAY, TOXIC_EXTRA, split_even_odd
 
 __all__ = ["CLEAN_V3", "TOXIC_V3", "quote_frames"]
 

@@ -3,7 +3,7 @@
 It validates events like the real service (routing key, event_action, payload summary /
 source / severity for triggers; 400 otherwise), answers 202, and keeps ``incidents``:
 dedup_key -> ``"triggered"`` | ``"resolved"`` plus how many trigger events each received.
-Failures are scripted as for every :class:`~lightkeeper.testing.loopback_slack.LoopbackServer`.
+Failures are scripted as for every :class:`~lightkeeper.alerts.loopback.slack.LoopbackServer`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lightkeeper.testing.loopback_slack import LoopbackServer
+from lightkeeper.alerts.loopback.slack import LoopbackServer
 
 SEVERITIES = {"critical", "error", "warning", "info"}
 PATH = "/v2/enqueue"

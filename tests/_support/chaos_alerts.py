@@ -14,9 +14,9 @@ from typing import Any
 import aiohttp
 import yaml
 
-from lightkeeper.testing.chaos import ScenarioResult
+from _support.chaos import ScenarioResult
 
-TOKEN = "ingest-chaos-token"  # noqa: S105 - test value
+TOKEN = "ingest-chaos-token"
 
 
 def _events(app: str, start: datetime, n: int) -> list[dict[str, Any]]:
@@ -39,11 +39,11 @@ async def alert_delivery(work: Path, client: Any, database: str, *, apps: int = 
     """``apps`` alerts fire, each notified to Slack and PagerDuty: ``2 * apps`` notifications
     expected; receivers fail first (429 with Retry-After, 500, a 3 s hang past a 2 s timeout)
     and the runtime restarts mid-delivery."""
-    from agent.settings import AgentSettings
+    from lightkeeper.agent.settings import AgentSettings
+    from lightkeeper.alerts.loopback.pagerduty import PagerDutyLoopback
+    from lightkeeper.alerts.loopback.slack import Action, SlackLoopback
+    from lightkeeper.processors.settings import WorkerSettings
     from lightkeeper.runtime import EmbeddedRuntime
-    from lightkeeper.testing.loopback_pagerduty import PagerDutyLoopback
-    from lightkeeper.testing.loopback_slack import Action, SlackLoopback
-    from processors.settings import WorkerSettings
 
     slack, pager = SlackLoopback(), PagerDutyLoopback()
     await slack.start()

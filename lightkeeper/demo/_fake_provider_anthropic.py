@@ -1,4 +1,4 @@
-"""Anthropic Messages API half of :mod:`lightkeeper.testing.fake_llm`."""
+"""Anthropic Messages API half of :mod:`lightkeeper.demo.fake_provider`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from agent.tokens import estimate_tokens as count_tokens
+from lightkeeper.agent.tokens import estimate_tokens as count_tokens
 
 if TYPE_CHECKING:
-    from lightkeeper.testing.fake_llm import FakeLLM
+    from lightkeeper.demo.fake_provider import FakeLLM
 
 
 def _sse(event: str, data: Any) -> bytes:

@@ -4,7 +4,7 @@ forward pass help toxicity-v3 generalize?
 Mean pooling throws away token-level information (a "not", a slur, "you" + insult). The same
 forward pass also yields the last-layer token embeddings, so extra poolings of them would cost
 almost nothing at scoring time. This module reruns toxicity-v3's exact protocol
-(:func:`processors.training.train_toxicity_v3.train`, cues + quote framing, same data, weights,
+(:func:`training.train_toxicity_v3.train`, cues + quote framing, same data, weights,
 calibration and threshold rule) with the feature vector ``[mean-pooled embedding, extra
 pooling(s), cues]`` and prints the same report. Variants (:data:`VARIANTS`):
 
@@ -18,9 +18,9 @@ pooling(s), cues]`` and prints the same report. Variants (:data:`VARIANTS`):
   softmax(``ATTN_BETA`` * s)-weighted token mean (``vec``, normalized), the max / min / top-3
   mean of ``s`` (``scal``, times ``ATTN_SCALAR_SCALE``) or both, then refits on everything.
 
-Run: ``nice -n 10 python -m processors.training._tox_token_pool max max,min topk max@0.5
+Run: ``nice -n 10 python -m training._tox_token_pool max max,min topk max@0.5
 attn-vec attn-scal attn-both``. The artifacts go to a temporary folder and are deleted. The
-token embeddings are cached like :func:`processors.training.common.embed_cached` (cache names
+token embeddings are cached like :func:`training.common.embed_cached` (cache names
 ``toktok-*``, float16). Results are in docs/detectors.md (toxicity, "tried and lost").
 """
 
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from processors.training.common import cache_dir
+from training.common import cache_dir
 
 __all__ = ["POOLINGS", "TOP_K", "VARIANTS", "content_tokens", "pool", "run", "tokens_cached"]
 
@@ -87,10 +87,10 @@ def pool(tokens: np.ndarray, name: str) -> np.ndarray:
 
 def tokens_cached(name: str, texts: Sequence[str], chunk: int = 256) -> tuple[np.ndarray, list[np.ndarray]]:
     """One forward pass per text: sentence embeddings ``(n, 384)`` (mean-pooled, normalized, as
-    :meth:`processors.embedding.Embedder.encode_uncached`) and per text its content-token
+    :meth:`lightkeeper.processors.embedding.Embedder.encode_uncached`) and per text its content-token
     embeddings (last layer, float16 ``(tokens, 384)``). Cached per chunk of ``chunk`` texts as
     ``toktok-<name>-<sha1>.npz`` (concatenated tokens + offsets; an interrupted run resumes)."""
-    from processors.embedding import MAX_CHARS, MODEL_NAME, get_embedder
+    from lightkeeper.processors.embedding import MAX_CHARS, MODEL_NAME, get_embedder
 
     n = len(texts)
     sent = np.empty((n, DIM), dtype=np.float32)
@@ -170,9 +170,9 @@ def _attention_model(base_cls: Any, tokens: _Tokens, mode: str) -> Any:
     model's own training parts only)."""
     from sklearn.linear_model import LogisticRegression
 
-    from processors.scoring.toxicity import toxicity_features
-    from processors.training import train_toxicity_v3 as t3
-    from processors.training.train_toxicity import _balanced
+    from lightkeeper.processors.scoring.toxicity import toxicity_features
+    from training import train_toxicity_v3 as t3
+    from training.train_toxicity import _balanced
 
     class AttentionModel(base_cls):
         def __init__(self, parts: list[Any], cues: bool, calibrate: bool) -> None:
@@ -197,12 +197,12 @@ def _attention_model(base_cls: Any, tokens: _Tokens, mode: str) -> Any:
 
 def run(variant: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """v3's protocol (cues + quote framing) with the features of ``variant`` (a ``+r2`` suffix
-    also trains on the even half of :mod:`processors.training._tox_extra_r2`, weight 5 like
+    also trains on the even half of :mod:`training._tox_extra_r2`, weight 5 like
     v3's hand-written lists); returns the card, with ``r2_heldout`` (the odd half of those lists
     scored by the final model; pooling variants only). v3's module globals are patched only for
     the duration of the call."""
-    from processors.training import train_toxicity as t2
-    from processors.training import train_toxicity_v3 as t3
+    from training import train_toxicity as t2
+    from training import train_toxicity_v3 as t3
 
     features, _, extra = variant.partition("+")
     if extra not in ("", "r2"):
@@ -233,7 +233,7 @@ def run(variant: str, echo: Callable[[str], None] = print) -> dict[str, Any]:
 
 def _with_r2(split: Callable[[], Any]) -> Callable[[], Any]:
     """``v3_split`` with the even half of the round-2 lists added to its training lists."""
-    from processors.training._tox_extra_r2 import r2_split
+    from training._tox_extra_r2 import r2_split
 
     def extended() -> Any:
         (c_tr, t_tr), held = split()
@@ -248,9 +248,9 @@ def _score_r2(tokens: _Tokens, model_path: Path, echo: Callable[[str], None]) ->
     odd (never trained) half of the round-2 lists (no quotes in them: no quote framing)."""
     import joblib
 
-    from processors.scoring.toxicity import toxicity_features
-    from processors.training._tox_extra_r2 import r2_split
-    from processors.training.common import binary_metrics
+    from lightkeeper.processors.scoring.toxicity import toxicity_features
+    from training._tox_extra_r2 import r2_split
+    from training.common import binary_metrics
 
     art = joblib.load(model_path)
     _, (clean, toxic) = r2_split()

@@ -16,7 +16,7 @@ about their own system prompts. These lists target exactly that:
   about their system prompt, "ignore the outliers", "forget the previous example", "act as a
   code reviewer", sales-training role-play, "from now on answer in British English".
 
-Every list is split even / odd by :func:`processors.training.augment_injection.split_even_odd`:
+Every list is split even / odd by :func:`training.augment_injection.split_even_odd`:
 even items may be trained on, odd items are only evaluated. Each language block has an even
 length, so every language is in both halves.
 """

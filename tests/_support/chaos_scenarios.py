@@ -1,6 +1,6 @@
 """Whole-system fault scenarios (agent -> Kafka -> worker -> store), shared by ``tests/e2e``
 (shortened) and ``bench/reliability.py`` (full length). Each returns a
-:class:`~lightkeeper.testing.chaos.ScenarioResult` counted per proxied call in the analysts'
+:class:`~_support.chaos.ScenarioResult` counted per proxied call in the analysts'
 view ``events_dedup``.
 """
 
@@ -15,8 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from lightkeeper.settings import KafkaSettings
-from lightkeeper.testing.chaos import (
+from _support.chaos import (
     CallStats,
     OutageClient,
     ScenarioResult,
@@ -25,13 +24,14 @@ from lightkeeper.testing.chaos import (
     tally,
     wait_caught_up,
 )
+from lightkeeper.settings import KafkaSettings
 
 PER_REQ = "SELECT tags['req'], count() FROM lightkeeper.events_dedup WHERE tags['run'] = '{run}' GROUP BY 1"
 
 
 @contextlib.asynccontextmanager
 async def _provider() -> AsyncIterator[str]:
-    from lightkeeper.testing.fake_llm import FakeLLMConfig, start_fake_llm
+    from lightkeeper.demo.fake_provider import FakeLLMConfig, start_fake_llm
 
     _fake, runner, url = await start_fake_llm(FakeLLMConfig(latency_ms=5, record_requests=False))
     try:
@@ -43,8 +43,8 @@ async def _provider() -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def _agent(upstream: str, work: Path, kafka: KafkaSettings, **over: Any) -> AsyncIterator[Any]:
     """An in-process agent publishing to ``kafka``; yields its runner (``.url``, ``.sink``)."""
-    from agent.app import SINK_KEY, serve
-    from agent.settings import AgentSettings
+    from lightkeeper.agent.app import SINK_KEY, serve
+    from lightkeeper.agent.settings import AgentSettings
 
     flags: dict[str, Any] = {
         "host": "127.0.0.1",
@@ -198,9 +198,9 @@ async def store_outage(
 ) -> ScenarioResult:
     """Embedded runtime (agent -> queue -> pipeline -> sink) whose store refuses writes for
     ``down_s`` while calls flow: consumption pauses, nothing is lost, it catches up."""
-    from agent.settings import AgentSettings
+    from lightkeeper.agent.settings import AgentSettings
+    from lightkeeper.processors.settings import WorkerSettings
     from lightkeeper.runtime import EmbeddedRuntime
-    from processors.settings import WorkerSettings
 
     run = uuid.uuid4().hex[:8]
     flaky = OutageClient(client)

@@ -3,7 +3,7 @@ project, not copied from any evaluation set, NOT in the shipped training data).
 
 toxicity-v3's hand-written lists hold 20 harassment and 16 violence items; the hidden evaluation
 asks for "hate, harassment and violence included". These lists probe (and, for the experiment in
-:mod:`processors.training._tox_token_pool`, extend) that area:
+:mod:`training._tox_token_pool`, extend) that area:
 
 * ``TOXIC_R2``: personal harassment, threats, incitement to violence, wishing harm, mostly without
   slurs or profanity;
@@ -15,7 +15,7 @@ Split even/odd (:func:`r2_split`): even items may be trained on, odd items are o
 
 from __future__ import annotations
 
-from processors.training.augment_toxicity import split_even_odd
+from training.augment_toxicity import split_even_odd
 
 __all__ = ["CLEAN_R2", "TOXIC_R2", "r2_split"]
 

@@ -2,20 +2,20 @@
 
 Changes from v2 (``train_toxicity.py``), each measured with the same cross-dataset protocol:
 
-* more hand-written data (:mod:`processors.training.augment_toxicity_v3`: negation,
+* more hand-written data (:mod:`training.augment_toxicity_v3`: negation,
   counter-speech, identity mentions, hard clean text; harassment, threats, sexual harassment,
   self-harm encouragement, hate without slurs; quoted abuse in condemning / endorsing frames),
   even items trained on, odd items held out;
 * label harmonization: Davidson tweets weigh ``DAVIDSON_WEIGHT`` (v2 0.3) and "offensive"-only
   tweets (mostly casual profanity) a further ``OFFENSIVE_FACTOR``;
 * logistic regression with ``C`` = 0.3 (v2 1.0) over the embedding and the counter-speech cues
-  of :mod:`processors.scoring._toxicity_quotes` (optional per variant);
+  of :mod:`lightkeeper.processors.scoring._toxicity_quotes` (optional per variant);
 * quote framing at scoring time (optional per variant): a text with a double-quoted span keeps
   the lower of its full-text and frame scores (no fitted parameter; see that module).
 
 toxicity-v4 (``--version 4``) is the same model and protocol plus **negation re-scoring** at
 scoring time: a short negated-negative statement keeps ``min(score, 1 - score(affirmed))``
-(:mod:`processors.scoring._toxicity_negation`; no fitted parameter, same gate as the quotes).
+(:mod:`lightkeeper.processors.scoring._toxicity_negation`; no fitted parameter, same gate as the quotes).
 
 Reported per variant (and written to the card): Davidson -> HateCheck and HateCheck -> Davidson
 AUROC, HateCheck with templates held out (threshold, recall, non-hateful FPR, accuracy per
@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 
 from lightkeeper.errors import ConfigError
-from processors.scoring._toxicity_negation import denegate
-from processors.scoring._toxicity_quotes import COUNTER_CUES, combine_quote_scores, quote_frame
-from processors.scoring.toxicity import toxicity_features
-from processors.training import augment_toxicity as aug
-from processors.training.augment_toxicity_v3 import v3_split
-from processors.training.common import (
+from lightkeeper.processors.scoring._toxicity_negation import denegate
+from lightkeeper.processors.scoring._toxicity_quotes import COUNTER_CUES, combine_quote_scores, quote_frame
+from lightkeeper.processors.scoring.toxicity import toxicity_features
+from training import augment_toxicity as aug
+from training.augment_toxicity_v3 import v3_split
+from training.common import (
     SEED,
     binary_metrics,
     embed_cached,
@@ -47,8 +47,8 @@ from processors.training.common import (
     set_seeds,
     write_artifact,
 )
-from processors.training.data import LabeledTexts, data_root, load_davidson, load_hatecheck
-from processors.training.train_toxicity import _balanced, _benign_sets, _per_functionality, _Set
+from training.data import LabeledTexts, data_root, load_davidson, load_hatecheck
+from training.train_toxicity import _balanced, _benign_sets, _per_functionality, _Set
 
 __all__ = ["V3_VARIANTS", "train"]
 

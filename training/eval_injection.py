@@ -1,11 +1,11 @@
 """Compare injection artifacts on the same held-out data (``python -m
-processors.training.eval_injection ART [ART ...] [--probe FILE]``), or measure the CPU cost of
+training.eval_injection ART [ART ...] [--probe FILE]``), or measure the CPU cost of
 their heads against the embedding (``--head-cost``).
 
 Held-out sets (never trained on by any shipped version): the jailbreak_classification test
-split; the odd halves of the hand-written lists of :mod:`processors.training.augment_injection`
-and :mod:`processors.training.augment_injection_v3` (the v3 lists were written for v3: weak
-evidence); the held-out clean texts of other sources (:func:`processors.training.train_injection._benign`);
+split; the odd halves of the hand-written lists of :mod:`training.augment_injection`
+and :mod:`training.augment_injection_v3` (the v3 lists were written for v3: weak
+evidence); the held-out clean texts of other sources (:func:`training.train_injection._benign`);
 optionally a probe JSON-lines file (``text`` and ``label`` 0/1 per line). Per set: n, AUROC where
 both classes are present, and the flag rate at each artifact's own threshold (recall for attacks,
 FPR for benign prompts). Embeddings come from the training cache.
@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from processors.scoring.base import ScoreInput
-from processors.scoring.injection import InjectionScorer
-from processors.training import augment_injection as aug
-from processors.training import augment_injection_v3 as aug3
-from processors.training.common import embed_cached
+from lightkeeper.processors.scoring.base import ScoreInput
+from lightkeeper.processors.scoring.injection import InjectionScorer
+from training import augment_injection as aug
+from training import augment_injection_v3 as aug3
+from training.common import embed_cached
 
 __all__ = ["head_cost", "heldout_sets", "main", "score_sets"]
 
@@ -38,8 +38,8 @@ def heldout_sets(
     data_dir: str | None = None, probe: str | None = None
 ) -> dict[str, tuple[list[str], list[int]]]:
     """Set name -> (texts, labels 1 = attack) of every held-out set described in the module doc."""
-    from processors.training.data import data_root, load_jailbreak
-    from processors.training.train_injection import _benign
+    from training.data import data_root, load_jailbreak
+    from training.train_injection import _benign
 
     root = data_root(data_dir)
     te = load_jailbreak(root, "test")
@@ -97,7 +97,7 @@ def head_cost(artifacts: list[str], texts: list[str], rounds: int = 3) -> dict[s
     wall time."""
     import time
 
-    from processors.embedding import get_embedder
+    from lightkeeper.processors.embedding import get_embedder
 
     emb = get_embedder()
     t0 = time.process_time()
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-cost", action="store_true", help="only measure CPU time per record")
     args = ap.parse_args(argv)
     if args.head_cost:
-        from processors.training.data import data_root, load_jailbreak
+        from training.data import data_root, load_jailbreak
 
         te = load_jailbreak(data_root(args.data_dir), "test").texts
         for name, texts in (

@@ -23,7 +23,7 @@ mode                behaviour
 ``X-Fake-Answer: <text>`` (or ``b64:<base64 UTF-8>``) forces the answer of one request (the
 demo uses it to produce toxic, hallucinated or PII-laden outputs on purpose).
 
-Run standalone: ``python -m lightkeeper.testing.fake_llm --port 9100 --latency-ms 50``.
+Run standalone: ``python -m lightkeeper.demo.fake_provider --port 9100 --latency-ms 50``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ _ANSWERS = [
 
 def count_tokens(text: str) -> int:
     """Token count the fake provider reports (words and punctuation, like a BPE would roughly)."""
-    from agent.tokens import estimate_tokens
+    from lightkeeper.agent.tokens import estimate_tokens
 
     return estimate_tokens(text)
 
@@ -399,7 +399,7 @@ class FakeLLM:
         return resp
 
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
-        from lightkeeper.testing._fake_llm_anthropic import anthropic_messages
+        from lightkeeper.demo._fake_provider_anthropic import anthropic_messages
 
         return await anthropic_messages(self, request)
 

@@ -19,10 +19,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from lightkeeper.testing.loopback_pagerduty import PagerDutyLoopback
-from lightkeeper.testing.loopback_slack import LoopbackServer, SlackLoopback
+from lightkeeper.alerts.loopback.pagerduty import PagerDutyLoopback
+from lightkeeper.alerts.loopback.slack import LoopbackServer, SlackLoopback
 
-WEBHOOK_SECRET = "loopback-secret"  # noqa: S105 - test double
+WEBHOOK_SECRET = "loopback-secret"
 
 
 @dataclass
@@ -110,7 +110,7 @@ async def webhook_loopback() -> AsyncIterator[WebhookLoopback]:
 def alert_routes(
     slack_loopback: SlackLoopback, pagerduty_loopback: PagerDutyLoopback, webhook_loopback: WebhookLoopback
 ) -> dict[str, Any]:
-    from alerts.settings import RouteConfig
+    from lightkeeper.alerts.settings import RouteConfig
 
     return {
         name: RouteConfig.model_validate(cfg)
@@ -141,7 +141,7 @@ def alert_routes(
 
 @pytest.fixture
 def alert_outbox(tmp_path: Path) -> Iterator[Any]:
-    from alerts.outbox import Outbox
+    from lightkeeper.alerts.outbox import Outbox
 
     box = Outbox(tmp_path / "outbox.sqlite3")
     yield box

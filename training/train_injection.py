@@ -1,13 +1,13 @@
 """Train the prompt-injection / jailbreak detector.
 
 Data: ``injection/jailbreak_classification`` train split (+ the hand-written lists of
-:mod:`processors.training.augment_injection`, even indices; from version 3 on also those of
-:mod:`processors.training.augment_injection_v3`: multilingual attacks and benign prompts, short
+:mod:`training.augment_injection`, even indices; from version 3 on also those of
+:mod:`training.augment_injection_v3`: multilingual attacks and benign prompts, short
 English persona / extraction / indirect attacks and hard negatives, even indices). The test
 split and the odd-indexed hand-written prompts are never used for fitting or tuning; they are
 only evaluated.
 
-Model: calibrated logistic regression over :func:`processors.scoring.injection.injection_features`
+Model: calibrated logistic regression over :func:`lightkeeper.processors.scoring.injection.injection_features`
 (MiniLM embedding + similarity to known attack patterns + regex cues). Version 3 adds the
 multilingual cue families (cue set "v3"), the translated attack patterns and a x3 scale on the
 standardized hand-made features (weaker shrinkage than on the embedding). C is chosen by 5-fold
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from lightkeeper.errors import ConfigError
-from processors.scoring.injection import CUE_SETS, injection_features, scale_tail
-from processors.training import augment_injection as aug
-from processors.training import augment_injection_v3 as aug3
-from processors.training.common import (
+from lightkeeper.processors.scoring.injection import CUE_SETS, injection_features, scale_tail
+from training import augment_injection as aug
+from training import augment_injection_v3 as aug3
+from training.common import (
     SEED,
     binary_metrics,
     embed_cached,
@@ -36,7 +36,7 @@ from processors.training.common import (
     set_seeds,
     write_artifact,
 )
-from processors.training.data import data_root, load_davidson, load_jailbreak
+from training.data import data_root, load_davidson, load_jailbreak
 
 __all__ = ["make_model", "train"]
 
@@ -52,7 +52,7 @@ TAIL_SCALE_V3 = 3.0
 def make_model(c: float, tail_scale: float = 1.0) -> Any:
     """Standardized features -> Platt-calibrated (5-fold) balanced logistic regression. With
     ``tail_scale`` != 1 the standardized non-embedding features are multiplied by it (weaker
-    L2 shrinkage on them, :func:`processors.scoring.injection.scale_tail`)."""
+    L2 shrinkage on them, :func:`lightkeeper.processors.scoring.injection.scale_tail`)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -94,9 +94,9 @@ def _benign(
 ) -> tuple[np.ndarray, dict[str, tuple[list[str], np.ndarray]]]:
     """Features of the clean texts of the other development sets (training part) and the
     held-out part per source (texts, features): HaluEval, Q², presidio, template prompts
-    (:mod:`processors.training.benign`), Davidson "neither" tweets (a seeded 1,500, one in three
+    (:mod:`training.benign`), Davidson "neither" tweets (a seeded 1,500, one in three
     held out) and the demo's prompts (held out only)."""
-    from processors.training.benign import demo_prompts, load_benign
+    from training.benign import demo_prompts, load_benign
 
     split = load_benign(root)
     parts = [

@@ -2,10 +2,10 @@
 
 Data: Davidson tweets (hate + offensive = toxic; "neither" = clean) and HateCheck (hateful =
 toxic), plus — when ``augment`` — the even-indexed hand-written examples of
-:mod:`processors.training.augment_toxicity`. HateCheck ``profanity_nh`` cases (non-hateful
+:mod:`training.augment_toxicity`. HateCheck ``profanity_nh`` cases (non-hateful
 profanity such as "Fuck yeah!") are evaluated but not trained on: this detector's notion of
 toxicity includes abusive profanity, which conflicts with that HateCheck label. Clean text of
-the other development sets and template prompts (:mod:`processors.training.benign`; two thirds
+the other development sets and template prompts (:mod:`training.benign`; two thirds
 by source group, the rest held out) teaches it that ordinary assistant traffic is not toxic.
 
 Reported (and written to the model card):
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from lightkeeper.errors import ConfigError
-from processors.scoring.toxicity import toxicity_features
-from processors.training import augment_toxicity as aug
-from processors.training.common import (
+from lightkeeper.processors.scoring.toxicity import toxicity_features
+from training import augment_toxicity as aug
+from training.common import (
     SEED,
     binary_metrics,
     embed_cached,
@@ -42,7 +42,7 @@ from processors.training.common import (
     set_seeds,
     write_artifact,
 )
-from processors.training.data import LabeledTexts, data_root, load_davidson, load_hatecheck
+from training.data import LabeledTexts, data_root, load_davidson, load_hatecheck
 
 __all__ = ["make_model", "make_tfidf", "train"]
 
@@ -242,8 +242,8 @@ def _benign_sets(root: Path) -> tuple[_Set, dict[str, tuple[list[str], np.ndarra
     """Clean texts of the other development sets: the training part as one labeled set (y=0,
     weight ``BENIGN_WEIGHT``) and the held-out part per source (texts, embeddings). The
     jailbreak set's benign prompts: train split trained on, test split held out."""
-    from processors.training.benign import demo_prompts, load_benign
-    from processors.training.data import load_jailbreak
+    from training.benign import demo_prompts, load_benign
+    from training.data import load_jailbreak
 
     split = load_benign(root)
     sources = dict(split.sources)
@@ -301,9 +301,9 @@ def train(
     ``toxicity-v<version>`` and return the card. ``augment=False`` drops the augmented variants.
     Davidson sample weights are multiplied by ``davidson_weight``. ``version`` >= 3 trains
     toxicity-v3, and from 4 on with negation re-scoring (the shipped toxicity-v4), with
-    :mod:`processors.training.train_toxicity_v3` (the other options are v2's)."""
+    :mod:`training.train_toxicity_v3` (the other options are v2's)."""
     if version >= 3:
-        from processors.training.train_toxicity_v3 import train as train_v3
+        from training.train_toxicity_v3 import train as train_v3
 
         return train_v3(data_dir=data_dir, out_dir=out_dir, version=version, augment=augment, echo=echo)
     set_seeds()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from lightkeeper.testing.fake_llm import FakeLLM, FakeLLMConfig, start_fake_llm
+from lightkeeper.demo.fake_provider import FakeLLM, FakeLLMConfig, start_fake_llm
 
 
 @dataclass
@@ -54,9 +54,9 @@ async def fake_llm() -> AsyncIterator[FakeUpstream]:
 async def agent_factory(
     fake_llm: FakeUpstream, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Awaitable[RunningAgent]]]:
-    from agent.app import SINK_KEY, serve
-    from agent.publisher import MemorySink
-    from agent.settings import AgentSettings
+    from lightkeeper.agent.app import SINK_KEY, serve
+    from lightkeeper.agent.publisher import MemorySink
+    from lightkeeper.agent.settings import AgentSettings
 
     agents: list[RunningAgent] = []
 

@@ -3,16 +3,16 @@
 Data (``<data_dir>/hallucination``): HaluEval QA (knowledge, question, right / hallucinated
 answer), Q² knowledge-grounded dialogue (responses labeled consistent / inconsistent with the
 knowledge; the user message plays the question), and a SYNTHETIC summary-consistency set built from
-the HaluEval documents (see :mod:`processors.training._halu_synthetic`).
+the HaluEval documents (see :mod:`training._halu_synthetic`).
 
-Model: per response sentence, the features of :mod:`processors.scoring._grounding_features`; a
+Model: per response sentence, the features of :mod:`lightkeeper.processors.scoring._grounding_features`; a
 scikit-learn classifier gives P(unsupported); a response scores the max over its sentences.
 Sentences are trained with their response's label (weight 1 / number of sentences).
 
 Reported (model card): per-dataset grouped 5-fold CV AUROC, leave-one-dataset-out AUROC, and the
 token-overlap and MiniLM max-similarity baselines computed on the same items.
 
-Run: ``nice -n 10 python -m processors.training.train_hallucination [--data-dir D] [--out-dir O]``
+Run: ``nice -n 10 python -m training.train_hallucination [--data-dir D] [--out-dir O]``
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from processors.scoring._grounding_features import (
+from lightkeeper.processors.scoring._grounding_features import (
     FEATURE_NAMES,
     FEATURE_SIGNS,
     N_FEATURES,
@@ -39,8 +39,8 @@ from processors.scoring._grounding_features import (
     sentence_features,
     usable_question,
 )
-from processors.scoring._grounding_text import analyse, split_sentences
-from processors.training._halu_synthetic import make_summary_pairs
+from lightkeeper.processors.scoring._grounding_text import analyse, split_sentences
+from training._halu_synthetic import make_summary_pairs
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def embed_with_text_cache(texts: list[str]) -> np.ndarray:
     texts."""
     import hashlib
 
-    from processors.training.common import cache_dir
+    from training.common import cache_dir
 
     path = cache_dir() / "hallucination-texts.npz"
     cache: dict[str, np.ndarray] = {}
@@ -190,7 +190,7 @@ def embed_with_text_cache(texts: list[str]) -> np.ndarray:
     ]
     missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in cache}.items())
     if missing:
-        from processors.embedding import get_embedder
+        from lightkeeper.processors.embedding import get_embedder
 
         t0 = time.perf_counter()
         vecs = get_embedder().encode_uncached([t for _, t in missing])
@@ -223,7 +223,7 @@ def _fit(kind: str, F: Featurized, ex_mask: np.ndarray, cols: np.ndarray) -> Any
     rows = ex_mask[F.owner]
     counts = np.bincount(F.owner, minlength=len(F.y)).astype(float)
     if kind == "mono":
-        from processors.scoring._monotone_logit import MonotoneLogisticRegression
+        from lightkeeper.processors.scoring._monotone_logit import MonotoneLogisticRegression
 
         mono = MonotoneLogisticRegression([FEATURE_SIGNS[FEATURE_NAMES[c]] for c in cols], C=0.5)
         return mono.fit(F.X[rows][:, cols], F.y[F.owner[rows]], 1.0 / counts[F.owner[rows]])
@@ -321,8 +321,8 @@ def train(
 ) -> dict[str, Any]:
     """Load data, evaluate, fit the final model on all data and write the artifact. Returns the
     metrics (also written into the model card)."""
-    from processors.training.common import set_seeds, write_artifact
-    from processors.training.data import data_root, file_sha256
+    from training.common import set_seeds, write_artifact
+    from training.data import data_root, file_sha256
 
     set_seeds(SEED)
     t0 = time.perf_counter()
@@ -395,7 +395,7 @@ def train(
             "metrics": metrics,
             "data": {str(p): file_sha256(p) for p in files},
             "notes": "synthetic_summary is a synthetic set built from HaluEval documents (see "
-            "processors/training/_halu_synthetic.py); AUROC = unsupported vs supported.",
+            "training/_halu_synthetic.py); AUROC = unsupported vs supported.",
         }
         paths = write_artifact(
             "hallucination", ARTIFACT_VERSION, model, card, Path(out_dir) if out_dir else None

@@ -1,0 +1,1 @@
+"""Provider proxies: OpenAI- and Anthropic-compatible routes, the upstream client, SSE relay."""
