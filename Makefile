@@ -25,7 +25,7 @@ demo: setup
 	$(BIN)/lightkeeper demo
 
 test: setup system-deps
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/pytest -q -ra
 
 # Headless Chromium checks the HTML report; Java 17 + Maven assemble Kafka (tests start it).
 system-deps:
