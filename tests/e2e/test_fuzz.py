@@ -254,3 +254,15 @@ async def test_proxy_huge_upstream_body_is_passed_and_capture_is_bounded(
     records = await agent.sink.wait_for(1, 10)
     assert len(records[-1][1]) < 512 * 1024
     assert orjson.loads(records[-1][1])["truncated"] is True
+
+
+async def test_poison_ingest_under_load_loses_nothing(
+    tmp_path: Any, store_client: Any, store_database: str
+) -> None:
+    from _support.chaos_poison import poison_ingest
+
+    result = await poison_ingest(tmp_path, store_client, store_database, batches=6, calls=60, rate=20)
+    print(result.note)
+    assert result.ok, result
+    assert "24 accepted = 18 stored + 6 dead-lettered" in result.note, result.note
+    assert "30 refused with a reason" in result.note and "6 invalid gzip bodies -> 400" in result.note
