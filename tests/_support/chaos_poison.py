@@ -117,7 +117,8 @@ async def poison_ingest(
     note = (
         f"ingest items: {sent_items} sent, {accepted} accepted = {stored_items} stored + {dead_items} "
         f"dead-lettered{'' if lost_items == 0 else f' (MISMATCH {lost_items})'}, {refused} refused with "
-        f"a reason; {bad_gzip} invalid gzip bodies -> 400; slowest proxied call {stats.max_latency_s * 1000:.0f} ms"
+        f"a reason; {bad_gzip} invalid gzip bodies -> 400; "
+        f"slowest proxied call {stats.max_latency_s * 1000:.0f} ms"
         + ("; " + "; ".join(problems[:5]) if problems else "")
     )
     return ScenarioResult(
