@@ -56,7 +56,8 @@ class AgentSettings(LightkeeperSettings):
     """Further upstreams by route prefix: ``{"azure": {"base_url": ..., "provider": "openai"}}``."""
 
     ingest_token: SecretStr | None = None
-    """When set, ``/v1/events``, ``/v1/context`` and ``/v1/traces`` need ``Authorization: Bearer <token>``."""
+    """When set, ``/v1/events``, ``/v1/context``, ``/v1/traces`` and ``/v1/logs`` need
+    ``Authorization: Bearer <token>``."""
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     """Largest request body the agent accepts (proxy, ingest, OTLP); larger gets 413."""
     max_body_bytes: int = Field(default=256 * 1024, ge=256)
