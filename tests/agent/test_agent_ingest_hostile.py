@@ -167,3 +167,28 @@ async def test_missing_start_time_is_named(agent_factory: Any) -> None:
         (error,) = (await r.json())["errors"]
     message = error["problems"][0]["message"]
     assert "start_time is missing" in message and "before" not in message
+
+
+async def test_otlp_span_before_the_retention_is_rejected_in_partial_success(agent_factory: Any) -> None:
+    agent = await agent_factory()
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "chat",
+        "startTimeUnixNano": "86400000000000",  # 1970-01-02
+        "endTimeUnixNano": "86401000000000",
+        "attributes": [{"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}}],
+    }
+    doc = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/v1/traces", data=orjson.dumps(doc), headers={"Content-Type": "application/json"}
+        ) as r,
+    ):
+        assert r.status == 200
+        answer = await r.json()
+    assert answer["partialSuccess"]["rejectedSpans"] == "1"
+    assert "older than the store keeps events" in answer["partialSuccess"]["errorMessage"]
+    await asyncio.sleep(0.2)
+    assert agent.sink.records == []

@@ -240,3 +240,40 @@ async def test_held_spans_are_published_when_the_agent_stops(agent_factory: Any)
     assert agent.sink.records == []  # waiting for its log records
     await agent.stop()
     assert [decode_event(v).span_id for _, v in agent.sink.records] == ["00000000000000aa"]
+
+
+def test_join_holds_a_bounded_number_and_releases_in_deadline_order() -> None:
+    from lightkeeper.agent.metrics import AgentMetrics
+    from lightkeeper.agent.otlp_join import GenAIJoin
+    from lightkeeper.agent.settings import AgentSettings
+    from lightkeeper.schemas.events import LLMCallEvent
+
+    now = [0.0]
+    published: list[LLMCallEvent] = []
+    metrics = AgentMetrics()
+    settings = AgentSettings.load(None, otlp_join_window_s=10.0, otlp_join_max_pending=3)
+    join = GenAIJoin(settings, metrics, published.append, clock=lambda: now[0])
+
+    def span(i: int) -> LLMCallEvent:
+        return LLMCallEvent(trace_id="t" * 32, span_id=f"{i:016x}")
+
+    record = ("gen_ai.user.message", {}, {"content": "hi"})
+    join.add_span(span(1))
+    now[0] = 1.0
+    join.add_logs(("t" * 32, f"{99:016x}"), [record])  # its span never comes
+    now[0] = 2.0
+    join.add_span(span(2))
+    join.add_span(span(3))  # a fourth entry: the oldest (span 1) leaves now, without content
+    assert [e.span_id for e in published] == [f"{1:016x}"] and join.pending == 3
+    join.add_logs(("t" * 32, f"{3:016x}"), [record])  # joins span 3 at once
+    assert published[-1].span_id == f"{3:016x}" and published[-1].input_messages[0].content == "hi"
+    now[0] = 11.5
+    join.sweep()  # the unmatched records (deadline 11) leave; span 2 (deadline 12) still waits
+    assert join.pending == 1
+    now[0] = 12.0
+    join.sweep()
+    assert [e.span_id for e in published] == [f"{i:016x}" for i in (1, 3, 2)] and join.pending == 0
+    assert metrics.otlp_join_spans.labels("evicted")._value.get() == 1
+    assert metrics.otlp_join_spans.labels("without_logs")._value.get() == 1
+    assert metrics.otlp_logs.labels("unmatched")._value.get() == 1
+    assert metrics.otlp_logs.labels("joined")._value.get() == 1

@@ -143,19 +143,20 @@ async def test_ingest_answers_every_payload(agent: Any, http: aiohttp.ClientSess
     body=st.binary(max_size=2000),
     kind=st.sampled_from(["application/x-protobuf", "application/json", "text/plain"]),
     gz=st.booleans(),
+    path=st.sampled_from(["/v1/traces", "/v1/logs"]),
 )
 async def test_otlp_answers_every_body(
-    agent: Any, http: aiohttp.ClientSession, body: bytes, kind: str, gz: bool
+    agent: Any, http: aiohttp.ClientSession, body: bytes, kind: str, gz: bool, path: str
 ) -> None:
     headers = {**AUTH, "Content-Type": kind, **({"Content-Encoding": "gzip"} if gz else {})}
     data = gzip.compress(body) if gz and body[:1] != b"x" else body  # sometimes not really gzip
-    async with http.post(agent.url + "/v1/traces", data=data, headers=headers) as r:
+    async with http.post(agent.url + path, data=data, headers=headers) as r:
         text = await r.text()
         assert r.status in (200, 400, 415), (r.status, text[:300])
 
 
 async def test_tokens_are_enforced(agent: Any, http: aiohttp.ClientSession) -> None:
-    for path in ("/v1/events", "/v1/traces", "/v1/context"):
+    for path in ("/v1/events", "/v1/traces", "/v1/logs", "/v1/context"):
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "ingest-tok-123"}):
             async with http.post(agent.url + path, data=b"[]", headers=headers) as r:
                 assert r.status in (401, 403), (path, headers, r.status)
