@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -167,6 +167,23 @@ def _cap(text: str | None, limit: int, flags: dict[str, bool]) -> str | None:
         flags["truncated"] = True
         return text[:limit]
     return text
+
+
+def retention_problem(
+    event: LLMCallEvent, settings: AgentSettings, now: datetime | None = None
+) -> str | None:
+    """Why the store would not keep ``event`` (its ``start_time`` is already older than
+    ``store.events_ttl_days``: the row would be deleted on arrival), or None."""
+    days = settings.store.events_ttl_days
+    if days <= 0:
+        return None
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    if event.start_time > cutoff:
+        return None
+    return (
+        f"start_time {event.start_time.isoformat()} is older than the store keeps events "
+        f"(store.events_ttl_days={days}): it would be deleted on arrival"
+    )
 
 
 def scrub_event(event: LLMCallEvent, settings: AgentSettings) -> LLMCallEvent:

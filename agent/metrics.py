@@ -14,6 +14,10 @@ lightkeeper_agent_spool_bytes                      bytes in the on-disk spool
 lightkeeper_agent_kafka_up                         1 when the last Kafka send succeeded
 lightkeeper_agent_otlp_spans_total{outcome}        OTLP spans converted / ignored / invalid
 lightkeeper_agent_ingest_items_total{outcome}      /v1/events items accepted / rejected
+lightkeeper_agent_otlp_logs_total{outcome}         OTLP log records joined to their span / unmatched
+                                                   (no span within the join window) / ignored / invalid
+lightkeeper_agent_otlp_join_spans_total{outcome}   GenAI spans held for their log records: joined /
+                                                   published without them (window over, or evicted)
 =================================================  ==========================================
 """
 
@@ -78,6 +82,13 @@ class AgentMetrics:
             "lightkeeper_agent_kafka_up", "1 when Kafka accepted the last batch", registry=r
         )
         self.otlp_spans = Counter("lightkeeper_agent_otlp_spans", "OTLP spans", ["outcome"], registry=r)
+        self.otlp_logs = Counter("lightkeeper_agent_otlp_logs", "OTLP log records", ["outcome"], registry=r)
+        self.otlp_join_spans = Counter(
+            "lightkeeper_agent_otlp_join_spans",
+            "GenAI spans held for their log records",
+            ["outcome"],
+            registry=r,
+        )
         self.ingest_items = Counter(
             "lightkeeper_agent_ingest_items", "Ingested events", ["outcome"], registry=r
         )

@@ -56,7 +56,8 @@ class AgentSettings(LightkeeperSettings):
     """Further upstreams by route prefix: ``{"azure": {"base_url": ..., "provider": "openai"}}``."""
 
     ingest_token: SecretStr | None = None
-    """When set, ``/v1/events``, ``/v1/context`` and ``/v1/traces`` need ``Authorization: Bearer <token>``."""
+    """When set, ``/v1/events``, ``/v1/context``, ``/v1/traces`` and ``/v1/logs`` need
+    ``Authorization: Bearer <token>``."""
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     """Largest request body the agent accepts (proxy, ingest, OTLP); larger gets 413."""
     max_body_bytes: int = Field(default=256 * 1024, ge=256)
@@ -103,6 +104,12 @@ class AgentSettings(LightkeeperSettings):
     late_context_events: int = Field(default=500, ge=0)
     """Recent traced events kept so that context posted after the call still attaches
     (re-published with the same event_id); 0 disables."""
+    otlp_join_window_s: float = Field(default=10.0, ge=0)
+    """How long a GenAI span without prompt/completion content waits for the OTLP log records
+    (``/v1/logs``) that carry it, and log records wait for their span; 0 disables waiting."""
+    otlp_join_max_pending: int = Field(default=10_000, ge=1)
+    """Spans plus log groups held for joining; beyond it the oldest leaves (span published as is,
+    log records counted unmatched)."""
     ensure_topics: bool = True
     """Create the events topic at connect when it is missing (needs admin rights; failure is logged)."""
     publish_enabled: bool = True

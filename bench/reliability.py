@@ -9,7 +9,9 @@ in ``tests/e2e/test_faults.py``):
 * ``worker`` the worker is SIGKILLed mid-stream and restarted;
 * ``spool``  Kafka unreachable, the agent's spool fills (drop_newest), the agent restarts;
 * ``store``  the store refuses every write for ``--down-s`` seconds (embedded runtime);
-* ``alerts`` Slack/PagerDuty answer 429/500/time out, the runtime restarts mid-delivery.
+* ``alerts`` Slack/PagerDuty answer 429/500/time out, the runtime restarts mid-delivery;
+* ``poison`` hostile ``/v1/events`` batches (lone surrogates, out-of-range times, invalid gzip,
+  huge fields) while calls flow (``tests/_support/chaos_poison.py``): accepted = stored + dead-lettered.
 
 Prints a table (scenario, calls sent, stored in ``events_dedup``, lost, duplicated in the
 views, application-side failures, notifications expected/sent) and exits 1 on any loss,
@@ -34,13 +36,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the chaos harness: tests/_support
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _support import chaos_scenarios as sc  # noqa: E402
 from _support.chaos import ScenarioResult, format_table  # noqa: E402
 from _support.chaos_alerts import alert_delivery  # noqa: E402
+from _support.chaos_poison import poison_ingest  # noqa: E402
 
-ALL = ("kafka", "worker", "spool", "store", "alerts")
+ALL = ("kafka", "worker", "spool", "store", "alerts", "poison")
 _CLIENT: list[object] = []
 
 
@@ -69,6 +73,10 @@ async def _run(name: str, work: Path, short: bool, down_s: float, root: Path) ->
         return await sc.spool_full(work, calls=300 if short else 1000, spool_max_bytes=64 * 1024)
     if name == "alerts":
         return await alert_delivery(work, _store(root), "lightkeeper", apps=3)
+    if name == "poison":
+        return await poison_ingest(
+            work, _store(root), "lightkeeper", batches=6 if short else 30, calls=60 if short else 300
+        )
     client = _store(root)
     return await sc.store_outage(
         work, client, "lightkeeper", down_s=6 if short else down_s, rate=20, margin_s=2 if short else 5

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pydantic_core
 
-from lightkeeper.schemas.events import UINT32_MAX, CaptureSource
+from lightkeeper.schemas.events import STORE_TIME_MAX, STORE_TIME_MIN, UINT32_MAX, CaptureSource
 
 _TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
 _SOURCES = {s.value: s for s in CaptureSource}
@@ -88,9 +88,12 @@ def _time(v: Any) -> datetime:
     if type(v) is not str or not _TS.fullmatch(v):
         raise _REJECT
     try:
-        return datetime.fromisoformat(v).astimezone(UTC)
+        value = datetime.fromisoformat(v).astimezone(UTC)
     except (ValueError, OverflowError):
         raise _REJECT from None
+    if not STORE_TIME_MIN <= value <= STORE_TIME_MAX:  # the schema's range rule: pydantic words it
+        raise _REJECT
+    return value
 
 
 def _part(v: Any, keys: frozenset[str]) -> dict[str, Any]:

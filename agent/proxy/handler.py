@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict
 
 from lightkeeper.agent.capture import Capture
@@ -25,6 +26,7 @@ from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.proxy.upstream import UpstreamClient, UpstreamResponse
 from lightkeeper.agent.recorder import Recorder
 from lightkeeper.agent.redaction import header_secrets
+from lightkeeper.agent.request_body import DECODED_ENCODINGS
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.errors import UpstreamDisconnected, UpstreamError
 
@@ -98,6 +100,12 @@ def metric_route(cap: Capture) -> str:
     return f"/{first}/other"
 
 
+def _decoded(content_encoding: str) -> bool:
+    """aiohttp decodes a request body in these codings while reading it: the body is forwarded
+    decoded, so its ``Content-Encoding`` header must not be."""
+    return content_encoding.strip().lower() in DECODED_ENCODINGS
+
+
 def _error_body(kind: str, message: str) -> bytes:
     return orjson.dumps({"error": {"type": kind, "message": message, "source": "lightkeeper-agent"}})
 
@@ -152,22 +160,31 @@ class ProxyHandler:
             lower = name.lower()
             if lower.startswith(PREFIX):
                 meta[lower] = value
-            elif lower not in HOP_BY_HOP:
+            elif lower not in HOP_BY_HOP and not (lower == "content-encoding" and _decoded(value)):
                 fwd.add(name, value)
                 if lower == "traceparent":
                     meta[lower] = value
         cap.meta_headers = meta
         cap.secrets = header_secrets(request.headers)
-        if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
-            body = await request.read()
-        else:
-            try:
+        try:
+            if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
+                body = await request.read()
+            else:
                 async with asyncio.timeout(self.settings.client_timeout_s):
                     body = await request.read()
-            except TimeoutError:
-                raise web.HTTPRequestTimeout(
-                    text="lightkeeper agent: request body not received in time\n"
-                ) from None
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(
+                text="lightkeeper agent: request body not received in time\n"
+            ) from None
+        except RequestPayloadError:  # not valid in its Content-Encoding
+            request.content.feed_eof()  # the server must not read it again after the answer
+            resp = web.Response(
+                status=400,
+                body=_error_body("invalid_request_body", "request body cannot be decoded (Content-Encoding)"),
+                content_type="application/json",
+            )
+            resp.force_close()
+            return resp
         cap.request_body = body
         raw_query = request.rel_url.raw_query_string
         url = upstream.url + ("?" + raw_query if raw_query else "")
