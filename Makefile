@@ -47,7 +47,7 @@ typecheck: setup
 	rm -rf build/typecheck && mkdir -p build/typecheck/lightkeeper
 	for e in lightkeeper/*; do ln -s ../../../$$e build/typecheck/lightkeeper/; done
 	for d in agent processors schemas alerts; do ln -s ../../../$$d build/typecheck/lightkeeper/$$d; done
-	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p lightkeeper
+	cd build/typecheck && ../../$(BIN)/python -m mypy --config-file ../../pyproject.toml -p lightkeeper
 
 schemas: setup
 	$(BIN)/lightkeeper export-schemas

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -40,7 +41,7 @@ VALID = orjson.loads(
             "app": "shop",
             "provider_name": "openai",
             "request_model": "gpt-4o-mini",
-            "start_time": "2026-11-02T12:00:00Z",
+            "start_time": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),  # inside the retention
             "usage": {"input_tokens": 10, "output_tokens": 5},
             "input_messages": [{"role": "user", "content": "hello"}],
             "output": {"text": "hi"},
