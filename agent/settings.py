@@ -115,6 +115,16 @@ class AgentSettings(LightkeeperSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("upstreams")
+    @classmethod
+    def _route_names(cls, value: dict[str, UpstreamRoute]) -> dict[str, UpstreamRoute]:
+        from lightkeeper.agent.proxy.paths import RESERVED_ROUTE_NAMES
+
+        clash = sorted(set(value) & RESERVED_ROUTE_NAMES)
+        if clash:
+            raise ValueError(f"upstream names {clash} are paths the agent serves itself; choose another name")
+        return value
+
     @property
     def resolved_spool_dir(self) -> Path:
         return self.spool_dir or (self.data_dir / "spool")
