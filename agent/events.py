@@ -94,7 +94,9 @@ def build_event(
         except orjson.JSONDecodeError:
             problems.append("request body is not JSON")
     _merge(data, module.parse_request(cap.api_path, request_body))
-    _merge(data, metadata.from_headers(cap.meta_headers, settings.app_name))
+    _merge(
+        data, metadata.from_headers(cap.meta_headers, settings.app_name, settings.max_context_header_bytes)
+    )
 
     ttft: float | None = None
     if cap.streaming:

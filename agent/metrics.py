@@ -14,6 +14,9 @@ lightkeeper_agent_spool_bytes                      bytes in the on-disk spool
 lightkeeper_agent_kafka_up                         1 when the last Kafka send succeeded
 lightkeeper_agent_otlp_spans_total{outcome}        OTLP spans converted / ignored / invalid
 lightkeeper_agent_ingest_items_total{outcome}      /v1/events items accepted / rejected
+lightkeeper_agent_capture_problems_total{problem}  metadata of a call that could not be captured
+                                                   (context_header_invalid, context_header_too_large);
+                                                   the call itself is unaffected
 =================================================  ==========================================
 """
 
@@ -80,6 +83,12 @@ class AgentMetrics:
         self.otlp_spans = Counter("lightkeeper_agent_otlp_spans", "OTLP spans", ["outcome"], registry=r)
         self.ingest_items = Counter(
             "lightkeeper_agent_ingest_items", "Ingested events", ["outcome"], registry=r
+        )
+        self.capture_problems = Counter(
+            "lightkeeper_agent_capture_problems",
+            "Call metadata that could not be captured (the call is unaffected)",
+            ["problem"],
+            registry=r,
         )
         for outcome in ("built", "published", "spooled", "replayed"):
             self.events.labels(outcome)

@@ -59,6 +59,13 @@ class AgentSettings(LightkeeperSettings):
     """When set, ``/v1/events``, ``/v1/context`` and ``/v1/traces`` need ``Authorization: Bearer <token>``."""
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     """Largest request body the agent accepts (proxy, ingest, OTLP); larger gets 413."""
+    max_header_bytes: int = Field(default=1024 * 1024, ge=8190)
+    """Longest request header (and request line) the agent's HTTP server accepts (aiohttp's
+    ``max_field_size`` / ``max_line_size``); a longer one is refused by the HTTP layer (400)."""
+    max_context_header_bytes: int = Field(default=512 * 1024, ge=1024)
+    """Longest ``X-Lightkeeper-Context`` header that is captured; a longer one is left out of the
+    event (counted, ``metadata.context_header_error``) and the call proceeds. Larger contexts:
+    ``POST /v1/context``."""
     max_body_bytes: int = Field(default=256 * 1024, ge=256)
     """Cap on each captured text field of an event (prompt, output); longer is cut, ``truncated=True``."""
     body_sample_rate: dict[str, float] = Field(default_factory=dict)
