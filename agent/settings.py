@@ -77,6 +77,11 @@ class AgentSettings(LightkeeperSettings):
     knows, including the heuristic PERSON/ADDRESS/DATE_OF_BIRTH (off by default: they cut
     ordinary words and hurt the quality scorers)."""
 
+    pii_hash_key: SecretStr | None = None
+    """Key of the hash that replaces a ``user_id`` holding PII (an email: ``<EMAIL:9f86d081884c7d65>``).
+    Without a key the hash is the same everywhere, and anyone can hash a guessed email and
+    compare; set one (the same on every agent) so that only holders of the key can."""
+
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     upstream_read_timeout_s: float = Field(default=600.0, gt=0)
     """Longest wait for the next bytes of an upstream response (headers or a stream chunk)."""
