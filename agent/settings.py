@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from lightkeeper.agent import DEFAULT_AGENT_PORT
 from lightkeeper.settings import LightkeeperSettings
 
 ProviderKind = Literal["openai", "anthropic"]
@@ -45,7 +46,7 @@ class AgentSettings(LightkeeperSettings):
 
     host: str = "127.0.0.1"
     """Listen address. Loopback by default: set 0.0.0.0 only behind a network policy."""
-    port: int = Field(default=8319, ge=0, le=65535)
+    port: int = Field(default=DEFAULT_AGENT_PORT, ge=0, le=65535)
     """Listen port (0 picks a free port)."""
     app_name: str = "default"
     """``app`` of events whose request carries no ``X-Lightkeeper-App`` header."""
