@@ -108,12 +108,6 @@ async def freeze_startup_objects(app: web.Application | None = None) -> None:
     gc.freeze()
 
 
-def server_limits(settings: AgentSettings) -> dict[str, int]:
-    """aiohttp server arguments: header and request-line limits well above aiohttp's 8 KiB default
-    (RAG context travels in ``X-Lightkeeper-Context``)."""
-    return {"max_field_size": settings.max_header_bytes, "max_line_size": settings.max_header_bytes}
-
-
 def run(settings: AgentSettings) -> None:
     """Serve the agent until interrupted."""
     try:
@@ -142,14 +136,22 @@ def run(settings: AgentSettings) -> None:
         print=None,
         handle_signals=True,
         shutdown_timeout=15,
-        **server_limits(settings),  # type: ignore[arg-type]
+        # headers well above aiohttp's 8 KiB default: RAG context travels in X-Lightkeeper-Context
+        max_field_size=settings.max_header_bytes,
+        max_line_size=settings.max_header_bytes,
     )
 
 
 async def serve(settings: AgentSettings, sink: EventSink | None = None) -> tuple[web.AppRunner, int]:
     """Start the agent inside a running loop; returns the runner and the bound port."""
     app = build_app(settings, sink)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0, **server_limits(settings))
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=5.0,
+        max_field_size=settings.max_header_bytes,
+        max_line_size=settings.max_header_bytes,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
