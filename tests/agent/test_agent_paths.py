@@ -50,16 +50,15 @@ async def recording_upstream() -> AsyncIterator[RecordingUpstream]:
     await runner.cleanup()
 
 
-def _export_one_metric(endpoint: str) -> object:
-    """Export one counter with the OpenTelemetry SDK's OTLP/HTTP metrics exporter, the way an
-    application with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set to the agent does."""
+def _export_one_metric() -> object:
+    """Export one counter with the OpenTelemetry SDK's OTLP/HTTP metrics exporter configured
+    only by the generic environment (``OTEL_EXPORTER_OTLP_ENDPOINT`` = the agent, headers with
+    the ingest token), as an application that points "OTLP" at the agent does."""
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-    exporter = OTLPMetricExporter(
-        endpoint=endpoint, headers={"Authorization": f"Bearer {INGEST_TOKEN}"}, timeout=5
-    )
+    exporter = OTLPMetricExporter(timeout=5)
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
     provider.get_meter("app").create_counter("app.requests").add(3)
@@ -73,7 +72,7 @@ def _export_one_metric(endpoint: str) -> object:
 
 
 async def test_otlp_metrics_exporter_pointed_at_the_agent_reaches_no_upstream(
-    agent_factory, recording_upstream
+    agent_factory, recording_upstream, monkeypatch
 ):
     from opentelemetry.sdk.metrics.export import MetricExportResult
 
@@ -82,7 +81,9 @@ async def test_otlp_metrics_exporter_pointed_at_the_agent_reaches_no_upstream(
         anthropic_base_url=recording_upstream.url,
         ingest_token=INGEST_TOKEN,
     )
-    result = await asyncio.to_thread(_export_one_metric, agent.url + "/v1/metrics")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", agent.url)  # the exporter adds /v1/metrics
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"Authorization=Bearer%20{INGEST_TOKEN}")
+    result = await asyncio.to_thread(_export_one_metric)
     assert result == MetricExportResult.FAILURE  # the agent answered 404 itself
     async with aiohttp.ClientSession() as s:
         for path in ("/v1/metrics", "/v1/unknown", "/v2/chat/completions", "/v1/files/../metrics"):
