@@ -110,3 +110,19 @@ async def test_agent_starts_proxies_and_counts_drops_when_the_spool_cannot_be_op
                 break
             await asyncio.sleep(0.05)
     assert 'lightkeeper_agent_events_dropped_total{reason="no_spool"} 1.0' in text
+
+
+def test_a_hashed_user_id_is_not_hashed_again_when_the_event_is_scrubbed_again():
+    """Events are scrubbed again when re-published (late context, ingest): the id must not change
+    (the hex digits of a hash can look like an IBAN or a phone number to the PII detector)."""
+    from lightkeeper.agent.redaction import Redactor, pseudonymize
+
+    changed = []
+    for i in range(2000):
+        first = pseudonymize(
+            f"user{i}@example.com", Redactor(pii=True, pii_types=None), Redactor(pii=True, pii_types=None)
+        )
+        again = pseudonymize(first, Redactor(pii=True, pii_types=None), Redactor(pii=True, pii_types=None))
+        if again != first:
+            changed.append((first, again))
+    assert changed == []
