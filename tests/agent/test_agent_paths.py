@@ -136,3 +136,26 @@ def test_docs_list_every_proxied_path():
 def test_upstream_names_cannot_shadow_agent_paths():
     with pytest.raises(ConfigError, match="v1"):
         AgentSettings.load(None, upstreams={"v1": {"base_url": "http://x:1"}})
+
+
+def test_resolve_follows_the_allow_list():
+    from lightkeeper.agent.proxy.handler import exact_routes, resolve
+
+    s = AgentSettings.load(None, openai_base_url="http://o:1/v1", anthropic_base_url="http://a:2")
+    for path in (
+        "/v1/metrics",
+        "/v1/logs",
+        "/v1",
+        "/v1/",
+        "/v1/files/%2E%2E/metrics",
+        "/v1/models/./x",
+        "/x",
+    ):
+        assert resolve(s, path) is None, path
+    models = resolve(s, "/v1/models/claude-3-5-haiku", anthropic_version=True)
+    assert models is not None and models.url == "http://a:2/v1/models/claude-3-5-haiku"
+    files = resolve(s, "/v1/files/file-1/content")
+    assert files is not None and files.url == "http://o:1/files/file-1/content" and files.kind == "openai"
+    routes = exact_routes(s)
+    assert routes["/v1/chat/completions"] == resolve(s, "/v1/chat/completions")
+    assert routes["/v1/messages"].kind == "anthropic" and "/v1/models" not in routes
