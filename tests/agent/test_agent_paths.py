@@ -155,7 +155,7 @@ def test_resolve_follows_the_allow_list():
     models = resolve(s, "/v1/models/claude-3-5-haiku", anthropic_version=True)
     assert models is not None and models.url == "http://a:2/v1/models/claude-3-5-haiku"
     files = resolve(s, "/v1/files/file-1/content")
-    assert files is not None and files.url == "http://o:1/files/file-1/content" and files.kind == "openai"
+    assert files is not None and files.url == "http://o:1/v1/files/file-1/content" and files.kind == "openai"
     routes = exact_routes(s)
     assert routes["/v1/chat/completions"] == resolve(s, "/v1/chat/completions")
     assert routes["/v1/messages"].kind == "anthropic" and "/v1/models" not in routes
