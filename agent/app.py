@@ -82,6 +82,8 @@ def build_app(
         if isinstance(sink, KafkaPublisher):
             detail["kafka"] = sink.kafka_healthy
             detail["spool_bytes"] = sink.spool.pending_bytes if sink.spool else None
+            if sink.spool_error:
+                detail["spool_error"] = sink.spool_error
         return web.json_response(detail, status=200 if ready else 503)
 
     async def metrics_view(request: web.Request) -> web.Response:
@@ -141,13 +143,22 @@ def run(settings: AgentSettings) -> None:
         print=None,
         handle_signals=True,
         shutdown_timeout=15,
+        # headers well above aiohttp's 8 KiB default: RAG context travels in X-Lightkeeper-Context
+        max_field_size=settings.max_header_bytes,
+        max_line_size=settings.max_header_bytes,
     )
 
 
 async def serve(settings: AgentSettings, sink: EventSink | None = None) -> tuple[web.AppRunner, int]:
     """Start the agent inside a running loop; returns the runner and the bound port."""
     app = build_app(settings, sink)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=5.0,
+        max_field_size=settings.max_header_bytes,
+        max_line_size=settings.max_header_bytes,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

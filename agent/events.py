@@ -20,7 +20,7 @@ from lightkeeper.agent.context import ContextCache
 from lightkeeper.agent.proxy import anthropic, openai
 from lightkeeper.agent.proxy.common import Fields, error_fields
 from lightkeeper.agent.proxy.sse import SSEParser
-from lightkeeper.agent.redaction import Redactor
+from lightkeeper.agent.redaction import Redactor, pseudonymize
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.agent.tokens import estimate_messages, estimate_tokens
 from lightkeeper.schemas.events import CaptureSource, LLMCallEvent
@@ -94,7 +94,9 @@ def build_event(
         except orjson.JSONDecodeError:
             problems.append("request body is not JSON")
     _merge(data, module.parse_request(cap.api_path, request_body))
-    _merge(data, metadata.from_headers(cap.meta_headers, settings.app_name))
+    _merge(
+        data, metadata.from_headers(cap.meta_headers, settings.app_name, settings.max_context_header_bytes)
+    )
 
     ttft: float | None = None
     if cap.streaming:
@@ -217,6 +219,10 @@ def scrub(data: dict[str, Any], settings: AgentSettings, secrets: list[str] | No
         data["error_message"] = red(_cap(data["error_message"], limit, flags))
     if data.get("tags"):
         data["tags"] = {k: red(v) or "" for k, v in data["tags"].items()}
+    if data.get("user_id"):
+        probe = Redactor(pii=settings.pii_redaction, pii_types=settings.pii_types, secrets=secrets or ())
+        key = settings.pii_hash_key.get_secret_value().encode() if settings.pii_hash_key else b""
+        data["user_id"] = pseudonymize(str(data["user_id"]), red, probe, key)
     if flags.get("truncated"):
         data["truncated"] = True
     if red.types:

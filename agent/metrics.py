@@ -18,6 +18,9 @@ lightkeeper_agent_otlp_logs_total{outcome}         OTLP log records joined to th
                                                    (no span within the join window) / ignored / invalid
 lightkeeper_agent_otlp_join_spans_total{outcome}   GenAI spans held for their log records: joined /
                                                    published without them (window over, or evicted)
+lightkeeper_agent_capture_problems_total{problem}  metadata of a call that could not be captured
+                                                   (context_header_invalid, context_header_too_large);
+                                                   the call itself is unaffected
 =================================================  ==========================================
 """
 
@@ -91,6 +94,12 @@ class AgentMetrics:
         )
         self.ingest_items = Counter(
             "lightkeeper_agent_ingest_items", "Ingested events", ["outcome"], registry=r
+        )
+        self.capture_problems = Counter(
+            "lightkeeper_agent_capture_problems",
+            "Call metadata that could not be captured (the call is unaffected)",
+            ["problem"],
+            registry=r,
         )
         for outcome in ("built", "published", "spooled", "replayed"):
             self.events.labels(outcome)

@@ -104,6 +104,8 @@ class KafkaPublisher:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._spool: Spool | None = None
+        self.spool_error: str | None = None
+        """Why the spool could not be opened at start (None: it is open)."""
         self._producer_broken = False
         self.producer_resets = 0
         self._last_drop_log = 0.0
@@ -142,21 +144,31 @@ class KafkaPublisher:
         s = self.settings
         if s.publish_enabled:
             producer_kwargs(s)  # a Kafka configuration error (TLS files, SASL) fails the start, clearly
-        self._spool = await asyncio.to_thread(
-            Spool,
-            s.resolved_spool_dir,
-            max_bytes=s.spool_max_bytes,
-            segment_bytes=s.spool_segment_bytes,
-            full_policy=s.spool_full_policy,
-            fsync=s.spool_fsync,
-            fsync_interval_ms=s.spool_fsync_interval_ms,
-        )
-        self.metrics.spool_bytes.set(self._spool.pending_bytes)
-        if self._spool.pending_records:
-            log.info(
-                "spool holds %d events from an earlier run; replaying when Kafka answers",
-                self._spool.pending_records,
+        try:
+            self._spool = await asyncio.to_thread(
+                Spool,
+                s.resolved_spool_dir,
+                max_bytes=s.spool_max_bytes,
+                segment_bytes=s.spool_segment_bytes,
+                full_policy=s.spool_full_policy,
+                fsync=s.spool_fsync,
+                fsync_interval_ms=s.spool_fsync_interval_ms,
             )
+        except OSError as exc:  # read-only or missing volume: proxy anyway, report not ready
+            self.spool_error = f"{s.resolved_spool_dir}: {exc.strerror or exc}"
+            log.error(
+                "the spool cannot be opened (%s): calls are proxied, /readyz reports not ready, and "
+                "events Kafka does not take are dropped (lightkeeper_agent_events_dropped_total"
+                '{reason="no_spool"})',
+                self.spool_error,
+            )
+        else:
+            self.metrics.spool_bytes.set(self._spool.pending_bytes)
+            if self._spool.pending_records:
+                log.info(
+                    "spool holds %d events from an earlier run; replaying when Kafka answers",
+                    self._spool.pending_records,
+                )
         self._tasks = [asyncio.create_task(self._send_loop(), name="lk-publisher-send")]
         if s.publish_enabled:
             self._tasks.append(asyncio.create_task(self._connect_and_replay(), name="lk-publisher-replay"))

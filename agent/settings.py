@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from lightkeeper.agent import DEFAULT_AGENT_PORT
 from lightkeeper.settings import LightkeeperSettings
 
 ProviderKind = Literal["openai", "anthropic"]
@@ -45,7 +46,7 @@ class AgentSettings(LightkeeperSettings):
 
     host: str = "127.0.0.1"
     """Listen address. Loopback by default: set 0.0.0.0 only behind a network policy."""
-    port: int = Field(default=8319, ge=0, le=65535)
+    port: int = Field(default=DEFAULT_AGENT_PORT, ge=0, le=65535)
     """Listen port (0 picks a free port)."""
     app_name: str = "default"
     """``app`` of events whose request carries no ``X-Lightkeeper-App`` header."""
@@ -60,6 +61,13 @@ class AgentSettings(LightkeeperSettings):
     ``Authorization: Bearer <token>``."""
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     """Largest request body the agent accepts (proxy, ingest, OTLP); larger gets 413."""
+    max_header_bytes: int = Field(default=1024 * 1024, ge=8190)
+    """Longest request header (and request line) the agent's HTTP server accepts (aiohttp's
+    ``max_field_size`` / ``max_line_size``); a longer one is refused by the HTTP layer (400)."""
+    max_context_header_bytes: int = Field(default=512 * 1024, ge=1024)
+    """Longest ``X-Lightkeeper-Context`` header that is captured; a longer one is left out of the
+    event (counted, ``metadata.context_header_error``) and the call proceeds. Larger contexts:
+    ``POST /v1/context``."""
     max_body_bytes: int = Field(default=256 * 1024, ge=256)
     """Cap on each captured text field of an event (prompt, output); longer is cut, ``truncated=True``."""
     body_sample_rate: dict[str, float] = Field(default_factory=dict)
@@ -70,6 +78,11 @@ class AgentSettings(LightkeeperSettings):
     """PII types to redact (names from ``processors.pii.PII_TYPES``); None = every type the detector
     knows, including the heuristic PERSON/ADDRESS/DATE_OF_BIRTH (off by default: they cut
     ordinary words and hurt the quality scorers)."""
+
+    pii_hash_key: SecretStr | None = None
+    """Key of the hash that replaces a ``user_id`` holding PII (an email: ``<EMAIL:9f86d081884c7d65>``).
+    Without a key the hash is the same everywhere, and anyone can hash a guessed email and
+    compare; set one (the same on every agent) so that only holders of the key can."""
 
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     upstream_read_timeout_s: float = Field(default=600.0, gt=0)
@@ -121,6 +134,16 @@ class AgentSettings(LightkeeperSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("upstreams")
+    @classmethod
+    def _route_names(cls, value: dict[str, UpstreamRoute]) -> dict[str, UpstreamRoute]:
+        from lightkeeper.agent.proxy.paths import RESERVED_ROUTE_NAMES
+
+        clash = sorted(set(value) & RESERVED_ROUTE_NAMES)
+        if clash:
+            raise ValueError(f"upstream names {clash} are paths the agent serves itself; choose another name")
+        return value
 
     @property
     def resolved_spool_dir(self) -> Path:

@@ -32,6 +32,8 @@ import zlib
 from pathlib import Path
 from typing import Literal
 
+from lightkeeper.settings import make_private_dir
+
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">II")
@@ -55,7 +57,7 @@ class Spool:
         fsync_interval_ms: int = 200,
     ) -> None:
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)  # 0700: events hold prompts
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self.full_policy = full_policy

@@ -43,6 +43,7 @@ from lightkeeper.processors.sink import Sink
 from lightkeeper.schemas.codec import encode
 from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.schemas.records import ScoreRecord
+from lightkeeper.settings import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def create_worker(
         retry_max_s=settings.retry_max_s,
     )
     datadir = settings.data_dir / "worker" / settings.app_id
-    datadir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(datadir)
     max_poll = max(settings.batch_max, 500)
     app = LeanApp(
         settings.app_id,
