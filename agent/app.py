@@ -77,6 +77,7 @@ def build_app(
         if isinstance(sink, KafkaPublisher):
             detail["kafka"] = sink.kafka_healthy
             detail["spool_bytes"] = sink.spool.pending_bytes if sink.spool else None
+            detail["spool_writable"] = sink.spool_writable
         return web.json_response(detail, status=200 if ready else 503)
 
     async def metrics_view(request: web.Request) -> web.Response:

@@ -69,12 +69,15 @@ class KafkaPublisher:
         self._overflow: list[Record] = []
         self._failed: list[Record] = []
         self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
         self._producer: Any = None
         self._healthy = False
         self._partitions: list[int] = []
         self._partitions_at = 0.0
         self._unacked: dict[int, InFlight] = {}
         self._unacked_records = 0
+        self._unacked_copied = 0
+        """Of those, records already copied to the spool (not lost by a SIGKILL)."""
         self._delivered_copies: list[Record] = []
         """Copied records Kafka acknowledged, to be noted in the spool (replay skips them)."""
         self._disconnected = False
@@ -150,23 +153,27 @@ class KafkaPublisher:
                 "spool holds %d events from an earlier run; replaying when Kafka answers",
                 self._spool.pending_records,
             )
-        self._tasks = [asyncio.create_task(self._send_loop(), name="lk-publisher-send")]
+        self._tasks = [
+            asyncio.create_task(self._send_loop(), name="lk-publisher-send"),
+            asyncio.create_task(self._watch_unacked(), name="lk-publisher-watch"),
+        ]
         if s.publish_enabled:
             self._tasks.append(asyncio.create_task(self._connect_and_replay(), name="lk-publisher-replay"))
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Send what is buffered (or spool it), wait for acks, close the spool and producer."""
         self._closing = True
+        self._closed.set()
         self._wake.set()
         deadline = time.monotonic() + timeout_s
-        if self._tasks:
+        if self._tasks:  # the sender flushes; the watcher finishes a copy it is writing
             try:
-                await asyncio.wait_for(self._tasks[0], timeout_s)
+                await asyncio.wait_for(asyncio.gather(*self._tasks[:2]), timeout_s)
             except TimeoutError:
                 log.warning("publisher sender did not finish in %.1fs", timeout_s)
-        for task in self._tasks[1:]:
+        for task in self._tasks[2:]:
             task.cancel()
-        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        await asyncio.gather(*self._tasks[2:], return_exceptions=True)
         while self._unacked and time.monotonic() < deadline:  # noqa: ASYNC110 - acks arrive via callbacks
             await asyncio.sleep(0.02)
         if self._producer is not None:
@@ -176,6 +183,7 @@ class KafkaPublisher:
                 log.warning("kafka producer did not stop cleanly", exc_info=True)
         unacked = [r for b in self._unacked.values() for r in b.records[b.copied :]]
         self._unacked.clear()  # late acks of these are ignored; they go to the spool instead
+        self._unacked_records = self._unacked_copied = 0
         self._set_unacked_gauge()
         await self._spool_records(self._failed + unacked + list(self._buf) + self._overflow)
         self._failed, self._overflow = [], []
@@ -253,9 +261,6 @@ class KafkaPublisher:
                     await self._send(batch, replay=False)
                 else:
                     await self._spool_records(batch)
-            await self._copy_overdue()
-            if self._delivered_copies:
-                await self._note_delivered_copies()
             self._loss_log.flush()
             if self._spool is not None and self.settings.spool_fsync == "interval":
                 now = time.monotonic()
@@ -284,14 +289,24 @@ class KafkaPublisher:
         return min(s.spool_fsync_interval_ms, s.spool_unacked_after_ms / 4, 100) / 1000
 
     def _set_unacked_gauge(self) -> None:
-        self._unacked_records = sum(len(b.records) for b in self._unacked.values())
-        self.metrics.unacked_events.set(self._unacked_records)
+        """``lightkeeper_agent_unacked_events``: handed to Kafka, unacknowledged, only in memory."""
+        self.metrics.unacked_events.set(self._unacked_records - self._unacked_copied)
 
     def _on_disconnect(self) -> None:
         """A broker connection broke: copy what awaits an acknowledgement now."""
         if self._unacked:
             self._disconnected = True
             self._wake.set()
+
+    async def _watch_unacked(self) -> None:
+        """Every tick: copy overdue unacknowledged batches to the spool, note copies Kafka
+        acknowledged after all. Its own task: the sender can wait on the producer meanwhile."""
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), self._tick_s())
+            await self._copy_overdue()
+            if self._delivered_copies:
+                await self._note_delivered_copies()
 
     async def _copy_overdue(self) -> None:
         """First sign of trouble (a batch unacknowledged for ``spool_unacked_after_ms``, or a broken
@@ -324,6 +339,9 @@ class KafkaPublisher:
             finally:
                 self._copying -= 1
             batch.copied, batch.copying = batch.copied + stored, 0
+            if not batch.outcome:  # still awaiting Kafka (else _on_ack settled the counters)
+                self._unacked_copied += stored
+                self._set_unacked_gauge()
             # Kafka may have answered while the copy was written (see _on_ack)
             if batch.outcome == "failed":
                 self._failed.extend(rest[stored:])
@@ -384,9 +402,14 @@ class KafkaPublisher:
                 paused = time.perf_counter()
         # Handed over without a pause (wait_for's task would let the sender run in between), so
         # that one Kafka request takes the batches of every partition.
+        # A producer that cannot deliver stops taking batches (one pending batch per partition):
+        # live records waiting for it longer than the copy deadline go to the spool instead.
+        wait_s = self.settings.publish_timeout_s
+        if not replay:
+            wait_s = min(wait_s, self.settings.spool_unacked_after_ms / 1000)
         for i, (partition, builder, chunk) in enumerate(batches):
             try:
-                async with asyncio.timeout(self.settings.publish_timeout_s):
+                async with asyncio.timeout(wait_s):
                     fut = await producer.send_batch(builder, self.topic, partition=partition)
             except Exception as exc:
                 self._note_fatal(exc)
@@ -399,7 +422,7 @@ class KafkaPublisher:
                 self._next_id += 1
                 self._unacked[self._next_id] = InFlight(chunk, time.monotonic())
                 self._unacked_records += len(chunk)
-                self.metrics.unacked_events.set(self._unacked_records)
+                self._set_unacked_gauge()
                 fut.add_done_callback(lambda f, n=self._next_id: self._on_ack(f, n))
             futures.append(fut)
         return futures
@@ -409,7 +432,8 @@ class KafkaPublisher:
         if entry is None:  # already spooled at shutdown
             return
         self._unacked_records -= len(entry.records)
-        self.metrics.unacked_events.set(self._unacked_records)
+        self._unacked_copied -= entry.copied
+        self._set_unacked_gauge()
         chunk = entry.records
         exc = None if fut.cancelled() else fut.exception()
         if fut.cancelled() or exc is not None:

@@ -108,6 +108,7 @@ async def test_unacknowledged_events_reach_the_spool_within_a_second(tmp_path: P
     assert pub.spool.pending_records == 50, "unacknowledged events still only in memory"
     assert time.monotonic() - t0 < 1.2
     assert not pub.kafka_healthy and pub.ready()
+    assert _gauge(pub, "lightkeeper_agent_unacked_events") == 0  # in the spool: no longer at risk
     for fut in producer.futures:  # Kafka acknowledges the original batches after all
         fut.set_result(None)
     await asyncio.sleep(0.3)
