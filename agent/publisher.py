@@ -44,11 +44,10 @@ from lightkeeper.agent.kafka_support import (
     needs_new_producer,
     partition_for,
     producer_kwargs,
-    stop_quietly,
-    watch_disconnects,
 )
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.publish_state import InFlight, LossLog
+from lightkeeper.agent.publisher_replay import ReplayMixin
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.agent.sinks import EventSink, MemorySink
 from lightkeeper.agent.spool import Record, Spool
@@ -56,7 +55,7 @@ from lightkeeper.agent.spool import Record, Spool
 log = logging.getLogger(__name__)
 
 
-class KafkaPublisher:
+class KafkaPublisher(ReplayMixin):
     """Buffer -> Kafka with spool fallback and replay (see the module docstring)."""
 
     def __init__(self, settings: AgentSettings, metrics: AgentMetrics | None = None) -> None:
@@ -480,114 +479,6 @@ class KafkaPublisher:
             log.info("kafka reachable: publishing directly")
         self._healthy = True
         self.metrics.kafka_up.set(1)
-
-    async def _connect_and_replay(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        interval = self.settings.replay_interval_s
-        while self._producer is None:
-            producer = AIOKafkaProducer(**producer_kwargs(self.settings))
-            watch_disconnects(producer, self._on_disconnect)
-            try:
-                await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
-                await self._ensure_topic()
-                self._producer = producer
-                self._partitions = []
-                await self._partitions_for()
-                self._mark_healthy()
-            except Exception as exc:
-                if self._producer is None:
-                    log.warning(
-                        "kafka not reachable at %s (%s); spooling, retrying every %.0fs",
-                        self.settings.kafka.bootstrap_servers,
-                        exc,
-                        interval,
-                    )
-                    await stop_quietly(producer)
-                await asyncio.sleep(interval)
-        while True:
-            if self._producer_broken and not self._unacked:
-                await self._replace_producer()
-            if self._spool is not None and self._spool.write_error is not None:
-                await asyncio.to_thread(self._spool.probe)  # readiness returns once the disk has room
-                self.metrics.spool_writable.set(0 if self._spool.write_error is not None else 1)
-            if not self._healthy and not await self._probe():
-                await asyncio.sleep(interval)
-                continue
-            if self._copying or any(b.copied for b in self._unacked.values()):
-                await asyncio.sleep(0.05)  # its acknowledgement decides whether replay skips the copy
-                continue
-            await self._note_delivered_copies()
-            if self._spool is not None and self._spool.pending_records:
-                try:
-                    await self._replay_once()
-                    continue
-                except Exception as exc:
-                    self._note_fatal(exc)
-                    self._set_unhealthy(exc)
-            await asyncio.sleep(interval if not self._healthy else min(interval, 0.2))
-
-    async def _replace_producer(self) -> None:
-        """Swap in a new producer (new producer id, fresh sequence numbers); events stay in the
-        spool meanwhile and are replayed through the new one."""
-        from aiokafka import AIOKafkaProducer
-
-        producer = AIOKafkaProducer(**producer_kwargs(self.settings))
-        watch_disconnects(producer, self._on_disconnect)
-        try:
-            await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
-        except Exception as exc:
-            log.warning("could not start a new kafka producer (%s); retrying", exc)
-            await stop_quietly(producer)
-            return
-        old, self._producer = self._producer, producer
-        self._producer_broken = False
-        self._partitions = []
-        self.producer_resets += 1
-        log.warning("kafka refused the producer's sequence after an outage: replaced the producer")
-        if old is not None:
-            await stop_quietly(old)
-
-    async def _probe(self) -> bool:
-        """True when a broker answers a metadata request (Kafka is back)."""
-        try:
-            ok = await asyncio.wait_for(
-                self._producer.client.force_metadata_update(), self.settings.publish_timeout_s
-            )
-        except Exception:
-            return False
-        if ok and not self._unacked:
-            self._mark_healthy()
-        return bool(ok)
-
-    async def _ensure_topic(self) -> None:
-        """Create the events topic if missing (idempotent); without admin rights just log."""
-        if not self.settings.ensure_topics:
-            return
-        from lightkeeper.kafka.topics import ensure_topics_async
-
-        try:
-            await ensure_topics_async(
-                self.settings.kafka, ("events",), timeout_s=self.settings.publish_timeout_s
-            )
-        except Exception as exc:
-            log.warning("could not ensure topic %s exists (%s); assuming it does", self.topic, exc)
-
-    async def _replay_once(self) -> None:
-        assert self._spool is not None
-        records, position = await asyncio.to_thread(self._spool.read, self.settings.publish_batch_size)
-        if not records:
-            await asyncio.to_thread(self._spool.commit, position)
-            return
-        futures = await self._send(records, replay=True)
-        # no timeout: a batch handed to the producer is delivered when Kafka answers (or fails);
-        # re-sending it after a timeout would duplicate it.
-        await asyncio.gather(*futures)
-        await asyncio.to_thread(self._spool.commit, position)
-        self._mark_healthy()
-        self.counts["replayed"] += len(records)
-        self.metrics.events.labels("replayed").inc(len(records))
-        self.metrics.spool_bytes.set(self._spool.pending_bytes)
 
 
 def raise_if(condition: bool, exc: BaseException) -> None:
