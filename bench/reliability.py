@@ -37,7 +37,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the chaos harness: tests/_support
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _support import chaos_scenarios as sc  # noqa: E402
