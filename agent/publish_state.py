@@ -39,13 +39,15 @@ class LossLog:
 
     logger: logging.Logger
     interval_s: float = 10.0
+    policy: str = "drop_newest"
+    """The spool's full policy, named in drop lines."""
     _pending: dict[str, int] = field(default_factory=dict)
     _last: dict[str, float] = field(default_factory=dict)
     _errors: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def dropped(self, n: int, reason: str, policy: str) -> None:
         self._pending[reason] = self._pending.get(reason, 0) + n
-        self._policy = policy
+        self.policy = policy
         self.flush(reason)
 
     def write_failed(self, where: str, exc: BaseException) -> None:
@@ -73,5 +75,5 @@ class LossLog:
                         "dropped %d event(s): %s (policy %s; see lightkeeper_agent_events_dropped_total)",
                         n,
                         key,
-                        getattr(self, "_policy", "?"),
+                        self.policy,
                     )

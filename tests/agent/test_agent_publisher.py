@@ -192,3 +192,19 @@ async def test_spool_disk_full_means_not_ready_and_drops_counted_and_logged_once
     lines = [re.search(r"dropped (\d+) event", r.getMessage()) for r in warnings]
     logged = sum(int(m.group(1)) for m in lines if m)
     assert logged == counts["dropped"]
+
+
+async def test_a_broken_broker_connection_is_reported_and_an_idle_close_is_not() -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.conn import CloseReason
+
+    from lightkeeper.agent.kafka_support import watch_disconnects
+
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")
+    seen: list[str] = []
+    watch_disconnects(producer, lambda: seen.append("lost"))
+    producer.client._on_connection_closed(None, CloseReason.IDLE_DROP)
+    assert seen == []
+    producer.client._on_connection_closed(None, CloseReason.CONNECTION_BROKEN)
+    assert seen == ["lost"]
+    await producer.client.close()
