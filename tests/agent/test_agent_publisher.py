@@ -182,7 +182,11 @@ async def test_spool_disk_full_means_not_ready_and_drops_counted_and_logged_once
     assert not pub.ready(), "ready while every event is dropped"
     counts = pub.counts
     assert counts["spooled"] + counts["dropped"] == sent
-    assert counts["spooled"] == pub.spool.pending_records > 0  # the first batch kept what fitted
+    assert counts["spooled"] == pub.spool.pending_records > 0
+    # the batch that met the full disk kept every whole record that fitted: the longest prefix
+    sizes = [8 + 2 + len(f"k{i}") + len(f"value-{i}") * 3 for i in range(sent)]
+    fitting = next(i for i in range(sent + 1) if i == sent or sum(sizes[: i + 1]) > 3000)
+    assert counts["spooled"] == fitting and fitting % 20, (counts, fitting)
     dropped_metric = _gauge(pub, "lightkeeper_agent_events_dropped_total", reason="spool_error")
     assert dropped_metric == counts["dropped"]
     await pub.stop(timeout_s=0.1)
