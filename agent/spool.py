@@ -94,6 +94,8 @@ class Spool:
         self.write_error: OSError | None = None
         """The last write failure; None once a write (or :meth:`probe`) succeeded again."""
         self._open = opener or open_append
+        self._needs_rotate = False
+        self._cursor_unsaved = False
         self._lock = threading.Lock()
         self._last_sync = time.monotonic()
         self._dirty = False
@@ -162,9 +164,19 @@ class Spool:
         return n
 
     def _save_cursor(self) -> None:
+        """Persist the cursor. On a full disk it stays in memory (consumed segments are still
+        deleted, which frees space) and is saved by a later commit; a crash meanwhile replays
+        from the last saved cursor (at-least-once, never a loss)."""
         tmp = self.dir / "cursor.tmp"
-        tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}\n")
-        os.replace(tmp, self.dir / "cursor")
+        try:
+            tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}\n")
+            os.replace(tmp, self.dir / "cursor")
+        except OSError as exc:
+            if not self._cursor_unsaved:
+                log.warning("spool: could not save the replay cursor (%s); keeping it in memory", exc)
+            self._cursor_unsaved = True
+            return
+        self._cursor_unsaved = False
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -204,20 +216,27 @@ class Spool:
                 ends.append(len(buf))
             if not buf:
                 return 0
+            if self._needs_rotate:  # a torn record could not be cut off: never append after it
+                try:
+                    self._rotate()
+                except OSError as exc:
+                    self._failed(exc)
+                    return 0
+                self._needs_rotate = False
             kept = self._write(bytes(buf), ends)
             stored = bisect_right(ends, kept)
             self._sizes[self._active_seq] += kept
             self._counts[self._active_seq] += stored
             if kept:
                 self._dirty = True
-            if stored == len(ends):
                 try:
-                    self._maybe_sync()
-                    if self._sizes[self._active_seq] >= self.segment_bytes:
+                    self._maybe_sync()  # also what was kept of a batch that met a full disk
+                    if self._sizes[self._active_seq] >= self.segment_bytes and not self._needs_rotate:
                         self._rotate()
                 except OSError as exc:
                     self._failed(exc)
                     return stored
+            if stored == len(ends):
                 self.write_error = None
         return stored
 
@@ -240,20 +259,13 @@ class Spool:
             base = self._sizes[self._active_seq]
             try:
                 os.ftruncate(self._active.fileno(), base + kept)
-            except OSError:  # the torn tail stays; later records go to a new segment
+            except OSError:  # reads stop before the torn bytes; the next append starts a new segment
                 log.warning("spool: could not cut a partly written record; starting a new segment")
-                self._sizes[self._active_seq] = base + done - kept  # reads stop at the torn record
-                self._rotate_quietly()
+                self._needs_rotate = True
         return kept
 
     def _failed(self, exc: OSError) -> None:
         self.write_error = exc
-
-    def _rotate_quietly(self) -> None:
-        try:
-            self._rotate()
-        except OSError as exc:
-            self._failed(exc)
 
     def _maybe_sync(self, force: bool = False) -> None:
         if not self._dirty or (self.fsync == "never" and not force):

@@ -160,3 +160,39 @@ def test_records_marked_delivered_are_skipped_on_replay(tmp_path: Path):
     assert again.skipped == 4 and again.delivered_pending == 0
     assert not (tmp_path / "delivered").exists()  # cleared once the spool is empty
     again.close()
+
+
+def test_torn_record_that_cannot_be_cut_is_never_appended_after(tmp_path: Path, monkeypatch):
+    disk = _DiskBudget(free=1000)
+    spool = Spool(tmp_path, max_bytes=1 << 20, opener=disk.open)
+
+    def refuse(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr("lightkeeper.agent.spool.os.ftruncate", refuse)
+    records = _recs(0, 100)
+    stored = spool.append(records)
+    assert 0 < stored < 100
+    monkeypatch.undo()
+    disk.free = 1 << 20
+    assert spool.append(_recs(500, 4)) == 4  # into a new segment, not after the torn bytes
+    assert _drain(spool) == records[:stored] + _recs(500, 4)
+    spool.close()
+
+
+def test_replay_frees_a_full_disk_even_when_the_cursor_cannot_be_saved(tmp_path: Path, monkeypatch):
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=300)
+    spool.append(_recs(0, 30))
+    segments = len(list(tmp_path.glob("*.seg")))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert _drain(spool) == _recs(0, 30)  # commits do not fail
+    assert len(list(tmp_path.glob("*.seg"))) < segments  # consumed segments deleted: space freed
+    monkeypatch.undo()
+    spool.close()
+    again = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=300)
+    assert again.pending_records == 0  # the stale saved cursor points at deleted segments
+    again.close()
