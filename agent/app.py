@@ -84,6 +84,7 @@ def build_app(
             detail["spool_bytes"] = sink.spool.pending_bytes if sink.spool else None
             if sink.spool_error:
                 detail["spool_error"] = sink.spool_error
+            detail["spool_writable"] = sink.spool_writable
         return web.json_response(detail, status=200 if ready else 503)
 
     async def metrics_view(request: web.Request) -> web.Response:

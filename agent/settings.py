@@ -95,7 +95,10 @@ class AgentSettings(LightkeeperSettings):
     """Events held in memory awaiting Kafka; beyond it they go to the spool."""
     publish_batch_size: int = Field(default=1000, ge=1)
     publish_timeout_s: float = Field(default=10.0, gt=0)
-    """A batch not acknowledged by Kafka within this goes to the spool."""
+    """Kafka request timeout (connect, metadata, a produce request)."""
+    spool_unacked_after_ms: int = Field(default=750, ge=10)
+    """A batch Kafka has not acknowledged within this is copied to the spool (Kafka is marked down):
+    what a SIGKILL can lose stays under a second. A copy Kafka acknowledges later is not replayed."""
     linger_ms: int = Field(default=100, ge=0)
     """How long the first event of a batch waits for others before the batch goes to Kafka (or
     the spool). Each Kafka request costs CPU in the agent and the broker, CPU that the proxied
