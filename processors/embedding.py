@@ -165,7 +165,7 @@ class Embedder:
                 np.zeros((0, self.dim), dtype=np.float32), np.zeros(0, np.int32), np.zeros(0, np.bool_)
             )
         with self._lock:
-            return self._encoder.encode(list(texts))  # type: ignore[no-any-return]
+            return self._encoder.encode(list(texts))
 
     def encode_uncached(self, texts: list[str]) -> NDArray[np.float32]:
         """Run the model on ``texts`` with no cache (what the throughput bench calls "raw")."""
