@@ -66,7 +66,7 @@ def flips(embedders: dict[str, Any], scorers: dict[str, Any], texts: list[str]) 
         s8 = np.array([r.score or 0.0 for r in res["onnx"]])
         n_flip = int((f32 != i8).sum())
         lines.append(
-            f"{name} v{scorer.version}: {n_flip} flips of {len(texts)} ({n_flip / len(texts):.2%}); "
+            f"{name} {scorer.version}: {n_flip} flips of {len(texts)} ({n_flip / len(texts):.2%}); "
             f"flagged {int(f32.sum())} float32 / {int(i8.sum())} int8; |score diff| mean "
             f"{np.abs(s32 - s8).mean():.4f} max {np.abs(s32 - s8).max():.4f}"
         )
