@@ -2,10 +2,12 @@
 
 A batch is stored (and its events queryable) only once every stage has processed all of it, so
 the batch size bounds the latency: 2,000 events through the scoring stage take seconds. The
-sizer keeps a moving average of the processing + insert time per event and takes about as many
-events as fit in ``target_s`` (at least ``floor``, at most ``batch_max``): large batches when the
-stages are cheap, small ones when scoring dominates, so an event waits at most about one batch
-in progress plus its own batch.
+sizer keeps moving averages of the processing time per event and of the insert time per batch
+(nearly fixed: one insert per table), and takes about as many events as fit in ``target_s`` with
+the insert (at least ``floor``, at most ``batch_max``): large batches when the stages are cheap,
+small ones when scoring dominates, so an event waits at most about one batch in progress plus
+its own batch. Counting the insert per batch, not per event, keeps a slow insert from shrinking
+batches to the floor (which would make the insert cost per event even larger).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ __all__ = ["BatchSizer"]
 
 
 class BatchSizer:
-    """Holds the moving average of seconds per event (None until the first batch)."""
+    """Holds the moving averages of processing seconds per event (None until the first batch) and
+    of insert seconds per batch."""
 
     def __init__(self, batch_max: int, target_s: float, *, floor: int = 16, smoothing: float = 0.3) -> None:
         if batch_max < 1 or target_s <= 0 or not 0 < smoothing <= 1:
@@ -24,17 +27,20 @@ class BatchSizer:
         self.floor = min(floor, batch_max)
         self.smoothing = smoothing
         self.per_event_s: float | None = None
+        self.per_batch_s = 0.0
 
     def next_size(self) -> int:
         """Events to take for the next batch."""
         if self.per_event_s is None or self.per_event_s <= 0:
             return self.floor
-        return max(self.floor, min(self.batch_max, int(self.target_s / self.per_event_s)))
+        budget = self.target_s - min(self.per_batch_s, self.target_s / 2)
+        return max(self.floor, min(self.batch_max, int(budget / self.per_event_s)))
 
-    def observe(self, events: int, seconds: float) -> None:
-        """A batch of ``events`` took ``seconds`` to process and store."""
-        if events <= 0 or seconds < 0:
+    def observe(self, events: int, seconds: float, store_seconds: float = 0.0) -> None:
+        """A batch of ``events`` took ``seconds`` to process and ``store_seconds`` to insert."""
+        if events <= 0 or seconds < 0 or store_seconds < 0:
             return
         sample = seconds / events
         prev = self.per_event_s
         self.per_event_s = sample if prev is None else prev + self.smoothing * (sample - prev)
+        self.per_batch_s += self.smoothing * (store_seconds - self.per_batch_s)

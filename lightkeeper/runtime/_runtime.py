@@ -200,11 +200,12 @@ class EmbeddedRuntime:
                 started = time.monotonic()
                 raws = [RawEvent(v, k, "embedded", 0, -1) for k, v in taken.records]
                 batch = await asyncio.to_thread(self.pipeline.process, raws)
+                processed = time.monotonic()
                 stored = await self.sink.store(batch, should_stop=lambda: self._stopping)
                 if not stored:
                     self.queue.requeue(taken)
                     return
-                sizer.observe(len(raws), time.monotonic() - started)
+                sizer.observe(len(raws), processed - started, time.monotonic() - processed)
                 self.queue.commit(taken)
                 await asyncio.to_thread(self._write_dead_letters, batch.dead)
                 self.stored += len(batch.events)

@@ -32,6 +32,18 @@ def test_sizer_follows_time_per_event() -> None:
         BatchSizer(0, 1.0)
 
 
+def test_slow_insert_counts_per_batch_not_per_event() -> None:
+    """0.6 s inserts against a 1 s target: batches keep about (1 - 0.5) / per-event events (the
+    insert is budgeted at most half the target) instead of collapsing to the floor."""
+    sizer = BatchSizer(2000, 1.0, floor=16, smoothing=1.0)
+    sizer.observe(100, 0.2, 0.6)  # 2 ms per event of processing
+    assert sizer.next_size() == 250
+    sizer.observe(250, 0.5, 0.6)
+    assert sizer.next_size() == 250
+    sizer.observe(100, 0.2, 0.1)
+    assert sizer.next_size() == 450
+
+
 class SlowStage:
     """3 ms per event, like scoring on a small CPU."""
 
