@@ -8,7 +8,7 @@ TORCH_WHEEL := $(firstword $(wildcard ../shared/wheels/torch-*+cpu-*.whl))
 # Models load from installed packages only (the model hub is never contacted).
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup system-deps demo test lint typecheck fmt schemas bench kafka-up kafka-down clean
+.PHONY: setup system-deps demo test lint typecheck fmt schemas bench kafka-up kafka-down clean export-encoder
 
 setup: $(VENV)/.installed
 
@@ -55,6 +55,11 @@ schemas: setup
 fmt: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The runtime's sentence encoder (ONNX, int8) from the bundled all-MiniLM-L6-v2 weights; needs the
+# training extra (torch). Writes processors/artifacts/minilm-l6-v2-int8/ with its card.json.
+export-encoder: setup
+	$(BIN)/python -m training.export_encoder
 
 kafka-up: setup
 	$(BIN)/lightkeeper dev kafka up

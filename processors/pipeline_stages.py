@@ -32,6 +32,14 @@ _SCORER_TARGETS: dict[str, tuple[tuple[Detector, str], ...]] = {
     "hallucination": ((Detector.HALLUCINATION, "grounded"),),
 }
 
+#: Scorers that judge the encoder's embedding of the whole text: when the encoder read only its
+#: first MAX_TOKENS word pieces, their score says so (``details["truncated"] = True``).
+_READS_EMBEDDING = frozenset({"toxicity", "injection"})
+
+
+def _text_of(ev: Any, which: str) -> str:
+    return str(ev.prompt_text() if which == "prompt" else ev.response_text() if which == "response" else "")
+
 
 class ScoresStage:
     """Runs the quality scorers on every event of the batch; adds ``scores`` rows and records.
@@ -48,18 +56,28 @@ class ScoresStage:
 
     def _embed_once(self, batch: Batch) -> tuple[list[Any], list[Any]]:
         """Each distinct prompt and response text of the batch embedded once (one model call);
-        the vectors go to the scorers (``ScoreInput.embedding``) and to drift (``batch.extras``)."""
+        the vectors go to the scorers (``ScoreInput.embedding``) and to drift (``batch.extras``).
+        Texts the encoder cut at its token limit are listed in ``batch.extras["truncated_texts"]``."""
         prompts = [ev.prompt_text() for ev in batch.events]
         responses = [ev.response_text() for ev in batch.events]
         if self.embedder is None:
             return [None] * len(prompts), [None] * len(responses)
         distinct = list(dict.fromkeys(t for t in prompts + responses if t))
-        vectors = self.embedder.embed(distinct) if distinct else []
-        by_text = dict(zip(distinct, vectors, strict=True))
+        by_text: dict[str, Any] = {}
+        truncated: set[str] = set()
+        if distinct:
+            detailed = getattr(self.embedder, "embed_detailed", None)
+            if detailed is not None:
+                res = detailed(distinct)
+                by_text = dict(zip(distinct, res.vectors, strict=True))
+                truncated = {t for t, cut in zip(distinct, res.truncated, strict=True) if cut}
+            else:
+                by_text = dict(zip(distinct, self.embedder.embed(distinct), strict=True))
         p_emb = [by_text.get(t) if t else None for t in prompts]
         r_emb = [by_text.get(t) if t else None for t in responses]
         batch.extras["prompt_embeddings"] = p_emb
         batch.extras["response_embeddings"] = r_emb
+        batch.extras["truncated_texts"] = truncated
         return p_emb, r_emb
 
     def process(self, batch: Batch) -> None:
@@ -74,6 +92,7 @@ class ScoresStage:
             log.exception("embedding %d events failed", len(batch.events))
             failures.append(f"embedding: {exc!r}")
             p_emb = r_emb = [None] * len(batch.events)
+        truncated: set[str] = batch.extras.get("truncated_texts") or set()
         for scorer_name, scorer in self.scorers.items():
             for detector, which in _SCORER_TARGETS.get(scorer_name, ()):
                 items: list[Any] = []
@@ -106,6 +125,8 @@ class ScoresStage:
                     continue
                 for i, result in zip(owners, results, strict=True):
                     ev = batch.events[i]
+                    if scorer_name in _READS_EMBEDDING and _text_of(ev, which) in truncated:
+                        result.details.setdefault("truncated", True)
                     records.append(
                         ScoreRecord(
                             event_id=ev.event_id,

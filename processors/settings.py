@@ -47,6 +47,10 @@ class WorkerSettings(LightkeeperSettings):
     """Largest batch taken from the stream (``stream.noack_take(batch_max, within)``)."""
     batch_within_s: float = Field(default=0.5, gt=0)
     """Longest wait to fill a batch; bounds the added latency."""
+    batch_target_s: float = Field(default=0.75, gt=0)
+    """Embedded runtime (``lightkeeper up``): processing + insert time aimed at per batch. The
+    batch size follows the measured time per event (between 16 and ``batch_max``), so with
+    scoring on an event is queryable about ``batch_within_s`` + 2 x this after it arrived."""
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """Prometheus ``/metrics`` port (0 disables)."""
     metrics_host: str = "0.0.0.0"

@@ -1,4 +1,5 @@
-# Worker image: stream processors, scorers (CPU torch), embedded/remote ClickHouse, alerting.
+# Worker image: stream processors, scorers (ONNX Runtime int8 encoder, no torch), embedded/remote
+# ClickHouse, alerting.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -10,12 +11,9 @@ COPY alerts ./alerts
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN useradd --uid 10001 --create-home lightkeeper
 COPY --from=build /wheels /wheels
-# CPU build of torch first, or pip takes the multi-GB CUDA build.
-RUN pip install --no-cache-dir --index-url "$TORCH_INDEX_URL" torch \
- && pip install --no-cache-dir "$(ls /wheels/lightkeeper-*.whl)[worker,alerts]" \
+RUN pip install --no-cache-dir "$(ls /wheels/lightkeeper-*.whl)[worker,alerts]" \
  && rm -rf /wheels
 USER 10001
 ENV HF_HUB_OFFLINE=1 \

@@ -1,8 +1,9 @@
 """The embedded runtime: agent + processors + embedded store in one asyncio process.
 
 The agent (``lightkeeper.agent.app``) publishes into an :class:`EventQueue` instead of Kafka; a processor
-task takes batches from it with the same batching as the worker (``batch_max`` within
-``batch_within_s``), runs the same :class:`Pipeline` and :class:`Sink` into the same tables,
+task takes batches from it (at most ``batch_max`` within ``batch_within_s``, fewer when the stages
+are slow: :class:`~lightkeeper.runtime._batch_size.BatchSizer` keeps a batch near ``batch_target_s``
+of processing), runs the same :class:`Pipeline` and :class:`Sink` into the same tables,
 and acknowledges (releases spooled records) only after the insert. Dead letters go to
 ``<data_dir>/dead-letters.jsonl`` (there is no Kafka topic here).
 """
@@ -13,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
 from lightkeeper.processors.settings import WorkerSettings
 from lightkeeper.processors.sink import Sink
+from lightkeeper.runtime._batch_size import BatchSizer
 from lightkeeper.runtime._queue import EventQueue
 from lightkeeper.settings import make_private_dir
 
@@ -187,19 +190,23 @@ class EmbeddedRuntime:
     async def _consume(self) -> None:
         w = self.worker_settings
         assert self.pipeline is not None and self.sink is not None
+        sizer = BatchSizer(w.batch_max, w.batch_target_s)
         while not self._stopping:
-            taken = await self.queue.take(w.batch_max, w.batch_within_s)
+            taken = await self.queue.take(sizer.next_size(), w.batch_within_s)
             if not taken.records:
                 self._idle.set()
                 continue
             self._in_flight = len(taken.records)
             try:
+                started = time.monotonic()
                 raws = [RawEvent(v, k, "embedded", 0, -1) for k, v in taken.records]
                 batch = await asyncio.to_thread(self.pipeline.process, raws)
+                processed = time.monotonic()
                 stored = await self.sink.store(batch, should_stop=lambda: self._stopping)
                 if not stored:
                     self.queue.requeue(taken)
                     return
+                sizer.observe(len(raws), processed - started, time.monotonic() - processed)
                 self.queue.commit(taken)
                 await asyncio.to_thread(self._write_dead_letters, batch.dead)
                 self.stored += len(batch.events)
