@@ -74,16 +74,19 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 def run_sql(args: argparse.Namespace) -> int:
     from lightkeeper.errors import StoreUnavailable
     from lightkeeper.store import connect
-    from lightkeeper.store.client import connect_readonly
+    from lightkeeper.store.client import QueryLimits, connect_readonly
 
     settings = _settings(args)
     params = _parse_params(args.param)
+    if args.max_execution_time < 1:
+        raise ConfigError("--max-execution-time must be at least 1 second")
+    limits = QueryLimits(max_execution_s=args.max_execution_time, max_threads=None)
     try:
         with _engine_stderr_quiet(settings.store_url):
             if args.write:
                 client = connect(settings.store_url, settings.store.database)
             else:
-                client = connect_readonly(settings.store_url, settings.store.database)
+                client = connect_readonly(settings.store_url, settings.store.database, limits)
     except StoreUnavailable:
         # chdb: the embedded store is locked; a running `lightkeeper up` answers read queries.
         from lightkeeper.runtime.query_endpoint import find_runtime
@@ -230,6 +233,14 @@ def register(subparsers: Any) -> None:
     sql.add_argument("--output", "-o", help="write to this file instead of stdout (required for parquet)")
     sql.add_argument("--max-width", type=int, default=60, help="table format: cut cells longer than this")
     sql.add_argument("--write", action="store_true", help="allow statements that change data or schema")
+    sql.add_argument(
+        "--max-execution-time",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="read queries stop after this long (the engine enforces it; a query cannot raise it). "
+        "Through a running `lightkeeper up`, its own limits apply",
+    )
     sql.add_argument(
         "--data-dir",
         help="data directory (default .lightkeeper); while `lightkeeper up` holds the embedded "

@@ -14,21 +14,26 @@ The token is random per start; it is written with the port into ``<data_dir>/run
 
 Answers: ``200`` with the formatted result (the same formatters as a local ``lightkeeper sql``;
 headers ``X-Lightkeeper-Rows`` and ``X-Lightkeeper-Truncated``), ``400`` bad request or failed
-query, ``401`` missing/wrong token, ``403`` not a single read statement, ``503`` store
-unavailable; error bodies are ``{"error": ..., "kind": ...}``.
+query (including the engine's refusals and its time limit), ``401`` missing/wrong token, ``403``
+not a single read statement inside the store, ``429`` every query slot busy, ``503`` store
+unavailable or stopping; error bodies are ``{"error": ..., "kind": ...}``.
 
-Read-only twice over: :func:`check_read_only` refuses anything but one SELECT/WITH/SHOW/
-DESCRIBE/EXPLAIN/EXISTS statement (and file/network table functions), and queries run on a
-separate ``readonly=2`` session (:func:`lightkeeper.store.client.connect_readonly`), never on
-the runtime's shared client. User values travel as server-side ``{name:Type}`` parameters.
-Results are cut at ``max_rows`` rows; queries run in a worker thread, one at a time.
+Queries run on separate sessions (:func:`lightkeeper.store.client.connect_readonly`), never on
+the runtime's shared client: ``readonly=1`` after fixed :class:`QueryLimits` (time, result rows
+and bytes, memory, threads), so the engine refuses writes, ``SETTINGS`` clauses and table
+functions reaching outside the store. Before that, :func:`check_read_only` (lexical) and
+:func:`check_syntax_tree` (on the engine's ``EXPLAIN AST``) refuse anything but one read
+statement and every function that reaches files, the network, programs or dictionaries.
+User values travel as server-side ``{name:Type}`` parameters. Answers are formatted block by
+block within ``max_rows`` rows and ``max_result_bytes`` bytes. Up to ``max_concurrent`` queries
+run at once, each on its own session in a worker thread, so a slow one holds up neither other
+queries nor ingestion; ``stop()`` cancels running queries (``KILL QUERY``) instead of waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import io
 import logging
 import os
 import secrets
@@ -43,8 +48,9 @@ import orjson
 from aiohttp import web
 
 from lightkeeper.errors import ConfigError, StoreError, StoreUnavailable
-from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only
-from lightkeeper.store.client import chdb_path, check_identifier
+from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, check_syntax_tree
+from lightkeeper.runtime._sql_results import Answer, stream_answer
+from lightkeeper.store.client import QueryLimits, chdb_path, check_identifier
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +83,11 @@ class RuntimeInfo:
         return f"http://{self.host}:{self.port}/v1/sql"
 
 
-@dataclass
-class _Answer:
-    body: bytes
-    rows: int
-    truncated: bool
-
-
 class QueryEndpoint:
     """Serves ``POST /v1/sql`` for the embedded store at ``store_url``.
 
     ``start()`` binds ``host:port`` (0: a free port), writes ``<data_dir>/runtime.json``;
-    ``stop()`` closes the server, the read-only sessions and removes the file."""
+    ``stop()`` cancels running queries, closes the server and the sessions, removes the file."""
 
     def __init__(
         self,
@@ -100,6 +99,11 @@ class QueryEndpoint:
         port: int = 0,
         max_rows: int = 100_000,
         max_execution_s: int = 60,
+        max_result_bytes: int = 64 * 1024 * 1024,
+        max_memory_bytes: int = 2 * 1024**3,
+        max_threads: int = 2,
+        max_concurrent: int = 4,
+        queue_wait_s: float = 10.0,
     ) -> None:
         self.store_url = store_url
         self.database = check_identifier(database)
@@ -107,13 +111,26 @@ class QueryEndpoint:
         self.host = host
         self.requested_port = port
         self.max_rows = max_rows
-        self.max_execution_s = max_execution_s
+        self.max_result_bytes = max_result_bytes
+        self.limits = QueryLimits(
+            max_execution_s=max_execution_s,
+            max_result_rows=max_rows + 1,
+            max_result_bytes=max_result_bytes,
+            max_memory_bytes=max_memory_bytes,
+            max_threads=max_threads,
+        )
+        self.queue_wait_s = queue_wait_s
         self.token = secrets.token_urlsafe(32)
         self.port: int | None = None
         self.queries = 0
         self.refused = 0
-        self._clients: dict[str, Any] = {}
-        self._lock = asyncio.Lock()
+        # Every query this endpoint runs starts with this comment: stop() kills them by it.
+        self._marker = f"/* lightkeeper-sql {secrets.token_hex(8)} */\n"
+        self._idle: dict[str, list[Any]] = {}
+        self._pool_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._running = 0
+        self._stopping = False
         self._runner: web.AppRunner | None = None
 
     @property
@@ -124,7 +141,7 @@ class QueryEndpoint:
         """Bind and publish the runtime file; returns the port."""
         app = web.Application(client_max_size=_MAX_REQUEST_BYTES)
         app.router.add_post("/v1/sql", self._handle)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port)
         try:
@@ -157,20 +174,35 @@ class QueryEndpoint:
         return self.port
 
     async def stop(self) -> None:
-        """Stop serving; remove the runtime file if it is still ours; close sessions."""
+        """Cancel running queries, stop serving, remove the runtime file if it is still ours,
+        close the sessions."""
+        self._stopping = True
+        if self._running:
+            await asyncio.to_thread(self._kill_running)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         current = read_runtime_file(self.runtime_file)
         if current is not None and current.token == self.token:
             self.runtime_file.unlink(missing_ok=True)
-        async with self._lock:
-            clients, self._clients = self._clients, {}
-        for client in clients.values():
-            try:
-                client.close()
-            except Exception:  # pragma: no cover - best effort
-                log.debug("closing a read-only session failed", exc_info=True)
+        async with self._pool_lock:
+            idle, self._idle = self._idle, {}
+        for clients in idle.values():
+            for client in clients:
+                _close(client)
+
+    def _kill_running(self) -> None:
+        """``KILL QUERY`` every query of this endpoint still running (found by its marker)."""
+        from lightkeeper.store import connect
+
+        try:
+            control = connect(self.store_url, self.database)  # the runtime's shared client
+            control.command(
+                "KILL QUERY WHERE startsWith(query, {marker:String}) ASYNC",
+                parameters={"marker": self._marker},
+            )
+        except Exception:
+            log.warning("could not cancel running SQL endpoint queries", exc_info=True)
 
     # request handling ---------------------------------------------------------------------
     def authorized(self, header: str | None) -> bool:
@@ -191,13 +223,29 @@ class QueryEndpoint:
             return _error(403, "refused", str(exc))
         except (orjson.JSONDecodeError, ConfigError, ValueError, TypeError) as exc:
             return _error(400, "bad_request", str(exc))
+        if self._stopping:
+            return _error(503, "store_unavailable", "the runtime is stopping")
         try:
-            async with self._lock:  # one query at a time: the engine is shared with the runtime
-                answer = await asyncio.to_thread(self._run, database, query, params, fmt, max_width)
+            await asyncio.wait_for(self._slots.acquire(), self.queue_wait_s)
+        except TimeoutError:
+            return _error(429, "busy", f"every query slot is busy for {self.queue_wait_s:g}s; retry later")
+        self._running += 1
+        try:
+            client = await self._session(database)
+            try:
+                answer = await asyncio.to_thread(self._run, client, query, params, fmt, max_width)
+            finally:
+                await self._give_back(database, client)
+        except QueryRefused as exc:
+            self.refused += 1
+            return _error(403, "refused", str(exc))
         except StoreUnavailable as exc:
             return _error(503, "store_unavailable", str(exc))
         except StoreError as exc:
             return _error(400, "query_failed", str(exc))
+        finally:
+            self._running -= 1
+            self._slots.release()
         self.queries += 1
         return web.Response(
             body=answer.body,
@@ -208,51 +256,48 @@ class QueryEndpoint:
             },
         )
 
-    def _client(self, database: str) -> Any:
-        client = self._clients.get(database)
-        if client is None:
-            from lightkeeper.store.client import connect_readonly
+    async def _session(self, database: str) -> Any:
+        """An idle read-only session for ``database``, or a new one (one per running query)."""
+        async with self._pool_lock:
+            idle = self._idle.get(database)
+            if idle:
+                return idle.pop()
+        from lightkeeper.store.client import connect_readonly
 
-            client = connect_readonly(self.store_url, database)
-            # Sticks to this read-only session only (never the runtime's shared client).
-            client.query(
-                "SELECT 1",
-                settings={
-                    "max_result_rows": self.max_rows + 1,
-                    "result_overflow_mode": "break",
-                    "max_execution_time": self.max_execution_s,
-                },
-            )
-            self._clients[database] = client
-        return client
+        return await asyncio.to_thread(connect_readonly, self.store_url, database, self.limits)
 
-    def _run(self, database: str, query: str, params: dict[str, Any], fmt: str, max_width: int) -> _Answer:
-        from lightkeeper.store.query import QueryResult, format_csv, format_json, format_table, run_query
+    async def _give_back(self, database: str, client: Any) -> None:
+        async with self._pool_lock:
+            if not self._stopping:
+                self._idle.setdefault(database, []).append(client)
+                return
+        _close(client)
 
-        client = self._client(database)
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+    def _run(self, client: Any, query: str, params: dict[str, Any], fmt: str, max_width: int) -> Answer:
+        marked = self._marker + query
+        try:
+            tree = client.query(f"{self._marker}EXPLAIN AST {query}", parameters=params or None)
+        except Exception as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+        lines = [str(row[0]) for row in tree.result_rows]
+        check_syntax_tree(lines)
+        return stream_answer(
+            client,
+            marked,
+            params,
+            fmt,
+            max_rows=self.max_rows,
+            max_bytes=self.max_result_bytes,
+            max_width=max_width,
+            stream=lines[0].startswith(("SelectWithUnionQuery", "SelectIntersectExceptQuery")),
+        )
 
-            try:
-                table = client.query_arrow(query, parameters=params or None)
-            except Exception as exc:
-                raise StoreError(f"query failed: {exc}") from exc
-            truncated = table.num_rows > self.max_rows
-            table = table.slice(0, self.max_rows)
-            buf = io.BytesIO()
-            pq.write_table(table, buf)
-            return _Answer(buf.getvalue(), table.num_rows, truncated)
-        result = run_query(client, query, params)
-        truncated = len(result.rows) > self.max_rows
-        if truncated:
-            result = QueryResult(result.columns, result.types, result.rows[: self.max_rows])
-        if fmt == "csv":
-            text = format_csv(result)
-        elif fmt == "json":
-            text = format_json(result) + "\n"
-        else:
-            text = format_table(result, max_width=max_width) + "\n"
-        return _Answer(text.encode("utf-8"), len(result.rows), truncated)
+
+def _close(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # pragma: no cover - best effort
+        log.debug("closing a read-only session failed", exc_info=True)
 
 
 def _parse_request(body: Any, default_database: str) -> tuple[str, dict[str, _Scalar], str, int, str]:
