@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,12 +101,53 @@ def run_sql(args: argparse.Namespace) -> int:
                 f"answers read queries: stop it to run --write statements"
             ) from None
         return _sql_via_runtime(runtime, args, params, settings.store.database)
-    if args.write:
-        return _sql(client, args, params)
+    audit = _cli_audit(settings.store_url, settings.store.database, args.query, params, args.format)
+    started = time.monotonic()
     try:
-        return _sql(client, args, params)
+        audit.rows, audit.bytes = _sql(client, args, params)
+    except Exception as exc:
+        audit.outcome, audit.error = _outcome(exc), str(exc)
+        raise
     finally:
-        client.close()
+        audit.duration_ms = (time.monotonic() - started) * 1000
+        if not args.write:
+            client.close()
+        _record_cli_audit(settings.store_url, settings.store.database, audit)
+    return 0
+
+
+def _cli_audit(url: str, database: str, query: str, params: dict[str, Any], fmt: str) -> Any:
+    import getpass
+    from urllib.parse import urlsplit
+
+    from lightkeeper.store.audit import QueryAudit
+
+    if url.startswith(("http://", "https://")):
+        principal = urlsplit(url).username or "default"
+    else:
+        principal = f"local:{getpass.getuser()}"
+    return QueryAudit("cli", principal, database, query, "ok", parameter_names=list(params), fmt=fmt)
+
+
+def _outcome(exc: Exception) -> str:
+    from lightkeeper.errors import StoreUnavailable
+    from lightkeeper.store.audit import outcome_of
+
+    if isinstance(exc, StoreUnavailable):
+        return "unavailable"
+    return "refused" if "READONLY" in str(exc) else outcome_of(str(exc))
+
+
+def _record_cli_audit(url: str, database: str, audit: Any) -> None:
+    """Record the run in ``audit_queries`` with the store's configured user; a failed write is
+    reported on stderr (the query already ran)."""
+    from lightkeeper.store import connect
+    from lightkeeper.store.audit import record
+
+    try:
+        record(connect(url, database), database, [audit])
+    except Exception as exc:
+        print(f"lightkeeper: the audit row of this query was not written: {exc}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -147,7 +189,8 @@ def _sql_via_runtime(runtime: Any, args: argparse.Namespace, params: dict[str, A
     return 0
 
 
-def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
+def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> tuple[int, int]:
+    """Run and print the query; returns (rows, bytes written)."""
     from lightkeeper.store.query import format_csv, format_json, format_table, run_query
 
     if args.format == "parquet":
@@ -163,10 +206,10 @@ def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return len(result.rows), len(text.encode())
 
 
-def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
+def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> tuple[int, int]:
     import pyarrow.parquet as pq
 
     from lightkeeper.errors import StoreError
@@ -179,7 +222,7 @@ def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) 
         raise StoreError(f"query failed: {exc}") from exc
     pq.write_table(table, args.output)
     print(f"wrote {table.num_rows} rows to {args.output}", file=sys.stderr)
-    return 0
+    return table.num_rows, Path(args.output).stat().st_size
 
 
 def run_export_schemas(args: argparse.Namespace) -> int:

@@ -28,6 +28,8 @@ User values travel as server-side ``{name:Type}`` parameters. Answers are format
 block within ``max_rows`` rows and ``max_result_bytes`` bytes. Up to ``max_concurrent`` queries
 run at once, each on its own session in a worker thread, so a slow one holds up neither other
 queries nor ingestion; ``stop()`` cancels running queries (``KILL QUERY``) instead of waiting.
+Every request with a query, and every 401, is recorded in ``audit_queries``
+(:mod:`lightkeeper.store.audit`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from aiohttp import web
 from lightkeeper.errors import ConfigError, StoreError, StoreUnavailable
 from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, check_syntax_tree
 from lightkeeper.runtime._sql_results import Answer, stream_answer
+from lightkeeper.store.audit import QueryAudit, outcome_of, record, token_id
 from lightkeeper.store.client import QueryLimits, chdb_path, check_identifier
 
 log = logging.getLogger(__name__)
@@ -131,6 +134,9 @@ class QueryEndpoint:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._running = 0
         self._stopping = False
+        self.principal = "runtime"
+        self.token_id = token_id(self.token)
+        self._audit_writes: set[asyncio.Future[None]] = set()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -182,6 +188,8 @@ class QueryEndpoint:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._audit_writes:
+            await asyncio.wait(set(self._audit_writes), timeout=10)
         current = read_runtime_file(self.runtime_file)
         if current is not None and current.token == self.token:
             self.runtime_file.unlink(missing_ok=True)
@@ -212,22 +220,37 @@ class QueryEndpoint:
         return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), self.token.encode())
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        audit = QueryAudit("endpoint", self.principal, self.database, "", "ok", token_id=self.token_id)
+        response = await self._answer(request, audit)
+        audit.duration_ms = (time.monotonic() - started) * 1000
+        if audit.query or audit.outcome != "ok":
+            self._record(audit)
+        return response
+
+    async def _answer(self, request: web.Request, audit: QueryAudit) -> web.StreamResponse:
         if not self.authorized(request.headers.get("Authorization")):
+            audit.principal, audit.token_id, audit.outcome = "", "", "unauthorized"
             return _error(401, "unauthorized", "missing or wrong bearer token", auth=True)
         try:
             body = orjson.loads(await request.read())
+            if isinstance(body, dict) and isinstance(body.get("query"), str):
+                audit.query = body["query"]
             query, params, fmt, max_width, database = _parse_request(body, self.database)
+            audit.database, audit.fmt, audit.parameter_names = database, fmt, list(params)
             query = check_read_only(query)
         except QueryRefused as exc:
-            self.refused += 1
-            return _error(403, "refused", str(exc))
+            return self._refuse(audit, exc)
         except (orjson.JSONDecodeError, ConfigError, ValueError, TypeError) as exc:
+            audit.outcome, audit.error = "failed", str(exc)
             return _error(400, "bad_request", str(exc))
         if self._stopping:
+            audit.outcome = "unavailable"
             return _error(503, "store_unavailable", "the runtime is stopping")
         try:
             await asyncio.wait_for(self._slots.acquire(), self.queue_wait_s)
         except TimeoutError:
+            audit.outcome = "busy"
             return _error(429, "busy", f"every query slot is busy for {self.queue_wait_s:g}s; retry later")
         self._running += 1
         try:
@@ -237,16 +260,18 @@ class QueryEndpoint:
             finally:
                 await self._give_back(database, client)
         except QueryRefused as exc:
-            self.refused += 1
-            return _error(403, "refused", str(exc))
+            return self._refuse(audit, exc)
         except StoreUnavailable as exc:
+            audit.outcome, audit.error = "unavailable", str(exc)
             return _error(503, "store_unavailable", str(exc))
         except StoreError as exc:
+            audit.outcome, audit.error = outcome_of(str(exc)), str(exc)
             return _error(400, "query_failed", str(exc))
         finally:
             self._running -= 1
             self._slots.release()
         self.queries += 1
+        audit.rows, audit.bytes, audit.truncated = answer.rows, len(answer.body), answer.truncated
         return web.Response(
             body=answer.body,
             headers={
@@ -255,6 +280,27 @@ class QueryEndpoint:
                 "X-Lightkeeper-Truncated": "1" if answer.truncated else "0",
             },
         )
+
+    def _refuse(self, audit: QueryAudit, exc: QueryRefused) -> web.Response:
+        self.refused += 1
+        audit.outcome, audit.error = "refused", str(exc)
+        return _error(403, "refused", str(exc))
+
+    def _record(self, audit: QueryAudit) -> None:
+        """Write the audit row in the background (the runtime's shared client); a failed write
+        is logged with the query's hash, the answer is not held back."""
+
+        def write() -> None:
+            from lightkeeper.store import connect
+
+            try:
+                record(connect(self.store_url, self.database), self.database, [audit])
+            except Exception as exc:
+                log.warning("audit row for query %s not written: %s", audit.query_id, exc)
+
+        task = asyncio.ensure_future(asyncio.to_thread(write))
+        self._audit_writes.add(task)
+        task.add_done_callback(self._audit_writes.discard)
 
     async def _session(self, database: str) -> Any:
         """An idle read-only session for ``database``, or a new one (one per running query)."""
