@@ -18,6 +18,7 @@ here come on top, for what the embedded engine does not refuse by itself (the sc
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from lightkeeper.errors import LightkeeperError
 
@@ -174,3 +175,67 @@ def check_syntax_tree(ast_lines: list[str]) -> None:
             raise QueryRefused(f"read-only endpoint: {function.group(1)}() reaches outside the store")
         if _AST_SETTINGS.match(line):
             raise QueryRefused("read-only endpoint: a SETTINGS clause is not allowed (limits are fixed)")
+
+
+# tenant-scoped tokens ------------------------------------------------------------------------
+TENANT_TABLES = ("events", "events_dedup", "scores", "scores_dedup")
+"""What a tenant-scoped token may read: the tables the engine filters to its tenant (and views over them)."""
+_SAFE_TABLE_FUNCTIONS = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "values", "null", "view"})
+_IN_FUNCTIONS = frozenset({"in", "notIn", "globalIn", "globalNotIn", "nullIn", "notNullIn", "globalNullIn"})
+_SELECTS = ("SelectWithUnionQuery", "SelectIntersectExceptQuery")
+_ALIAS = re.compile(r" \(alias [^)]*\)$")
+
+
+@dataclass
+class _Node:
+    text: str
+    children: list[_Node] = field(default_factory=list)
+
+
+def _tree(ast_lines: list[str]) -> _Node:
+    root = _Node("")
+    stack: list[tuple[int, _Node]] = [(-1, root)]
+    for line in ast_lines:
+        depth = len(line) - len(line.lstrip(" "))
+        node = _Node(line.strip())
+        while stack[-1][0] >= depth:
+            stack.pop()
+        stack[-1][1].children.append(node)
+        stack.append((depth, node))
+    return root
+
+
+def check_tenant_tree(ast_lines: list[str], database: str, tables: set[str]) -> None:
+    """The extra rules for a tenant-scoped token, on the engine's parse (after
+    :func:`check_syntax_tree`): a SELECT; tables only among :data:`TENANT_TABLES` of
+    ``database`` (the engine filters those rows to the tenant); table functions only in-store
+    generators and ``view``; no ``IN <table>`` shorthand (it would read an unfiltered table).
+
+    ``tables`` are the names of ``database``'s tables and views: an unqualified name that is
+    none of them is a ``WITH`` name (the parse does not print those) or fails in the engine."""
+    if not ast_lines or not ast_lines[0].startswith(_SELECTS):
+        raise QueryRefused("tenant-scoped token: only SELECT queries are allowed")
+    allowed = {f"{database}.{t}" for t in TENANT_TABLES}
+    pending = [_tree(ast_lines)]
+    while pending:
+        node = pending.pop()
+        pending.extend(node.children)
+        if node.text.startswith("TableExpression") and node.children:
+            source = node.children[0].text
+            if source.startswith("TableIdentifier "):
+                name = _ALIAS.sub("", source[len("TableIdentifier ") :])
+                if "." not in name and name not in tables:
+                    continue  # a WITH name
+                qualified = name if "." in name else f"{database}.{name}"
+                if qualified not in allowed:
+                    raise QueryRefused(
+                        f"tenant-scoped token: table {name} is not readable (use {', '.join(TENANT_TABLES)})"
+                    )
+            elif source.startswith("Function "):
+                name = source.split()[1]
+                if name not in _SAFE_TABLE_FUNCTIONS:
+                    raise QueryRefused(f"tenant-scoped token: table function {name}() is not allowed")
+        elif node.text.startswith("Function ") and node.text.split()[1] in _IN_FUNCTIONS:
+            args = node.children[0].children if node.children else []
+            if len(args) == 2 and args[1].text.startswith("Identifier "):
+                raise QueryRefused("tenant-scoped token: write IN (SELECT ...) instead of IN <table>")

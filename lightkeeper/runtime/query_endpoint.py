@@ -35,13 +35,14 @@ Every request with a query, and every 401, is recorded in ``audit_queries``
 from __future__ import annotations
 
 import asyncio
-import hmac
+import hashlib
 import logging
 import os
 import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,9 @@ import orjson
 from aiohttp import web
 
 from lightkeeper.errors import ConfigError, StoreError, StoreUnavailable
-from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, check_syntax_tree
+from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, check_syntax_tree, check_tenant_tree
 from lightkeeper.runtime._sql_results import Answer, stream_answer
+from lightkeeper.runtime.sql_tokens import SqlToken, tenant_filters
 from lightkeeper.store.audit import QueryAudit, outcome_of, record, token_id
 from lightkeeper.store.client import QueryLimits, chdb_path, check_identifier
 
@@ -107,6 +109,7 @@ class QueryEndpoint:
         max_threads: int = 2,
         max_concurrent: int = 4,
         queue_wait_s: float = 10.0,
+        tokens: Sequence[SqlToken] = (),
     ) -> None:
         self.store_url = store_url
         self.database = check_identifier(database)
@@ -129,13 +132,14 @@ class QueryEndpoint:
         self.refused = 0
         # Every query this endpoint runs starts with this comment: stop() kills them by it.
         self._marker = f"/* lightkeeper-sql {secrets.token_hex(8)} */\n"
-        self._idle: dict[str, list[Any]] = {}
+        self._idle: dict[tuple[str, str | None], list[Any]] = {}
         self._pool_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._running = 0
         self._stopping = False
         self.principal = "runtime"
         self.token_id = token_id(self.token)
+        self.tokens = [SqlToken("runtime", hashlib.sha256(self.token.encode()).hexdigest()), *tokens]
         self._audit_writes: set[asyncio.Future[None]] = set()
         self._runner: web.AppRunner | None = None
 
@@ -214,10 +218,17 @@ class QueryEndpoint:
 
     # request handling ---------------------------------------------------------------------
     def authorized(self, header: str | None) -> bool:
-        """Whether an ``Authorization`` header carries this endpoint's bearer token."""
+        """Whether an ``Authorization`` header carries a token of this endpoint."""
+        return self.token_of(header) is not None
+
+    def token_of(self, header: str | None) -> SqlToken | None:
+        """The token an ``Authorization: Bearer`` header carries: the per-start token (name
+        ``runtime``, all tenants) or a named one; None when missing or unknown."""
         if not header or not header.startswith("Bearer "):
-            return False
-        return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), self.token.encode())
+            return None
+        presented = header[len("Bearer ") :].strip()
+        matches = [t for t in self.tokens if t.matches(presented)]  # every hash compared
+        return matches[0] if matches else None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
@@ -229,9 +240,12 @@ class QueryEndpoint:
         return response
 
     async def _answer(self, request: web.Request, audit: QueryAudit) -> web.StreamResponse:
-        if not self.authorized(request.headers.get("Authorization")):
+        token = self.token_of(request.headers.get("Authorization"))
+        if token is None:
             audit.principal, audit.token_id, audit.outcome = "", "", "unauthorized"
             return _error(401, "unauthorized", "missing or wrong bearer token", auth=True)
+        audit.principal, audit.token_id = token.name, token.token_sha256[:16]
+        audit.tenant = token.tenant or ""
         try:
             body = orjson.loads(await request.read())
             if isinstance(body, dict) and isinstance(body.get("query"), str):
@@ -239,6 +253,8 @@ class QueryEndpoint:
             query, params, fmt, max_width, database = _parse_request(body, self.database)
             audit.database, audit.fmt, audit.parameter_names = database, fmt, list(params)
             query = check_read_only(query)
+            if token.tenant is not None and database != self.database:
+                raise QueryRefused(f"tenant-scoped token: only the {self.database} database")
         except QueryRefused as exc:
             return self._refuse(audit, exc)
         except (orjson.JSONDecodeError, ConfigError, ValueError, TypeError) as exc:
@@ -254,11 +270,14 @@ class QueryEndpoint:
             return _error(429, "busy", f"every query slot is busy for {self.queue_wait_s:g}s; retry later")
         self._running += 1
         try:
-            client = await self._session(database)
+            pool = (database, token.tenant)
+            client = await self._session(pool)
             try:
-                answer = await asyncio.to_thread(self._run, client, query, params, fmt, max_width)
+                answer = await asyncio.to_thread(
+                    self._run, client, query, params, fmt, max_width, token.tenant, database
+                )
             finally:
-                await self._give_back(database, client)
+                await self._give_back(pool, client)
         except QueryRefused as exc:
             return self._refuse(audit, exc)
         except StoreUnavailable as exc:
@@ -302,24 +321,36 @@ class QueryEndpoint:
         self._audit_writes.add(task)
         task.add_done_callback(self._audit_writes.discard)
 
-    async def _session(self, database: str) -> Any:
-        """An idle read-only session for ``database``, or a new one (one per running query)."""
+    async def _session(self, pool: tuple[str, str | None]) -> Any:
+        """An idle read-only session for (database, tenant), or a new one (one per running
+        query); a tenant's sessions filter its rows in the engine."""
         async with self._pool_lock:
-            idle = self._idle.get(database)
+            idle = self._idle.get(pool)
             if idle:
                 return idle.pop()
         from lightkeeper.store.client import connect_readonly
 
-        return await asyncio.to_thread(connect_readonly, self.store_url, database, self.limits)
+        database, tenant = pool
+        filters = None if tenant is None else tenant_filters(database, tenant)
+        return await asyncio.to_thread(connect_readonly, self.store_url, database, self.limits, filters)
 
-    async def _give_back(self, database: str, client: Any) -> None:
+    async def _give_back(self, pool: tuple[str, str | None], client: Any) -> None:
         async with self._pool_lock:
             if not self._stopping:
-                self._idle.setdefault(database, []).append(client)
+                self._idle.setdefault(pool, []).append(client)
                 return
         _close(client)
 
-    def _run(self, client: Any, query: str, params: dict[str, Any], fmt: str, max_width: int) -> Answer:
+    def _run(
+        self,
+        client: Any,
+        query: str,
+        params: dict[str, Any],
+        fmt: str,
+        max_width: int,
+        tenant: str | None = None,
+        database: str = "",
+    ) -> Answer:
         marked = self._marker + query
         try:
             tree = client.query(f"{self._marker}EXPLAIN AST {query}", parameters=params or None)
@@ -327,6 +358,11 @@ class QueryEndpoint:
             raise StoreError(f"query failed: {exc}") from exc
         lines = [str(row[0]) for row in tree.result_rows]
         check_syntax_tree(lines)
+        if tenant is not None:
+            names = client.query(
+                "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
+            ).result_rows
+            check_tenant_tree(lines, database, {str(row[0]) for row in names})
         return stream_answer(
             client,
             marked,

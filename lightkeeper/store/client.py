@@ -109,17 +109,28 @@ class QueryLimits:
         return settings
 
 
-def connect_readonly(url: str, database: str = "lightkeeper", limits: QueryLimits | None = None) -> Any:
+def connect_readonly(
+    url: str,
+    database: str = "lightkeeper",
+    limits: QueryLimits | None = None,
+    table_filters: str | None = None,
+) -> Any:
     """A separate, uncached client for running queries typed by people. Close it when done.
 
     The session gets ``limits`` first, then ClickHouse ``readonly=1``: no writes, no DDL, no
     table function that reaches outside the store (``file``, ``url``, ``s3``, ``remote``,
     ``executable``...), and no ``SETTINGS`` clause, so the limits cannot be raised by a query.
 
+    ``table_filters``: a ClickHouse ``additional_table_filters`` map (table -> condition) fixed
+    for the session the same way: every read of those tables keeps only the matching rows.
+
     Why separate: on chdb, session settings stick to the client that set them, so read-only
     mode must never be switched on for the shared client :func:`connect` returns."""
     check_identifier(database)
-    settings = {**(limits or QueryLimits()).engine_settings(), "readonly": 1}
+    settings = (limits or QueryLimits()).engine_settings()
+    if table_filters is not None:
+        settings["additional_table_filters"] = table_filters
+    settings["readonly"] = 1
     path = chdb_path(url)
     if path is not None:
         with _lock:
