@@ -92,6 +92,13 @@ class _Builder:
 
     def add(self, block: list[tuple[Any, ...]]) -> bool:
         """Take rows of ``block`` while within the budget; False once the budget is reached."""
+        if self.fmt == "json" and block and self.rows + len(block) <= self.max_rows:
+            whole = self._json_block(block)  # one orjson call for the block when it all fits
+            if self.size + len(whole) <= self.max_bytes:
+                self.parts.append(whole)
+                self.size += len(whole)
+                self.rows += len(block)
+                return True
         for row in block:
             if self.rows >= self.max_rows:
                 self.truncated = True
@@ -107,6 +114,18 @@ class _Builder:
             else:
                 self.parts.append(encoded)
         return True
+
+    def _json_block(self, block: list[tuple[Any, ...]]) -> bytes:
+        """The rows of ``block`` as the per-row encoding would give them, joined ("  {...},\n")."""
+        values = [
+            {
+                k: None if isinstance(v, float) and math.isnan(v) else v
+                for k, v in zip(self.columns, row, strict=True)
+            }
+            for row in block
+        ]
+        text = orjson.dumps(values, default=_json_default, option=orjson.OPT_INDENT_2)
+        return text[2:-2] + b",\n"  # "[\n  {...},\n  {...}\n]" without the brackets
 
     def _encode(self, row: tuple[Any, ...]) -> tuple[bytes, tuple[Any, ...]]:
         if self.fmt == "csv":
