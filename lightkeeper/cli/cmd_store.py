@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,16 +75,19 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 def run_sql(args: argparse.Namespace) -> int:
     from lightkeeper.errors import StoreUnavailable
     from lightkeeper.store import connect
-    from lightkeeper.store.client import connect_readonly
+    from lightkeeper.store.client import QueryLimits, connect_readonly
 
     settings = _settings(args)
     params = _parse_params(args.param)
+    if args.max_execution_time < 1:
+        raise ConfigError("--max-execution-time must be at least 1 second")
+    limits = QueryLimits(max_execution_s=args.max_execution_time, max_threads=None)
     try:
         with _engine_stderr_quiet(settings.store_url):
             if args.write:
                 client = connect(settings.store_url, settings.store.database)
             else:
-                client = connect_readonly(settings.store_url, settings.store.database)
+                client = connect_readonly(settings.store_url, settings.store.database, limits)
     except StoreUnavailable:
         # chdb: the embedded store is locked; a running `lightkeeper up` answers read queries.
         from lightkeeper.runtime.query_endpoint import find_runtime
@@ -97,12 +101,53 @@ def run_sql(args: argparse.Namespace) -> int:
                 f"answers read queries: stop it to run --write statements"
             ) from None
         return _sql_via_runtime(runtime, args, params, settings.store.database)
-    if args.write:
-        return _sql(client, args, params)
+    audit = _cli_audit(settings.store_url, settings.store.database, args.query, params, args.format)
+    started = time.monotonic()
     try:
-        return _sql(client, args, params)
+        audit.rows, audit.bytes = _sql(client, args, params)
+    except Exception as exc:
+        audit.outcome, audit.error = _outcome(exc), str(exc)
+        raise
     finally:
-        client.close()
+        audit.duration_ms = (time.monotonic() - started) * 1000
+        if not args.write:
+            client.close()
+        _record_cli_audit(settings.store_url, settings.store.database, audit)
+    return 0
+
+
+def _cli_audit(url: str, database: str, query: str, params: dict[str, Any], fmt: str) -> Any:
+    import getpass
+    from urllib.parse import urlsplit
+
+    from lightkeeper.store.audit import QueryAudit
+
+    if url.startswith(("http://", "https://")):
+        principal = urlsplit(url).username or "default"
+    else:
+        principal = f"local:{getpass.getuser()}"
+    return QueryAudit("cli", principal, database, query, "ok", parameter_names=list(params), fmt=fmt)
+
+
+def _outcome(exc: Exception) -> str:
+    from lightkeeper.errors import StoreUnavailable
+    from lightkeeper.store.audit import outcome_of
+
+    if isinstance(exc, StoreUnavailable):
+        return "unavailable"
+    return "refused" if "READONLY" in str(exc) else outcome_of(str(exc))
+
+
+def _record_cli_audit(url: str, database: str, audit: Any) -> None:
+    """Record the run in ``audit_queries`` with the store's configured user; a failed write is
+    reported on stderr (the query already ran)."""
+    from lightkeeper.store import connect
+    from lightkeeper.store.audit import record
+
+    try:
+        record(connect(url, database), database, [audit])
+    except Exception as exc:
+        print(f"lightkeeper: the audit row of this query was not written: {exc}", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -144,7 +189,8 @@ def _sql_via_runtime(runtime: Any, args: argparse.Namespace, params: dict[str, A
     return 0
 
 
-def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
+def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> tuple[int, int]:
+    """Run and print the query; returns (rows, bytes written)."""
     from lightkeeper.store.query import format_csv, format_json, format_table, run_query
 
     if args.format == "parquet":
@@ -160,10 +206,10 @@ def _sql(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 0
+    return len(result.rows), len(text.encode())
 
 
-def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> int:
+def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) -> tuple[int, int]:
     import pyarrow.parquet as pq
 
     from lightkeeper.errors import StoreError
@@ -176,7 +222,7 @@ def _sql_parquet(client: Any, args: argparse.Namespace, params: dict[str, Any]) 
         raise StoreError(f"query failed: {exc}") from exc
     pq.write_table(table, args.output)
     print(f"wrote {table.num_rows} rows to {args.output}", file=sys.stderr)
-    return 0
+    return table.num_rows, Path(args.output).stat().st_size
 
 
 def run_export_schemas(args: argparse.Namespace) -> int:
@@ -230,6 +276,14 @@ def register(subparsers: Any) -> None:
     sql.add_argument("--output", "-o", help="write to this file instead of stdout (required for parquet)")
     sql.add_argument("--max-width", type=int, default=60, help="table format: cut cells longer than this")
     sql.add_argument("--write", action="store_true", help="allow statements that change data or schema")
+    sql.add_argument(
+        "--max-execution-time",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="read queries stop after this long (the engine enforces it; a query cannot raise it). "
+        "Through a running `lightkeeper up`, its own limits apply",
+    )
     sql.add_argument(
         "--data-dir",
         help="data directory (default .lightkeeper); while `lightkeeper up` holds the embedded "

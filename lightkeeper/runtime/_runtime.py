@@ -119,7 +119,16 @@ class EmbeddedRuntime:
         w = self.worker_settings
         if self._query_port is None or chdb_path(w.store_url) in (None, ":memory:"):
             return
-        endpoint = QueryEndpoint(w.store_url, w.store.database, self.data_dir, port=self._query_port)
+        from lightkeeper.runtime.sql_tokens import TOKENS_FILE, load_tokens
+
+        try:
+            tokens = load_tokens(self.data_dir / TOKENS_FILE)
+        except Exception:
+            log.exception("named SQL tokens not loaded; only the per-start token works")
+            tokens = []
+        endpoint = QueryEndpoint(
+            w.store_url, w.store.database, self.data_dir, port=self._query_port, tokens=tokens
+        )
         try:
             await endpoint.start()
         except Exception:

@@ -14,28 +14,33 @@ The token is random per start; it is written with the port into ``<data_dir>/run
 
 Answers: ``200`` with the formatted result (the same formatters as a local ``lightkeeper sql``;
 headers ``X-Lightkeeper-Rows`` and ``X-Lightkeeper-Truncated``), ``400`` bad request or failed
-query, ``401`` missing/wrong token, ``403`` not a single read statement, ``503`` store
-unavailable; error bodies are ``{"error": ..., "kind": ...}``.
+query (including the engine's refusals and its time limit), ``401`` missing/wrong token, ``403``
+not a single read statement inside the store, ``429`` every query slot busy, ``503`` store
+unavailable or stopping; error bodies are ``{"error": ..., "kind": ...}``.
 
-Read-only twice over: :func:`check_read_only` refuses anything but one SELECT/WITH/SHOW/
-DESCRIBE/EXPLAIN/EXISTS statement (and file/network table functions), and queries run on a
-separate ``readonly=2`` session (:func:`lightkeeper.store.client.connect_readonly`), never on
-the runtime's shared client. User values travel as server-side ``{name:Type}`` parameters.
-Results are cut at ``max_rows`` rows; queries run in a worker thread, one at a time.
+Queries run on separate sessions (:func:`lightkeeper.store.client.connect_readonly`), never on
+the runtime's shared client: ``readonly=1`` after fixed :class:`QueryLimits` (time, result rows
+and bytes, memory, threads), so the engine refuses writes, ``SETTINGS`` clauses and table
+functions reaching outside the store. Before that, :func:`check_read_only` (lexical) and
+:func:`check_syntax_tree` (on the engine's ``EXPLAIN AST``) refuse anything but one read
+statement and every function that reaches files, the network, programs or dictionaries.
+User values travel as server-side ``{name:Type}`` parameters. Answers are formatted block by
+block within ``max_rows`` rows and ``max_result_bytes`` bytes. Up to ``max_concurrent`` queries
+run at once, each on its own session in a worker thread, so a slow one holds up neither other
+queries nor ingestion; ``stop()`` cancels running queries (``KILL QUERY``) instead of waiting.
+Every request with a query, and every 401, is recorded in ``audit_queries``
+(:mod:`lightkeeper.store.audit`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import io
+import hashlib
 import logging
 import os
 import secrets
 import time
-import urllib.error
-import urllib.request
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +48,34 @@ import orjson
 from aiohttp import web
 
 from lightkeeper.errors import ConfigError, StoreError, StoreUnavailable
-from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only
-from lightkeeper.store.client import chdb_path, check_identifier
+from lightkeeper.runtime._sql_client import (
+    RUNTIME_FILE,
+    RuntimeInfo,
+    _Scalar,
+    find_runtime,
+    query_runtime,
+    read_runtime_file,
+    write_runtime_file,
+)
+from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, check_syntax_tree, check_tenant_tree
+from lightkeeper.runtime._sql_results import Answer, stream_answer
+from lightkeeper.runtime.sql_tokens import SqlToken, tenant_filters
+from lightkeeper.store.audit import QueryAudit, outcome_of, record, token_id
+from lightkeeper.store.client import QueryLimits, chdb_path, check_identifier
 
 log = logging.getLogger(__name__)
 
-RUNTIME_FILE = "runtime.json"
+__all__ = [
+    "FORMATS",
+    "RUNTIME_FILE",
+    "QueryEndpoint",
+    "RuntimeInfo",
+    "find_runtime",
+    "query_runtime",
+    "read_runtime_file",
+    "write_runtime_file",
+]
+
 FORMATS = ("table", "csv", "json", "parquet")
 _CONTENT_TYPES = {
     "table": "text/plain; charset=utf-8",
@@ -57,38 +84,13 @@ _CONTENT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
 }
 _MAX_REQUEST_BYTES = 256 * 1024
-_Scalar = str | int | float | bool | None
-
-
-@dataclass(frozen=True)
-class RuntimeInfo:
-    """What ``<data_dir>/runtime.json`` holds: where the running runtime serves queries."""
-
-    pid: int
-    host: str
-    port: int
-    token: str
-    store_path: str
-    database: str
-    started_at: float
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1/sql"
-
-
-@dataclass
-class _Answer:
-    body: bytes
-    rows: int
-    truncated: bool
 
 
 class QueryEndpoint:
     """Serves ``POST /v1/sql`` for the embedded store at ``store_url``.
 
     ``start()`` binds ``host:port`` (0: a free port), writes ``<data_dir>/runtime.json``;
-    ``stop()`` closes the server, the read-only sessions and removes the file."""
+    ``stop()`` cancels running queries, closes the server and the sessions, removes the file."""
 
     def __init__(
         self,
@@ -100,6 +102,12 @@ class QueryEndpoint:
         port: int = 0,
         max_rows: int = 100_000,
         max_execution_s: int = 60,
+        max_result_bytes: int = 64 * 1024 * 1024,
+        max_memory_bytes: int = 2 * 1024**3,
+        max_threads: int = 2,
+        max_concurrent: int = 4,
+        queue_wait_s: float = 10.0,
+        tokens: Sequence[SqlToken] = (),
     ) -> None:
         self.store_url = store_url
         self.database = check_identifier(database)
@@ -107,13 +115,30 @@ class QueryEndpoint:
         self.host = host
         self.requested_port = port
         self.max_rows = max_rows
-        self.max_execution_s = max_execution_s
+        self.max_result_bytes = max_result_bytes
+        self.limits = QueryLimits(
+            max_execution_s=max_execution_s,
+            max_result_rows=max_rows + 1,
+            max_result_bytes=max_result_bytes,
+            max_memory_bytes=max_memory_bytes,
+            max_threads=max_threads,
+        )
+        self.queue_wait_s = queue_wait_s
         self.token = secrets.token_urlsafe(32)
         self.port: int | None = None
         self.queries = 0
         self.refused = 0
-        self._clients: dict[str, Any] = {}
-        self._lock = asyncio.Lock()
+        # Every query this endpoint runs starts with this comment: stop() kills them by it.
+        self._marker = f"/* lightkeeper-sql {secrets.token_hex(8)} */\n"
+        self._idle: dict[tuple[str, str | None], list[Any]] = {}
+        self._pool_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._running = 0
+        self._stopping = False
+        self.principal = "runtime"
+        self.token_id = token_id(self.token)
+        self.tokens = [SqlToken("runtime", hashlib.sha256(self.token.encode()).hexdigest()), *tokens]
+        self._audit_writes: set[asyncio.Future[None]] = set()
         self._runner: web.AppRunner | None = None
 
     @property
@@ -124,7 +149,7 @@ class QueryEndpoint:
         """Bind and publish the runtime file; returns the port."""
         app = web.Application(client_max_size=_MAX_REQUEST_BYTES)
         app.router.add_post("/v1/sql", self._handle)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.requested_port)
         try:
@@ -157,48 +182,113 @@ class QueryEndpoint:
         return self.port
 
     async def stop(self) -> None:
-        """Stop serving; remove the runtime file if it is still ours; close sessions."""
+        """Cancel running queries, stop serving, remove the runtime file if it is still ours,
+        close the sessions."""
+        self._stopping = True
+        if self._running:
+            await asyncio.to_thread(self._kill_running)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._audit_writes:
+            await asyncio.wait(set(self._audit_writes), timeout=10)
         current = read_runtime_file(self.runtime_file)
         if current is not None and current.token == self.token:
             self.runtime_file.unlink(missing_ok=True)
-        async with self._lock:
-            clients, self._clients = self._clients, {}
-        for client in clients.values():
-            try:
-                client.close()
-            except Exception:  # pragma: no cover - best effort
-                log.debug("closing a read-only session failed", exc_info=True)
+        async with self._pool_lock:
+            idle, self._idle = self._idle, {}
+        for clients in idle.values():
+            for client in clients:
+                _close(client)
+
+    def _kill_running(self) -> None:
+        """``KILL QUERY`` every query of this endpoint still running (found by its marker)."""
+        from lightkeeper.store import connect
+
+        try:
+            control = connect(self.store_url, self.database)  # the runtime's shared client
+            control.command(
+                "KILL QUERY WHERE startsWith(query, {marker:String}) ASYNC",
+                parameters={"marker": self._marker},
+            )
+        except Exception:
+            log.warning("could not cancel running SQL endpoint queries", exc_info=True)
 
     # request handling ---------------------------------------------------------------------
     def authorized(self, header: str | None) -> bool:
-        """Whether an ``Authorization`` header carries this endpoint's bearer token."""
+        """Whether an ``Authorization`` header carries a token of this endpoint."""
+        return self.token_of(header) is not None
+
+    def token_of(self, header: str | None) -> SqlToken | None:
+        """The token an ``Authorization: Bearer`` header carries: the per-start token (name
+        ``runtime``, all tenants) or a named one; None when missing or unknown."""
         if not header or not header.startswith("Bearer "):
-            return False
-        return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), self.token.encode())
+            return None
+        presented = header[len("Bearer ") :].strip()
+        matches = [t for t in self.tokens if t.matches(presented)]  # every hash compared
+        return matches[0] if matches else None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if not self.authorized(request.headers.get("Authorization")):
+        started = time.monotonic()
+        audit = QueryAudit("endpoint", self.principal, self.database, "", "ok", token_id=self.token_id)
+        response = await self._answer(request, audit)
+        audit.duration_ms = (time.monotonic() - started) * 1000
+        if audit.query or audit.outcome != "ok":
+            self._record(audit)
+        return response
+
+    async def _answer(self, request: web.Request, audit: QueryAudit) -> web.StreamResponse:
+        token = self.token_of(request.headers.get("Authorization"))
+        if token is None:
+            audit.principal, audit.token_id, audit.outcome = "", "", "unauthorized"
             return _error(401, "unauthorized", "missing or wrong bearer token", auth=True)
+        audit.principal, audit.token_id = token.name, token.token_sha256[:16]
+        audit.tenant = token.tenant or ""
         try:
             body = orjson.loads(await request.read())
+            if isinstance(body, dict) and isinstance(body.get("query"), str):
+                audit.query = body["query"]
             query, params, fmt, max_width, database = _parse_request(body, self.database)
+            audit.database, audit.fmt, audit.parameter_names = database, fmt, list(params)
             query = check_read_only(query)
+            if token.tenant is not None and database != self.database:
+                raise QueryRefused(f"tenant-scoped token: only the {self.database} database")
         except QueryRefused as exc:
-            self.refused += 1
-            return _error(403, "refused", str(exc))
+            return self._refuse(audit, exc)
         except (orjson.JSONDecodeError, ConfigError, ValueError, TypeError) as exc:
+            audit.outcome, audit.error = "failed", str(exc)
             return _error(400, "bad_request", str(exc))
+        if self._stopping:
+            audit.outcome = "unavailable"
+            return _error(503, "store_unavailable", "the runtime is stopping")
         try:
-            async with self._lock:  # one query at a time: the engine is shared with the runtime
-                answer = await asyncio.to_thread(self._run, database, query, params, fmt, max_width)
+            await asyncio.wait_for(self._slots.acquire(), self.queue_wait_s)
+        except TimeoutError:
+            audit.outcome = "busy"
+            return _error(429, "busy", f"every query slot is busy for {self.queue_wait_s:g}s; retry later")
+        self._running += 1
+        try:
+            pool = (database, token.tenant)
+            client = await self._session(pool)
+            try:
+                answer = await asyncio.to_thread(
+                    self._run, client, query, params, fmt, max_width, token.tenant, database
+                )
+            finally:
+                await self._give_back(pool, client)
+        except QueryRefused as exc:
+            return self._refuse(audit, exc)
         except StoreUnavailable as exc:
+            audit.outcome, audit.error = "unavailable", str(exc)
             return _error(503, "store_unavailable", str(exc))
         except StoreError as exc:
+            audit.outcome, audit.error = outcome_of(str(exc)), str(exc)
             return _error(400, "query_failed", str(exc))
+        finally:
+            self._running -= 1
+            self._slots.release()
         self.queries += 1
+        audit.rows, audit.bytes, audit.truncated = answer.rows, len(answer.body), answer.truncated
         return web.Response(
             body=answer.body,
             headers={
@@ -208,51 +298,86 @@ class QueryEndpoint:
             },
         )
 
-    def _client(self, database: str) -> Any:
-        client = self._clients.get(database)
-        if client is None:
-            from lightkeeper.store.client import connect_readonly
+    def _refuse(self, audit: QueryAudit, exc: QueryRefused) -> web.Response:
+        self.refused += 1
+        audit.outcome, audit.error = "refused", str(exc)
+        return _error(403, "refused", str(exc))
 
-            client = connect_readonly(self.store_url, database)
-            # Sticks to this read-only session only (never the runtime's shared client).
-            client.query(
-                "SELECT 1",
-                settings={
-                    "max_result_rows": self.max_rows + 1,
-                    "result_overflow_mode": "break",
-                    "max_execution_time": self.max_execution_s,
-                },
-            )
-            self._clients[database] = client
-        return client
+    def _record(self, audit: QueryAudit) -> None:
+        """Write the audit row in the background (the runtime's shared client); a failed write
+        is logged with the query's hash, the answer is not held back."""
 
-    def _run(self, database: str, query: str, params: dict[str, Any], fmt: str, max_width: int) -> _Answer:
-        from lightkeeper.store.query import QueryResult, format_csv, format_json, format_table, run_query
-
-        client = self._client(database)
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+        def write() -> None:
+            from lightkeeper.store import connect
 
             try:
-                table = client.query_arrow(query, parameters=params or None)
+                record(connect(self.store_url, self.database), self.database, [audit])
             except Exception as exc:
-                raise StoreError(f"query failed: {exc}") from exc
-            truncated = table.num_rows > self.max_rows
-            table = table.slice(0, self.max_rows)
-            buf = io.BytesIO()
-            pq.write_table(table, buf)
-            return _Answer(buf.getvalue(), table.num_rows, truncated)
-        result = run_query(client, query, params)
-        truncated = len(result.rows) > self.max_rows
-        if truncated:
-            result = QueryResult(result.columns, result.types, result.rows[: self.max_rows])
-        if fmt == "csv":
-            text = format_csv(result)
-        elif fmt == "json":
-            text = format_json(result) + "\n"
-        else:
-            text = format_table(result, max_width=max_width) + "\n"
-        return _Answer(text.encode("utf-8"), len(result.rows), truncated)
+                log.warning("audit row for query %s not written: %s", audit.query_id, exc)
+
+        task = asyncio.ensure_future(asyncio.to_thread(write))
+        self._audit_writes.add(task)
+        task.add_done_callback(self._audit_writes.discard)
+
+    async def _session(self, pool: tuple[str, str | None]) -> Any:
+        """An idle read-only session for (database, tenant), or a new one (one per running
+        query); a tenant's sessions filter its rows in the engine."""
+        async with self._pool_lock:
+            idle = self._idle.get(pool)
+            if idle:
+                return idle.pop()
+        from lightkeeper.store.client import connect_readonly
+
+        database, tenant = pool
+        filters = None if tenant is None else tenant_filters(database, tenant)
+        return await asyncio.to_thread(connect_readonly, self.store_url, database, self.limits, filters)
+
+    async def _give_back(self, pool: tuple[str, str | None], client: Any) -> None:
+        async with self._pool_lock:
+            if not self._stopping:
+                self._idle.setdefault(pool, []).append(client)
+                return
+        _close(client)
+
+    def _run(
+        self,
+        client: Any,
+        query: str,
+        params: dict[str, Any],
+        fmt: str,
+        max_width: int,
+        tenant: str | None = None,
+        database: str = "",
+    ) -> Answer:
+        marked = self._marker + query
+        try:
+            tree = client.query(f"{self._marker}EXPLAIN AST {query}", parameters=params or None)
+        except Exception as exc:
+            raise StoreError(f"query failed: {exc}") from exc
+        lines = [str(row[0]) for row in tree.result_rows]
+        check_syntax_tree(lines)
+        if tenant is not None:
+            names = client.query(
+                "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
+            ).result_rows
+            check_tenant_tree(lines, database, {str(row[0]) for row in names})
+        return stream_answer(
+            client,
+            marked,
+            params,
+            fmt,
+            max_rows=self.max_rows,
+            max_bytes=self.max_result_bytes,
+            max_width=max_width,
+            stream=lines[0].startswith(("SelectWithUnionQuery", "SelectIntersectExceptQuery")),
+        )
+
+
+def _close(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # pragma: no cover - best effort
+        log.debug("closing a read-only session failed", exc_info=True)
 
 
 def _parse_request(body: Any, default_database: str) -> tuple[str, dict[str, _Scalar], str, int, str]:
@@ -285,110 +410,3 @@ def _parse_request(body: Any, default_database: str) -> tuple[str, dict[str, _Sc
 def _error(status: int, kind: str, message: str, *, auth: bool = False) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="lightkeeper"'} if auth else None
     return web.json_response({"error": message, "kind": kind}, status=status, headers=headers)
-
-
-# the runtime file ---------------------------------------------------------------------------
-def write_runtime_file(path: Path, info: RuntimeInfo) -> None:
-    """Write ``info`` atomically, readable by the owner only (it holds the token)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, orjson.dumps(asdict(info)))
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-def read_runtime_file(path: Path) -> RuntimeInfo | None:
-    """The runtime file at ``path``; None when absent or unreadable (logged)."""
-    try:
-        data = orjson.loads(path.read_bytes())
-        return RuntimeInfo(
-            pid=int(data["pid"]),
-            host=str(data["host"]),
-            port=int(data["port"]),
-            token=str(data["token"]),
-            store_path=str(data["store_path"]),
-            database=str(data["database"]),
-            started_at=float(data["started_at"]),
-        )
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring unreadable runtime file %s: %s", path, exc)
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def find_runtime(store_url: str, data_dir: Path | str | None = None) -> RuntimeInfo | None:
-    """The running runtime serving the embedded store of ``store_url``, if any.
-
-    Looks at ``<data_dir>/runtime.json`` and next to the store directory (the default layout
-    puts the store at ``<data_dir>/store``); the file must name the same store and a live pid."""
-    store_path = chdb_path(store_url)
-    if store_path is None or store_path == ":memory:":
-        return None
-    candidates = [Path(store_path).parent / RUNTIME_FILE]
-    if data_dir is not None:
-        candidates.insert(0, Path(data_dir) / RUNTIME_FILE)
-    for candidate in candidates:
-        info = read_runtime_file(candidate)
-        if info is not None and info.store_path == store_path and _alive(info.pid):
-            return info
-    return None
-
-
-def query_runtime(
-    info: RuntimeInfo,
-    query: str,
-    parameters: dict[str, _Scalar] | None = None,
-    *,
-    fmt: str = "json",
-    max_width: int = 60,
-    database: str | None = None,
-    timeout_s: float = 120.0,
-) -> tuple[bytes, int, bool]:
-    """Run ``query`` through a running runtime; returns (formatted body, rows, truncated).
-
-    Raises :class:`StoreError` when the runtime refused or failed the query (its message),
-    :class:`StoreUnavailable` when it cannot be reached."""
-    payload: dict[str, Any] = {"query": query, "parameters": parameters or {}, "format": fmt}
-    payload["max_width"] = max_width
-    if database is not None:
-        payload["database"] = database
-    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 from our own runtime file
-        info.url,
-        data=orjson.dumps(payload),
-        headers={"Authorization": f"Bearer {info.token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
-            body = response.read()
-            rows = int(response.headers.get("X-Lightkeeper-Rows", "0"))
-            return body, rows, response.headers.get("X-Lightkeeper-Truncated") == "1"
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            message = str(orjson.loads(raw)["error"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            message = raw.decode("utf-8", "replace")[:500]
-        if exc.code == 503:
-            raise StoreUnavailable(f"the running lightkeeper up (pid {info.pid}): {message}") from exc
-        raise StoreError(f"query failed (via lightkeeper up, pid {info.pid}): {message}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise StoreUnavailable(
-            f"the store is held by lightkeeper up (pid {info.pid}) but its SQL endpoint {info.url} "
-            f"does not answer: {exc}"
-        ) from exc

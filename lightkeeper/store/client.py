@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,22 +75,77 @@ def connect(url: str, database: str = "lightkeeper") -> Any:
     return client
 
 
-def connect_readonly(url: str, database: str = "lightkeeper") -> Any:
-    """A separate, uncached client that refuses writes and DDL (ClickHouse ``readonly=2``), for
-    running queries typed by people. Close it when done.
+@dataclass(frozen=True)
+class QueryLimits:
+    """Engine limits for queries typed by people. ``None`` leaves a limit off.
 
-    Why separate: on chdb, settings given to one query stay in that client's session, so
-    read-only mode must never be switched on for the shared client :func:`connect` returns."""
+    Applied to a read-only session before ``readonly=1`` (see :func:`connect_readonly`), so a
+    query cannot raise them: with ``readonly=1`` the engine refuses every ``SETTINGS`` clause."""
+
+    max_execution_s: int = 300
+    max_result_rows: int | None = None
+    max_result_bytes: int | None = None
+    max_memory_bytes: int | None = None
+    max_threads: int | None = None
+    block_rows: int = 8192
+
+    def engine_settings(self) -> dict[str, Any]:
+        """The ClickHouse settings, in the order they must be applied."""
+        settings: dict[str, Any] = {
+            "max_execution_time": self.max_execution_s,
+            "timeout_overflow_mode": "throw",
+            "max_block_size": self.block_rows,
+        }
+        if self.max_result_rows is not None:
+            settings["max_result_rows"] = self.max_result_rows
+        if self.max_result_bytes is not None:
+            settings["max_result_bytes"] = self.max_result_bytes
+        if self.max_result_rows is not None or self.max_result_bytes is not None:
+            settings["result_overflow_mode"] = "break"
+        if self.max_memory_bytes is not None:
+            settings["max_memory_usage"] = self.max_memory_bytes
+        if self.max_threads is not None:
+            settings["max_threads"] = self.max_threads
+        return settings
+
+
+def connect_readonly(
+    url: str,
+    database: str = "lightkeeper",
+    limits: QueryLimits | None = None,
+    table_filters: str | None = None,
+) -> Any:
+    """A separate, uncached client for running queries typed by people. Close it when done.
+
+    The session gets ``limits`` first, then ClickHouse ``readonly=1``: no writes, no DDL, no
+    table function that reaches outside the store (``file``, ``url``, ``s3``, ``remote``,
+    ``executable``...), and no ``SETTINGS`` clause, so the limits cannot be raised by a query.
+
+    ``table_filters``: a ClickHouse ``additional_table_filters`` map (table -> condition) fixed
+    for the session the same way: every read of those tables keeps only the matching rows.
+
+    Why separate: on chdb, session settings stick to the client that set them, so read-only
+    mode must never be switched on for the shared client :func:`connect` returns."""
     check_identifier(database)
+    settings = (limits or QueryLimits()).engine_settings()
+    if table_filters is not None:
+        settings["additional_table_filters"] = table_filters
+    settings["readonly"] = 1
     path = chdb_path(url)
     if path is not None:
         with _lock:
-            client = _open_chdb(path, settings={"readonly": 2})
+            client = _open_chdb(path)
+        try:
+            for name, value in settings.items():  # readonly=1 last: it freezes the others
+                client.set_client_setting(name, value)
+        except Exception as exc:
+            client.close()
+            raise StoreError(f"cannot apply read-only settings: {exc}") from exc
     else:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"unsupported store URL {url!r}: use chdb:///path or http(s)://host:port")
-        client = _open_server(url, settings={"readonly": 2})
+        client = _open_server(url, settings=settings)
     _use_if_exists(client, database)
     return client
 

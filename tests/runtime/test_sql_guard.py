@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, code_only
+from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, check_syntax_tree, code_only
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,8 @@ from lightkeeper.runtime._sql_guard import QueryRefused, check_read_only, code_o
         ("SELECT profile FROM t WHERE note = 'file(1)'", "SELECT profile FROM t WHERE note = 'file(1)'"),
         ("SELECT $$it's; DROP$$ AS s # comment", "SELECT $$it's; DROP$$ AS s"),
         ("SELECT 1 #! shell-style comment; DROP", "SELECT 1"),
+        ('SELECT `file_name`, "url" FROM t', 'SELECT `file_name`, "url" FROM t'),
+        ("SELECT `lower`('A')", "SELECT `lower`('A')"),
     ],
 )
 def test_read_statements_pass(query: str, expected: str) -> None:
@@ -62,6 +64,10 @@ def test_read_statements_pass(query: str, expected: str) -> None:
         ("SELECT $$'$$, file('/etc/passwd'), 'x'", "file()"),
         ("SELECT $t$ ' $t$ AS a, url('http://h/x', CSV) AS b, ' '", "url()"),
         ("SELECT #abc file('/etc/passwd')", "file()"),
+        ("SELECT `file`('/etc/passwd')", "file()"),
+        ("SELECT * FROM \"url\" /* c */ ('http://h/x', CSV)", "url()"),
+        ("SELECT * FROM `s3Cluster`\n('c', 'x')", "s3Cluster()"),
+        ("SELECT `dictGet`('d', 'v', 1)", "dictGet()"),
         ("SELECT $$ never closed", "unterminated"),
         ("SELECT 'unterminated", "unterminated"),
         ("SELECT 1 /* open", "unterminated"),
@@ -80,3 +86,45 @@ def test_literal_content_never_changes_the_verdict(text: str) -> None:
     query = f"SELECT {literal} AS v"
     assert check_read_only(query) == query
     assert len(code_only(query)) == len(query)
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        (["InsertQuery (children 1)"], "not a read statement"),
+        (["KillQueryQuery"], "not a read statement"),
+        ([], "not a read statement"),
+        (["SelectWithUnionQuery (children 1)", "    Function file (children 1)"], "file()"),
+        (
+            ["DescribeQuery (children 2)", " TableExpression (children 1)", "  Function url (children 1)"],
+            "url()",
+        ),
+        (["SelectWithUnionQuery (children 1)", "   Function dictGetString (children 1)"], "dictGetString()"),
+        (
+            ["SelectWithUnionQuery (children 1)", "   Function executablePool (children 1)"],
+            "executablePool()",
+        ),
+        (["SelectWithUnionQuery (children 2)", "  Set"], "SETTINGS"),
+    ],
+)
+def test_engine_parse_is_judged(lines: list[str], reason: str) -> None:
+    with pytest.raises(QueryRefused, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        check_syntax_tree(lines)
+
+
+def test_engine_parse_of_reads_passes() -> None:
+    check_syntax_tree(
+        [
+            "SelectWithUnionQuery (children 1)",
+            "   Function lower (children 1)",
+            "     Literal 'Function file (children 1)'",
+            "   Identifier file_name",
+        ]
+    )
+    for head in (
+        "DescribeQuery (children 1)",
+        "ShowTables",
+        "Explain EXPLAIN (children 1)",
+        "ExistsTableQuery  t",
+    ):
+        check_syntax_tree([head])

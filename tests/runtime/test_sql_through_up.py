@@ -166,3 +166,61 @@ def test_without_a_runtime_the_lock_error_stays(tmp_path: Path) -> None:
     )
     result = _sql(tmp_path, "SELECT 1 AS one", "--format", "csv")
     assert (result.returncode, result.stdout) == (0, "one\n1\n"), result.stderr
+
+
+def test_a_slow_query_holds_up_neither_sql_nor_ingestion_nor_stop(
+    up: tuple[Path, str, subprocess.Popen[bytes]],
+) -> None:
+    """A runaway query through `up`: other `lightkeeper sql` calls and posted events go through
+    meanwhile, and SIGTERM stops `up` within seconds instead of waiting for the query."""
+    import threading
+
+    data_dir, agent, proc = up
+    info = read_runtime_file(data_dir / RUNTIME_FILE)
+    assert info is not None
+    outcome: list[object] = []
+
+    def runaway() -> None:
+        try:
+            outcome.append(query_runtime(info, "SELECT count() FROM numbers(1e12)", timeout_s=120))
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=runaway, daemon=True)
+    thread.start()
+    probe = (
+        "SELECT count() AS n FROM system.processes WHERE query LIKE '%numbers(1e12)%' "
+        "AND query NOT LIKE '%system.processes%'"
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and orjson.loads(query_runtime(info, probe, timeout_s=10)[0]) != [
+        {"n": 1}
+    ]:
+        time.sleep(0.2)
+
+    started = time.monotonic()
+    other = _sql(data_dir, "SELECT 1 AS one", "--format", "csv")
+    assert (other.returncode, other.stdout) == (0, "one\n1\n"), other.stderr
+    assert time.monotonic() - started < 15  # a new interpreter + chdb import, not the runaway query
+
+    events = [event(i, app="during-runaway").model_dump(mode="json") for i in range(3)]
+    request = urllib.request.Request(
+        f"{agent}/v1/events", data=orjson.dumps(events), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200
+    count = "SELECT count() AS n FROM events_dedup WHERE app = 'during-runaway'"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and orjson.loads(query_runtime(info, count, timeout_s=10)[0]) != [
+        {"n": 3}
+    ]:
+        time.sleep(0.3)
+    assert orjson.loads(query_runtime(info, count, timeout_s=10)[0]) == [{"n": 3}]
+    assert thread.is_alive()
+
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    assert time.monotonic() - started < 10, time.monotonic() - started
+    thread.join(10)
+    assert outcome and isinstance(outcome[0], Exception), outcome
