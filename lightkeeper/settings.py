@@ -65,6 +65,25 @@ class StoreSettings(BaseModel):
     flush_interval_s: float = Field(default=1.0, gt=0)
 
 
+class PrivacySettings(BaseModel):
+    """Erasure (``lightkeeper erase``) and what the worker does with erased subjects."""
+
+    erasure_salt: SecretStr | None = None
+    """Salt of the selector hashes in ``erasures`` / ``erased_subjects``. Default: a random salt
+    kept in ``<data_dir>/erasure.salt``; set it explicitly when the worker and ``erase`` do not
+    share a data directory (a server or cluster deployment)."""
+    erased_drop_days: int = Field(default=30, ge=0)
+    """The worker drops late events of an erased subject for this many days (0: never)."""
+    erased_refresh_s: float = Field(default=30.0, gt=0)
+    """How often the worker reloads the erased subjects from the store."""
+
+    def salt(self, data_dir: Path) -> bytes:
+        from lightkeeper.store.erasure import load_salt
+
+        configured = self.erasure_salt.get_secret_value() if self.erasure_salt else None
+        return load_salt(configured, data_dir)
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
         super().__init__(settings_cls)
@@ -81,7 +100,9 @@ class _YamlSource(PydanticBaseSettingsSource):
             section = getattr(settings_cls, "yaml_section", None)
             if section and isinstance(loaded.get(section), dict):
                 shared = {
-                    k: v for k, v in loaded.items() if not isinstance(v, dict) or k in ("kafka", "store")
+                    k: v
+                    for k, v in loaded.items()
+                    if not isinstance(v, dict) or k in ("kafka", "store", "privacy")
                 }
                 loaded = {**shared, **loaded[section]}
             self._data = loaded
@@ -112,6 +133,7 @@ class LightkeeperSettings(BaseSettings):
     environment: str = "dev"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,7 @@ from lightkeeper.errors import LightkeeperError, SchemaError
 from lightkeeper.processors._eventlist import EventList
 from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher, Enrichment
+from lightkeeper.processors.erased import ErasedSubjects
 from lightkeeper.schemas.codec import decode_event
 from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.store.rows import event_row
@@ -154,10 +155,17 @@ class Pipeline:
     the shells run it in a worker thread)."""
 
     def __init__(
-        self, enricher: Enricher | None = None, stages: Sequence[Stage] = (), *, fast: bool | None = None
+        self,
+        enricher: Enricher | None = None,
+        stages: Sequence[Stage] = (),
+        *,
+        fast: bool | None = None,
+        erased: ErasedSubjects | None = None,
     ) -> None:
         self.enricher = enricher or Enricher()
         self.stages = list(stages)
+        self.erased = erased
+        """Late events of erased subjects are dropped (and counted) before the stages run."""
         self.fast = os.environ.get(FAST_DECODE_ENV, "1") != "0" if fast is None else fast
         """Decode with :mod:`lightkeeper.processors._fastdecode` (pydantic for anything unusual); False
         decodes every event with pydantic (the reference path, same rows). Default: on, unless
@@ -194,6 +202,7 @@ class Pipeline:
             rows.append(row)
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
+        self._drop_erased(batch)
         self._run_stages(batch)
         return batch
 
@@ -232,8 +241,18 @@ class Pipeline:
             self._add(batch, parsed, rows, ev, src)
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
+        self._drop_erased(batch)
         self._run_stages(batch)
         return batch
+
+    def _drop_erased(self, batch: Batch) -> None:
+        if self.erased is None or not batch.events:
+            return
+        drop = self.erased.drop_indexes(batch.rows[EVENTS_TABLE])
+        if drop:
+            batch.drop_event_rows(drop)
+            batch.extras["erased_dropped"] = len(drop)
+            log.info("dropped %d late events of erased subjects", len(drop))
 
     def _run_stages(self, batch: Batch) -> None:
         for stage in self.stages:

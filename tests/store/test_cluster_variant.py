@@ -79,6 +79,8 @@ def test_every_single_node_table_has_its_cluster_counterpart() -> None:
         "anomalies",
         "alerts",
         "rollup_minute",
+        "erasures",
+        "erased_subjects",
         "schema_migrations",
     } <= tables
     assert {"events_dedup", "scores_dedup", "alerts_latest", "rollup_minute_v"} <= views
@@ -121,8 +123,8 @@ def test_single_node_renders_no_cluster_objects_and_runs_on_chdb(
 ) -> None:
     """The store_database fixture ran migrate() on chdb with every file, 0004 included."""
     ctx = TemplateContext(store_database, None)
-    last = discover()[-1]
-    assert last.name == "distributed" and split_statements(ctx.render(last.text)) == []
+    (distributed,) = [m for m in discover() if m.name == "distributed"]
+    assert split_statements(ctx.render(distributed.text)) == []
     versions = store_client.query(
         f"SELECT arraySort(groupArray(version)) FROM {store_database}.schema_migrations"
     ).result_rows[0][0]
