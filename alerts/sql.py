@@ -66,6 +66,8 @@ def _source(rule: Rule, db: str) -> _Source:
             else "max(abs(score))"
         )
         return _Source(f"{db}.anomalies_dedup", "window_start", cols, value, "1")
+    if rule.series == "feedback":
+        return _Source(f"{db}.feedback_dedup", "received_at", {"app": "app"}, "avg(negative)", "count()")
     if rule.metric in _QUALITY:
         cols = {"app": "app", "model": "request_model"}
         where = f"detector IN {_QUALITY[rule.metric]} AND score IS NOT NULL"

@@ -111,6 +111,8 @@ class AlertStage:
     ``dispatcher`` (:meth:`run_dispatcher`) so the outbox is delivered to the routes."""
 
     name = "alerts"
+    takes_feedback = True
+    """Runs on batches holding only feedback too (their negative_feedback_rate points)."""
 
     def __init__(self, engine: Any, dispatcher: Any = None) -> None:
         self.engine = engine
@@ -144,6 +146,7 @@ class AlertStage:
         from lightkeeper.store.rows import alert_row
 
         self.engine.observe(batch.extras.get("points", []))
+        self.engine.observe(batch.extras.get("feedback_points", []))
         self.engine.observe_drift(batch.extras.get("drift", []))
         self.engine.observe_anomalies(batch.extras.get("anomalies", []))
         watermark = batch.extras.get("watermark")

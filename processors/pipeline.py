@@ -26,6 +26,7 @@ from lightkeeper.processors._eventlist import EventList
 from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher, Enrichment
 from lightkeeper.processors.erased import ErasedSubjects
+from lightkeeper.processors.feedback import FEEDBACK_TABLE, feedback_points, feedback_rows, split_feedback
 from lightkeeper.schemas.codec import decode_event
 from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.store.rows import event_row
@@ -172,9 +173,10 @@ class Pipeline:
         the environment sets ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``."""
 
     def process(self, raws: Sequence[RawEvent]) -> Batch:
+        raws, feedback = split_feedback(raws)
         if not self.fast:
             events, sources, dead = decode_batch(raws)
-            return self.process_events(events, sources, dead)
+            return self.process_events(events, sources, dead, feedback=feedback)
         batch = Batch()
         parsed = EventList()
         rows: list[dict[str, Any]] = []
@@ -203,8 +205,26 @@ class Pipeline:
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
         self._drop_erased(batch)
+        self._add_feedback(batch, feedback)
         self._run_stages(batch)
         return batch
+
+    def _add_feedback(self, batch: Batch, raws: Sequence[RawEvent]) -> None:
+        """Feedback items of the batch as ``feedback`` rows (erased subjects' dropped too) and
+        their ``negative_feedback_rate`` points for the alert rules."""
+        if not raws:
+            return
+        pairs, dead = feedback_rows(raws)
+        batch.dead.extend(dead)
+        if self.erased is not None and pairs:
+            drop = self.erased.drop_indexes([row for _, row in pairs])
+            pairs = [pair for i, pair in enumerate(pairs) if i not in drop]
+        rows = [row for _, row in pairs]
+        batch.add_rows(FEEDBACK_TABLE, rows)
+        batch.extras["feedback_points"] = feedback_points(rows)
+        batch.extras["feedback_sources"] = [
+            {"app": row["app"], "value": raw.value.decode()} for raw, row in pairs
+        ]
 
     def _add(
         self, batch: Batch, events: EventList, rows: list[dict[str, Any]], ev: LLMCallEvent, src: RawEvent
@@ -227,6 +247,8 @@ class Pipeline:
         sources: Sequence[RawEvent] | None = None,
         dead: Sequence[DeadLetter] = (),
         records: Mapping[str, Sequence[BaseModel]] | None = None,
+        *,
+        feedback: Sequence[RawEvent] = (),
     ) -> Batch:
         """Like :meth:`process` for already-parsed events. ``records`` pre-fills
         ``batch.records`` (derived records computed upstream, e.g. scores for the keyed
@@ -242,6 +264,7 @@ class Pipeline:
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
         self._drop_erased(batch)
+        self._add_feedback(batch, feedback)
         self._run_stages(batch)
         return batch
 
@@ -256,8 +279,10 @@ class Pipeline:
 
     def _run_stages(self, batch: Batch) -> None:
         for stage in self.stages:
-            if not batch.events:
-                break
+            if not batch.events and not (
+                getattr(stage, "takes_feedback", False) and batch.extras.get("feedback_points")
+            ):
+                continue
             try:
                 stage.process(batch)
             except Exception as exc:

@@ -113,6 +113,11 @@ class Call:
     """Simulated provider behaviour: ``ok`` or ``error:<status>``."""
     max_tokens: int = 512
     tags: dict[str, str] = field(default_factory=dict)
+    session: str = ""
+    """Session id suffix (the driver prefixes the run id): the target of the call's feedback."""
+    feedback: bool | int | None = None
+    """What the user answers after the call: thumbs (True/False), a 1-5 rating, or nothing."""
+    comment: str | None = None
 
 
 def plan(n: int, seed: int = 7) -> list[Call]:
@@ -213,7 +218,29 @@ def plan(n: int, seed: int = 7) -> list[Call]:
     _sprinkle(calls, rng)
     for call in calls:
         call.tags.setdefault("team", TEAMS.get(call.app, "unassigned"))
+    _feedback(calls, random.Random(seed + 1))
     return calls
+
+
+#: Comments users leave with a thumbs down (one carries a phone number: it is redacted).
+BAD_ANSWER_COMMENTS = [
+    "That is not what your policy page says.",
+    "Rude and unhelpful answer.",
+    "It failed again, please call me back on +1 415 555 0134.",
+]
+
+
+def _feedback(calls: list[Call], rng: random.Random) -> None:
+    """Users rate answers: bad ones (toxic, ungrounded, failed) mostly get a thumbs down with a
+    comment, good ones sometimes a thumbs up or a 4-5 rating."""
+    for i, call in enumerate(calls):
+        call.session = f"s{i}"
+        if call.kind in ("toxic_response", "ungrounded", "error"):
+            if rng.random() < 0.8:
+                call.feedback = False
+                call.comment = rng.choice(BAD_ANSWER_COMMENTS)
+        elif rng.random() < 0.25:
+            call.feedback = True if rng.random() < 0.5 else rng.choice([2, 4, 5, 5])
 
 
 def _sprinkle(calls: list[Call], rng: random.Random) -> None:

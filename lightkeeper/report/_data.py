@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from lightkeeper.report._feedback import FeedbackData, fetch_feedback
 from lightkeeper.store.client import check_identifier
 from lightkeeper.store.query import run_query
 
@@ -63,6 +64,7 @@ class ReportData:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     flagged_events: list[dict[str, Any]] = field(default_factory=list)
     costly_events: list[dict[str, Any]] = field(default_factory=list)
+    feedback: FeedbackData = field(default_factory=FeedbackData)
 
 
 def _ms(moment: datetime) -> int:
@@ -176,6 +178,7 @@ def fetch(client: Any, database: str, start: datetime, end: datetime) -> ReportD
         "ORDER BY cost_usd DESC, event_id LIMIT 10"
     )
     data.costly_events = _with_events(reader, costly)
+    data.feedback = fetch_feedback(reader)
     return data
 
 

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from lightkeeper.report._data import ReportData
+from lightkeeper.report._feedback import render_feedback
 from lightkeeper.report._svg import Series, bar_chart, format_number, time_chart
 
 _CSS = """
@@ -228,6 +229,7 @@ def render(data: ReportData, *, title: str = "Lightkeeper overview", generated_a
         _quality(data),
         _drift(data),
         _alerts(data),
+        render_feedback(data.feedback),
         _events("Worst events: most detectors flagged", data.flagged_events, True, "no flagged events"),
         _events("Most expensive calls", data.costly_events, False, "no priced calls"),
     ]
