@@ -92,6 +92,8 @@ def span_to_event(span: Span, resource: dict[str, Any], settings: AgentSettings)
         end_time=datetime.fromtimestamp(end / 1e9, UTC) if end >= start and end else None,
         metadata={"span_name": span.name},
     )
+    if "release" not in data and resource.get("service.version"):
+        data["release"] = str(resource["service.version"])
     if span.status.code == Status.STATUS_CODE_ERROR:
         data["error_type"] = str(attrs.get("error.type") or "error")
         data["error_message"] = span.status.message or None

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "lightkeeper.cli.cmd_alerts",  # alerts
     "lightkeeper.cli.cmd_report",  # report
     "lightkeeper.cli.cmd_privacy",  # erase
+    "lightkeeper.cli.cmd_compare",  # compare
 ]
 
 

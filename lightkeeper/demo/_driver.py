@@ -26,6 +26,8 @@ def _request(call: Call, base: str, run_id: str) -> tuple[str, dict[str, Any], d
         "X-Fake-Mode": call.mode,
         "X-Lightkeeper-Session": f"{run_id}-{call.session}",
     }
+    if call.release:
+        headers["X-Lightkeeper-Release"] = call.release
     if call.context:
         headers["X-Lightkeeper-Context"] = orjson.dumps(call.context).decode()
     if call.answer is not None:  # the simulated provider answers this text

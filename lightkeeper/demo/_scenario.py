@@ -118,6 +118,8 @@ class Call:
     feedback: bool | int | None = None
     """What the user answers after the call: thumbs (True/False), a 1-5 rating, or nothing."""
     comment: str | None = None
+    release: str = ""
+    """The application release making the call (``X-Lightkeeper-Release``)."""
 
 
 def plan(n: int, seed: int = 7) -> list[Call]:
@@ -219,7 +221,15 @@ def plan(n: int, seed: int = 7) -> list[Call]:
     for call in calls:
         call.tags.setdefault("team", TEAMS.get(call.app, "unassigned"))
     _feedback(calls, random.Random(seed + 1))
+    for i, call in enumerate(calls):
+        call.release = RELEASES[0] if i < n // 2 else RELEASES[1]
     return calls
+
+
+#: The demo's two releases: every app ships the second one half-way through the run. With it
+#: come the support bot's topic drift and the code assistant's cost spike, the regressions
+#: ``lightkeeper compare --app code-assistant --release 2026.12.0 --against 2026.11.2`` shows.
+RELEASES = ("2026.11.2", "2026.12.0")
 
 
 #: Comments users leave with a thumbs down (one carries a phone number: it is redacted).

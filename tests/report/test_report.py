@@ -128,6 +128,15 @@ def test_report_has_every_section_with_demo_data(report_html: str, demo_db: tupl
     assert "drifted" in html and "prompt_embedding" in html  # the support bot's topic drift
 
 
+def test_report_compares_the_demo_releases(report_html: str) -> None:
+    from lightkeeper.demo._scenario import RELEASES
+
+    assert "<h2>Releases</h2>" in report_html
+    assert f"<h3>code-assistant: {RELEASES[1]} against {RELEASES[0]}</h3>" in report_html
+    assert "significantly worse than" in report_html and "cost_per_call_usd" in report_html
+    assert "95% CI" in report_html
+
+
 def test_report_relates_feedback_to_detectors(report_html: str, demo_db: tuple[Any, str]) -> None:
     client, _ = demo_db
     items, negative = client.query("SELECT count(), sum(negative) FROM feedback_dedup").result_rows[0]
