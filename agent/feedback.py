@@ -16,6 +16,7 @@ joined when the event arrives (``feedback_events.unmatched``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -30,6 +31,8 @@ from lightkeeper.errors import BackpressureError
 from lightkeeper.schemas.feedback import FeedbackRecord
 
 MAX_ITEMS = 1000
+#: Fields only Lightkeeper sets (a client cannot claim its comment was already redacted).
+_INTERNAL = ("record", "redacted", "redaction_types")
 
 
 def _json(status: int, body: Any) -> web.Response:
@@ -37,9 +40,10 @@ def _json(status: int, body: Any) -> web.Response:
 
 
 def parse_feedback(
-    items: list[Any], settings: AgentSettings
+    items: list[Any], settings: AgentSettings, *, keep_source: bool = False
 ) -> tuple[list[FeedbackRecord], list[dict[str, Any]]]:
-    """Valid, redacted records and per-item problems."""
+    """Valid, redacted records and per-item problems (``source`` is ``api`` unless
+    ``keep_source``: OTLP items say ``otlp``)."""
     records: list[FeedbackRecord] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -48,7 +52,8 @@ def parse_feedback(
                 {"index": index, "problems": [{"field": "<item>", "message": "expected an object"}]}
             )
             continue
-        item = {k: v for k, v in item.items() if k not in ("record", "redacted", "redaction_types", "source")}
+        internal = _INTERNAL if keep_source else (*_INTERNAL, "source")
+        item = {k: v for k, v in item.items() if k not in internal}
         try:
             record = FeedbackRecord.model_validate(item)
         except ValidationError as exc:
@@ -96,3 +101,55 @@ class FeedbackHandler:
             return _json(503, {"error": f"event buffer full: {exc}; retry later"})
         self.metrics.ingest_items.labels("accepted").inc(len(records))
         return _json(202, {"accepted": len(records), "feedback_ids": [r.feedback_id for r in records]})
+
+
+#: Span event carrying feedback over OTLP; its span is the call the feedback is about.
+OTLP_FEEDBACK_EVENT = "lightkeeper.feedback"
+_OTLP_PREFIX = "lightkeeper.feedback."
+
+
+def otlp_feedback(req: Any, settings: AgentSettings) -> tuple[list[FeedbackRecord], list[str]]:
+    """Feedback items from ``lightkeeper.feedback`` span events of an OTLP export request:
+    attributes ``lightkeeper.feedback.score`` ("up"/"down", a bool or a number), optional
+    ``.scale_min``/``.scale_max``, ``.comment``, ``.id``, ``.event_id``, and ``enduser.id`` /
+    ``session.id``. The target is the span (trace id + span id) unless ``.event_id`` is set.
+    Returns the valid items (comments redacted) and one error message per invalid item."""
+    from lightkeeper.agent.otlp import attributes
+
+    items: list[dict[str, Any]] = []
+    for rs in req.resource_spans:
+        resource = attributes(rs.resource.attributes)
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                for event in span.events:
+                    if event.name != OTLP_FEEDBACK_EVENT:
+                        continue
+                    attrs = attributes(event.attributes)
+                    item: dict[str, Any] = {
+                        "app": str(resource.get("service.name") or settings.app_name),
+                        "trace_id": span.trace_id.hex() or None,
+                        "span_id": span.span_id.hex() or None,
+                        "score": attrs.get(_OTLP_PREFIX + "score"),
+                        "comment": attrs.get(_OTLP_PREFIX + "comment"),
+                        "user_id": attrs.get("enduser.id") or attrs.get("user.id"),
+                        "session_id": attrs.get("session.id"),
+                        "source": "otlp",
+                    }
+                    if attrs.get(_OTLP_PREFIX + "event_id"):
+                        item.update(
+                            event_id=str(attrs[_OTLP_PREFIX + "event_id"]), trace_id=None, span_id=None
+                        )
+                    if attrs.get(_OTLP_PREFIX + "id"):
+                        item["feedback_id"] = str(attrs[_OTLP_PREFIX + "id"])
+                    low, high = attrs.get(_OTLP_PREFIX + "scale_min"), attrs.get(_OTLP_PREFIX + "scale_max")
+                    if low is not None and high is not None:
+                        item["scale"] = [low, high]
+                    if event.time_unix_nano:
+                        item["created_at"] = datetime.fromtimestamp(event.time_unix_nano / 1e9, UTC)
+                    items.append({k: v for k, v in item.items() if v is not None})
+    records, problems = parse_feedback(items, settings, keep_source=True)
+    errors = [
+        f"feedback event {p['index']}: " + "; ".join(f"{x['field']}: {x['message']}" for x in p["problems"])
+        for p in problems
+    ]
+    return records, errors

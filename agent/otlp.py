@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from lightkeeper.agent.auth import check_token
 from lightkeeper.agent.events import scrub
+from lightkeeper.agent.feedback import otlp_feedback
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.otlp_map import is_genai, span_fields
 from lightkeeper.agent.recorder import Recorder
@@ -155,8 +156,12 @@ class OTLPHandler:
                 status=503, headers={"Retry-After": "5"}, text="event buffer and spool are full"
             )
         events, ignored, errors = convert(req, self.settings)
+        feedback, feedback_errors = otlp_feedback(req, self.settings)
+        errors += feedback_errors
         for event in events:
             self.recorder.publish(event)
+        for item in feedback:  # lightkeeper.feedback span events (see agent/feedback.py)
+            self.recorder.sink.submit(item.target[1].encode(), item.encode())
         self.metrics.otlp_spans.labels("converted").inc(len(events))
         self.metrics.otlp_spans.labels("ignored").inc(ignored)
         self.metrics.otlp_spans.labels("invalid").inc(len(errors))

@@ -76,3 +76,64 @@ async def test_feedback_requires_the_ingest_token_when_configured(agent_factory)
     )
     assert status == 202
     assert orjson.loads(agent.sink.records[0][1])["event_id"] == "e"
+
+
+def _attr(key: str, value: object) -> dict:
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    return {"key": key, "value": {"stringValue": str(value)}}
+
+
+async def test_feedback_as_an_otel_span_event(agent_factory):
+    agent = await agent_factory()
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "user-rating",  # not a GenAI span: only its feedback event is taken
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000100000000",
+        "events": [
+            {
+                "name": "lightkeeper.feedback",
+                "timeUnixNano": "1700000000050000000",
+                "attributes": [
+                    _attr("lightkeeper.feedback.score", 2),
+                    _attr("lightkeeper.feedback.scale_min", 1),
+                    _attr("lightkeeper.feedback.scale_max", 5),
+                    _attr("lightkeeper.feedback.comment", "write to bob@example.org"),
+                    _attr("enduser.id", "u-7"),
+                ],
+            },
+            {"name": "lightkeeper.feedback", "attributes": [_attr("lightkeeper.feedback.score", 9)]},
+            {"name": "something.else", "attributes": []},
+        ],
+    }
+    doc = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [_attr("service.name", "svc")]},
+                "scopeSpans": [{"spans": [span]}],
+            }
+        ]
+    }
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            agent.url + "/v1/traces", data=orjson.dumps(doc), headers={"Content-Type": "application/json"}
+        ) as r,
+    ):
+        assert r.status == 200
+        body = await r.json()
+    assert body["partialSuccess"]["rejectedSpans"] == "1"
+    assert "outside the scale [1, 5]" in body["partialSuccess"]["errorMessage"]
+    ((key, value),) = await agent.sink.wait_for(1)
+    rec = FeedbackRecord.model_validate_json(value)
+    assert rec.source == "otlp" and rec.app == "svc" and rec.user_id == "u-7"
+    assert (
+        rec.target == ("span", "5b8efff798038103d269b633813fc60c/eee19b7ec3c1b174")
+        and key == rec.target[1].encode()
+    )
+    assert rec.normalized == 0.25 and rec.negative
+    assert "bob@example.org" not in (rec.comment or "") and rec.redacted
