@@ -125,6 +125,14 @@ class AlertStage:
 
         if self.dispatcher is not None:
             self.dispatcher.history = StoreHistory(client, database=database).write
+        if any(rule.series == "release" for rule in self.engine.evaluator.rules):
+            from lightkeeper.alerts.releases import ReleaseSource
+            from lightkeeper.report.releases import latest_comparisons
+
+            period = min(r.window for r in self.engine.evaluator.rules if r.series == "release")
+            self.engine.evaluator.release_source = ReleaseSource(
+                lambda: latest_comparisons(client, database, max_apps=50), period.total_seconds()
+            )
 
     async def run_dispatcher(self, stop: Any) -> None:
         """Deliver notifications until ``stop`` (an ``asyncio.Event``) is set, then drain
