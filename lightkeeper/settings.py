@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lightkeeper.errors import ConfigError
@@ -61,6 +61,26 @@ class StoreSettings(BaseModel):
     events_ttl_days: int = Field(default=90, ge=0)
     """0 disables expiry."""
     derived_ttl_days: int = Field(default=365, ge=0)
+    tenant_retention_days: dict[str, int] = Field(default_factory=dict)
+    """Per-tenant retention of ``events`` and ``feedback`` (tenant -> days, 0: keep), overriding
+    ``events_ttl_days`` / ``derived_ttl_days`` for that tenant; applied by ``lightkeeper migrate``."""
+
+    @field_validator("tenant_retention_days")
+    @classmethod
+    def _tenant_days(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [t for t, days in value.items() if days < 0 or not t]
+        if bad:
+            raise ValueError(f"days must be >= 0 and tenants non-empty (check {bad})")
+        return value
+
+    def migrate_kwargs(self) -> dict[str, Any]:
+        """The retention keyword arguments of :func:`lightkeeper.store.migrate.migrate`."""
+        return {
+            "events_ttl_days": self.events_ttl_days,
+            "derived_ttl_days": self.derived_ttl_days,
+            "tenant_retention_days": self.tenant_retention_days,
+        }
+
     batch_rows: int = Field(default=5000, ge=1)
     flush_interval_s: float = Field(default=1.0, gt=0)
 

@@ -46,7 +46,7 @@ def run_worker(args: argparse.Namespace) -> int:
     )
     ensure_topics(settings.kafka)
     client = connect(settings.store_url, settings.store.database)
-    migrate(client, settings.store.database, settings.store.cluster)
+    migrate(client, settings.store.database, settings.store.cluster, **settings.store.migrate_kwargs())
     stages = build_stages(settings)
     enricher = Enricher(settings.pricing_table(), estimate=settings.estimate_tokens)
     keyed = [s for s in stages if s.name in KEYED_STAGES]

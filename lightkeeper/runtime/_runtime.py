@@ -84,7 +84,9 @@ class EmbeddedRuntime:
         w = self.worker_settings
         if self.client is None:
             self.client = await asyncio.to_thread(connect, w.store_url, w.store.database)
-            await asyncio.to_thread(migrate, self.client, w.store.database, w.store.cluster)
+            await asyncio.to_thread(
+                lambda: migrate(self.client, w.store.database, w.store.cluster, **w.store.migrate_kwargs())
+            )
         stages = self._stages if self._stages is not None else await asyncio.to_thread(build_stages, w)
         from lightkeeper.processors.erased import for_settings
 
