@@ -122,6 +122,12 @@ def for_settings(settings: Any, client: Any) -> ErasedSubjects | None:
     privacy = settings.privacy
     if privacy.erased_drop_days <= 0:
         return None
+    if privacy.erasure_salt is None and not str(settings.store_url).startswith("chdb://"):
+        log.warning(
+            "privacy.erasure_salt is not set: this worker hashes erased subjects with the salt in "
+            "its own data directory; set the same salt for `lightkeeper erase` and every worker, or "
+            "late events of erased subjects are not recognised"
+        )
     return ErasedSubjects(
         privacy.salt(settings.data_dir),
         store_loader(client, settings.store.database, settings.store.cluster),

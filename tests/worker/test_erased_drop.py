@@ -93,3 +93,22 @@ async def test_erase_then_replay_drops_the_subjects_events(store_client: Any, st
     users = {r[0] for r in client.query(f"SELECT DISTINCT user_id FROM {db}.events_dedup").result_rows}
     assert "u2" not in users and len(users) == 6
     assert metrics.events.labels("erased")._value.get() == 2
+
+
+def test_for_settings_warns_when_a_server_deployment_has_no_shared_salt(tmp_path, caplog) -> None:
+    from lightkeeper.processors.erased import for_settings
+    from lightkeeper.settings import LightkeeperSettings
+
+    server = LightkeeperSettings.load(None, store__url="http://clickhouse:8123", data_dir=tmp_path)
+    with caplog.at_level("WARNING"):
+        assert for_settings(server, client=None) is not None
+    assert "privacy.erasure_salt is not set" in caplog.text
+    caplog.clear()
+    salted = LightkeeperSettings.load(
+        None, store__url="http://clickhouse:8123", data_dir=tmp_path, privacy__erasure_salt="s3cret-salt"
+    )
+    with caplog.at_level("WARNING"):
+        filt = for_settings(salted, client=None)
+    assert filt is not None and filt.salt == b"s3cret-salt" and not caplog.text
+    off = LightkeeperSettings.load(None, data_dir=tmp_path, privacy__erased_drop_days=0)
+    assert for_settings(off, client=None) is None
