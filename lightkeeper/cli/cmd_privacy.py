@@ -67,12 +67,15 @@ def run_erase(args: argparse.Namespace) -> int:
     if not args.yes_all and eraser.matches_everything(selector):
         raise ConfigError(f"--{selector.kind} matches every stored event; erasing everything needs --yes-all")
     report = eraser.erase(selector, requested_by=args.by or getpass.getuser(), dry_run=args.dry_run)
-    verb = "would remove" if report.dry_run else "removed"
     what = "all subjects" if selector.kind == "all" else f"{selector.kind} #{report.selector_hash[:12]}"
     print(f"erasure of {what}{' (dry run)' if report.dry_run else ''}:")
-    units = {"drift": "examples", "rollup_minute": "minutes rebuilt"}
     for table, count in report.counts.items():
-        print(f"  {table:16} {verb if table != 'rollup_minute' else ''} {count} {units.get(table, 'rows')}")
+        if table == "rollup_minute":
+            line = f"{'would rebuild' if report.dry_run else 'rebuilt'} {count} minutes"
+        else:
+            unit = "examples" if table == "drift" else "rows"
+            line = f"{'would remove' if report.dry_run else 'removed'} {count} {unit}"
+        print(f"  {table:16} {line}")
     if report.dry_run:
         print("dry run: nothing was removed or recorded")
     else:

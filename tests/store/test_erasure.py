@@ -192,7 +192,7 @@ def test_cli_refuses_no_selector_several_selectors_and_match_all(
 
     assert main([*base, "--user", "user-1", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "would remove 1 rows" in out and "dry run" in out
+    assert "would remove 1 rows" in out and "dry run" in out and "would rebuild 1 minutes" in out
     assert main([*base, "--tenant", "only", "--yes-all", "--by", "dpo"]) == 0
     out = capsys.readouterr().out
     assert "recorded as erasure" in out and "only" not in out.split("recorded")[0].split(":")[0]
