@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lightkeeper.agent.context import ContextCache
+from lightkeeper.agent.feedback import FeedbackHandler
 from lightkeeper.agent.ingest import IngestHandlers
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.otlp import OTLPHandler
@@ -101,6 +102,7 @@ def build_app(
     app.router.add_post("/v1/logs", otlp_logs)
     app.router.add_post("/v1/events", ingest.events)
     app.router.add_post("/v1/context", ingest.context)
+    app.router.add_post("/v1/feedback", FeedbackHandler(settings, sink, metrics))
     app.router.add_route("*", "/{tail:.*}", proxy)
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)

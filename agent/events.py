@@ -94,6 +94,7 @@ def build_event(
         except orjson.JSONDecodeError:
             problems.append("request body is not JSON")
     _merge(data, module.parse_request(cap.api_path, request_body))
+    _merge(data, metadata.release_from_body(request_body))
     _merge(
         data, metadata.from_headers(cap.meta_headers, settings.app_name, settings.max_context_header_bytes)
     )

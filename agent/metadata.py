@@ -11,6 +11,9 @@ header                         meaning
 ``X-Lightkeeper-Tags``         ``k=v,k2=v2`` into ``tags``
 ``X-Lightkeeper-Context``      RAG context: a JSON list of strings or ``{text,id,source,score}``
                                objects, or ``b64:`` + base64 of that JSON (for non-ASCII text)
+``X-Lightkeeper-Release``      ``release`` (else the request body's ``metadata.release``)
+``X-Lightkeeper-Prompt-Id``    ``prompt_id`` (else ``metadata.prompt_id``)
+``X-Lightkeeper-Prompt-Version`` ``prompt_version`` (else ``metadata.prompt_version``)
 =============================  ==============================================================
 
 ``X-Lightkeeper-*`` headers are removed before the request goes upstream. A context header that
@@ -100,14 +103,38 @@ def context_problem(metadata: dict[str, Any]) -> str | None:
     return error.partition(":")[0] if isinstance(error, str) else None
 
 
+RELEASE_HEADERS = (("release", "release"), ("prompt-id", "prompt_id"), ("prompt-version", "prompt_version"))
+RELEASE_LIMITS = {"release": 128, "prompt_id": 256, "prompt_version": 128}
+
+
+def release_from_body(body: Any) -> dict[str, Any]:
+    """``release`` / ``prompt_id`` / ``prompt_version`` from the request body's ``metadata``
+    object (OpenAI and Anthropic requests carry one); headers take precedence."""
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    return {
+        name: str(meta[name])[:limit]
+        for name, limit in RELEASE_LIMITS.items()
+        if isinstance(meta.get(name), str | int | float)
+        and not isinstance(meta.get(name), bool)
+        and str(meta[name])
+    }
+
+
 def from_headers(
     headers: dict[str, str], default_app: str, max_context_bytes: int = MAX_CONTEXT_HEADER_BYTES
 ) -> dict[str, Any]:
     """Event fields from the captured metadata headers."""
     out: dict[str, Any] = {"app": headers.get(PREFIX + "app") or default_app}
-    for header, name in (("user", "user_id"), ("session", "session_id"), ("tenant", "tenant")):
+    for header, name in (
+        ("user", "user_id"),
+        ("session", "session_id"),
+        ("tenant", "tenant"),
+        *RELEASE_HEADERS,
+    ):
         if headers.get(PREFIX + header):
-            out[name] = headers[PREFIX + header]
+            out[name] = headers[PREFIX + header][: RELEASE_LIMITS.get(name, 512)]
     trace = headers.get(PREFIX + "trace-id")
     tp = parse_traceparent(headers["traceparent"]) if "traceparent" in headers else None
     if trace:

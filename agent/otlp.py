@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from lightkeeper.agent.auth import check_token
 from lightkeeper.agent.events import retention_problem, scrub
+from lightkeeper.agent.feedback import otlp_feedback
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.otlp_join import GenAIJoin
 from lightkeeper.agent.otlp_map import is_genai, span_fields
@@ -148,6 +149,8 @@ def span_to_event(span: Span, resource: dict[str, Any], settings: AgentSettings)
         end_time=datetime.fromtimestamp(end / 1e9, UTC) if end >= start and end else None,
         metadata={"span_name": span.name},
     )
+    if "release" not in data and resource.get("service.version"):
+        data["release"] = str(resource["service.version"])
     if span.status.code == Status.STATUS_CODE_ERROR:
         data["error_type"] = str(attrs.get("error.type") or "error")
         data["error_message"] = span.status.message or None
@@ -203,8 +206,12 @@ class OTLPHandler:
                 status=503, headers={"Retry-After": "5"}, text="event buffer and spool are full"
             )
         events, ignored, errors = convert(req, self.settings)
+        feedback, feedback_errors = otlp_feedback(req, self.settings)
+        errors += feedback_errors
         for event in events:
             self.join.add_span(event)
+        for item in feedback:  # lightkeeper.feedback span events (see agent/feedback.py)
+            self.recorder.sink.submit(item.target[1].encode(), item.encode())
         self.metrics.otlp_spans.labels("converted").inc(len(events))
         self.metrics.otlp_spans.labels("ignored").inc(ignored)
         self.metrics.otlp_spans.labels("invalid").inc(len(errors))

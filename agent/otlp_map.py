@@ -20,6 +20,14 @@ _INDEXED = re.compile(
 )
 
 
+#: Event field -> span attributes naming the prompt (template) and the release.
+_RELEASE_ATTRS = (
+    ("prompt_id", ("gen_ai.prompt.id",)),
+    ("prompt_version", ("gen_ai.prompt.version",)),
+    ("release", ("lightkeeper.release",)),
+)
+
+
 def is_genai(attrs: dict[str, Any]) -> bool:
     return (
         any(k.startswith("gen_ai.") or k.startswith("llm.") for k in attrs)
@@ -216,6 +224,10 @@ def span_fields(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]])
     session = _first(attrs, "session.id", "gen_ai.conversation.id")
     if session is not None:
         out["session_id"] = str(session)
+    for name, keys in _RELEASE_ATTRS:
+        value = _first(attrs, *keys)
+        if value is not None and str(value):
+            out[name] = str(value)
     inputs: list[dict[str, Any]] = []
     output_text: str | None = None
     tool_calls: list[dict[str, Any]] = []

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from lightkeeper.alerts.rules import SEVERITY_RANK, Rule
 from lightkeeper.processors.anomaly.series import MetricPoint, floor_minute, quantile
@@ -108,6 +109,8 @@ class RuleEvaluator:
         self._points: dict[tuple[str, str], deque[MetricPoint]] = {k: deque() for k in self._span}
         self._partial: dict[tuple[str, str], list[MetricPoint]] = {}
         self.latest_minute: datetime | None = None
+        self.release_source: Callable[[], list[Any]] | None = None
+        """Release comparisons for ``series: release`` rules (set when a store is attached)."""
 
     def observe(self, points: Iterable[MetricPoint]) -> int:
         """Buffer the points some rule needs; returns how many were kept."""
@@ -147,6 +150,12 @@ class RuleEvaluator:
         return out
 
     def evaluate_rule(self, rule: Rule, now: datetime) -> list[Evaluation]:
+        if rule.series == "release":
+            from lightkeeper.alerts.releases import evaluate_release_rule
+
+            if self.release_source is None:
+                return []
+            return evaluate_release_rule(rule, self.release_source(), _OPS[rule.op])
         start = now - rule.window
         groups: dict[tuple[str, ...], list[MetricPoint]] = {}
         key = (rule.series, rule.metric)

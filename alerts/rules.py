@@ -6,7 +6,7 @@ A rules file holds ``rules:`` (a list) and optional ``defaults:`` merged under e
     rules:
       - name: toxicity-rate-high
         metric: toxicity_rate        # a per-minute metric (see SERIES)
-        series: model                # model | user | tag:<name> | drift | anomaly
+        series: model                # model | user | tag:<name> | drift | anomaly | feedback | release
         where: {app: chatbot}        # label equality filters (a list value = any of)
         aggregate: avg               # sum avg max min last count p50 p90 p95 p99
         window: 5m
@@ -42,6 +42,8 @@ SERIES_LABELS: dict[str, tuple[str, ...]] = {
     "user": ("app", "user_id"),
     "drift": ("app", "model", "key", "target"),
     "anomaly": ("app", "model", "user_id", "metric", "detector"),
+    "feedback": ("app",),
+    "release": ("app",),
 }
 _EVENT_METRICS = {
     "requests",
@@ -67,6 +69,10 @@ SERIES_METRICS: dict[str, set[str]] = {
     "tag": set(_EVENT_METRICS),
     "drift": {"drift_score", "drifted"},
     "anomaly": {"anomaly_severity", "anomaly_score"},
+    "feedback": {"negative_feedback_rate"},
+    # release regressions (alerts/releases.py): the newest release of an app against the one
+    # before; "any" checks every metric, flag_rate:<detector> one detector
+    "release": {"any", "cost_per_call_usd", "latency_p50_ms", "latency_p95_ms", "error_rate", "drift_rate"},
 }
 SEVERITY_RANK: dict[str, int] = {s.value: i for i, s in enumerate(Severity)}
 AGGREGATES = ("sum", "avg", "max", "min", "last", "count", "p50", "p90", "p95", "p99")
@@ -155,9 +161,12 @@ class Rule(BaseModel):
         base = "tag" if self.series.startswith("tag:") else self.series
         if base not in SERIES_METRICS or (base == "tag" and len(self.series) <= 4):
             raise ValueError(
-                f"series: unknown series {self.series!r} (model, user, tag:<name>, drift, anomaly)"
+                f"series: unknown series {self.series!r} "
+                "(model, user, tag:<name>, drift, anomaly, feedback, release)"
             )
-        if self.metric not in SERIES_METRICS[base]:
+        if self.metric not in SERIES_METRICS[base] and not (
+            base == "release" and self.metric.startswith("flag_rate:") and len(self.metric) > 10
+        ):
             known = ", ".join(sorted(SERIES_METRICS[base]))
             raise ValueError(f"metric: {self.metric!r} is not a {base} metric (known: {known})")
         allowed = series_labels(self.series)

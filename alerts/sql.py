@@ -66,6 +66,8 @@ def _source(rule: Rule, db: str) -> _Source:
             else "max(abs(score))"
         )
         return _Source(f"{db}.anomalies_dedup", "window_start", cols, value, "1")
+    if rule.series == "feedback":
+        return _Source(f"{db}.feedback_dedup", "received_at", {"app": "app"}, "avg(negative)", "count()")
     if rule.metric in _QUALITY:
         cols = {"app": "app", "model": "request_model"}
         where = f"detector IN {_QUALITY[rule.metric]} AND score IS NOT NULL"
@@ -90,6 +92,8 @@ def render_sql(
     """The query giving ``rule``'s value for the group ``labels`` over ``[start, end)``; without
     group labels it returns every group's value."""
     db = check_identifier(database)
+    if rule.series == "release":
+        return _release_sql(rule, labels, db)
     table, tcol, cols, value, weight, cond = _source(rule, db)
     extra_where = f" AND {cond}" if cond else ""
     conds = [f"{tcol} >= {_ts(start)}", f"{tcol} < {_ts(end)}"]
@@ -124,3 +128,20 @@ def render_sql(
         f"  GROUP BY {inner_group}\n)"
     )
     return sql + (f"\nGROUP BY {outer_group}" if outer_group else "")
+
+
+def _release_sql(rule: Rule, labels: dict[str, str], db: str) -> str:
+    """Per-release figures of the apps a release rule watches (``lightkeeper compare`` adds the
+    confidence intervals the rule decides on)."""
+    conds = ["release != ''"]
+    for k, want in rule.where.items():
+        values = want if isinstance(want, list) else [want]
+        conds.append(f"{k} IN ({', '.join(literal(w) for w in values)})")
+    conds.extend(f"{k} = {literal(v)}" for k, v in labels.items() if k == "app")
+    return (
+        "SELECT app, release, min(start_time) AS first_call, count() AS calls, "
+        "avg(toFloat64(cost_usd)) AS cost_per_call_usd, quantile(0.5)(duration_ms) AS latency_p50_ms, "
+        "quantile(0.95)(duration_ms) AS latency_p95_ms, avg(is_error) AS error_rate\n"
+        f"FROM {db}.events_dedup\nWHERE {' AND '.join(conds)}\n"
+        "GROUP BY app, release\nORDER BY app, first_call"
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from lightkeeper.errors import ConfigError
@@ -62,8 +62,47 @@ class StoreSettings(BaseModel):
     events_ttl_days: int = Field(default=90, ge=0)
     """0 disables expiry."""
     derived_ttl_days: int = Field(default=365, ge=0)
+    tenant_retention_days: dict[str, int] = Field(default_factory=dict)
+    """Per-tenant retention of ``events`` and ``feedback`` (tenant -> days, 0: keep), overriding
+    ``events_ttl_days`` / ``derived_ttl_days`` for that tenant; applied by ``lightkeeper migrate``."""
+
+    @field_validator("tenant_retention_days")
+    @classmethod
+    def _tenant_days(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [t for t, days in value.items() if days < 0 or not t]
+        if bad:
+            raise ValueError(f"days must be >= 0 and tenants non-empty (check {bad})")
+        return value
+
+    def migrate_kwargs(self) -> dict[str, Any]:
+        """The retention keyword arguments of :func:`lightkeeper.store.migrate.migrate`."""
+        return {
+            "events_ttl_days": self.events_ttl_days,
+            "derived_ttl_days": self.derived_ttl_days,
+            "tenant_retention_days": self.tenant_retention_days,
+        }
+
     batch_rows: int = Field(default=5000, ge=1)
     flush_interval_s: float = Field(default=1.0, gt=0)
+
+
+class PrivacySettings(BaseModel):
+    """Erasure (``lightkeeper erase``) and what the worker does with erased subjects."""
+
+    erasure_salt: SecretStr | None = None
+    """Salt of the selector hashes in ``erasures`` / ``erased_subjects``. Default: a random salt
+    kept in ``<data_dir>/erasure.salt``; set it explicitly when the worker and ``erase`` do not
+    share a data directory (a server or cluster deployment)."""
+    erased_drop_days: int = Field(default=30, ge=0)
+    """The worker drops late events of an erased subject for this many days (0: never)."""
+    erased_refresh_s: float = Field(default=30.0, gt=0)
+    """How often the worker reloads the erased subjects from the store."""
+
+    def salt(self, data_dir: Path) -> bytes:
+        from lightkeeper.store.erasure import load_salt
+
+        configured = self.erasure_salt.get_secret_value() if self.erasure_salt else None
+        return load_salt(configured, data_dir)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -82,7 +121,9 @@ class _YamlSource(PydanticBaseSettingsSource):
             section = getattr(settings_cls, "yaml_section", None)
             if section and isinstance(loaded.get(section), dict):
                 shared = {
-                    k: v for k, v in loaded.items() if not isinstance(v, dict) or k in ("kafka", "store")
+                    k: v
+                    for k, v in loaded.items()
+                    if not isinstance(v, dict) or k in ("kafka", "store", "privacy")
                 }
                 loaded = {**shared, **loaded[section]}
             self._data = loaded
@@ -131,6 +172,7 @@ class LightkeeperSettings(BaseSettings):
     environment: str = "dev"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -147,6 +147,9 @@ _EVENT_KEYS = frozenset(
         "request_model",
         "response_model",
         "response_id",
+        "prompt_id",
+        "prompt_version",
+        "release",
         "request",
         "usage",
         "finish_reasons",
@@ -318,6 +321,7 @@ def _row(o: dict[str, Any]) -> FastRow:
     trace_id, span_id, route = g("trace_id"), g("span_id"), g("route")
     request_model, response_model, response_id = g("request_model"), g("response_model"), g("response_id")
     error_type, error_message = g("error_type"), g("error_message")
+    prompt_id, prompt_version, release = g("prompt_id"), g("prompt_version"), g("release")
     if not (
         (tenant is None or (type(tenant) is str and len(tenant) <= 256))
         and (user_id is None or (type(user_id) is str and len(user_id) <= 512))
@@ -330,6 +334,9 @@ def _row(o: dict[str, Any]) -> FastRow:
         and (response_id is None or (type(response_id) is str and len(response_id) <= 256))
         and (error_type is None or (type(error_type) is str and len(error_type) <= 256))
         and (error_message is None or type(error_message) is str)
+        and (prompt_id is None or (type(prompt_id) is str and len(prompt_id) <= 256))
+        and (prompt_version is None or (type(prompt_version) is str and len(prompt_version) <= 128))
+        and (release is None or (type(release) is str and len(release) <= 128))
     ):
         raise _REJECT
     for key, default in _FLAGS:
@@ -396,6 +403,9 @@ def _row(o: dict[str, Any]) -> FastRow:
         "request_model": request_model or "",
         "response_model": response_model or "",
         "model": response_model or request_model or "unknown",
+        "prompt_id": prompt_id or "",
+        "prompt_version": prompt_version or "",
+        "release": release or "",
         "response_id": response_id or "",
         "temperature": req["temperature"],
         "max_tokens": req["max_tokens"],

@@ -111,6 +111,8 @@ class AlertStage:
     ``dispatcher`` (:meth:`run_dispatcher`) so the outbox is delivered to the routes."""
 
     name = "alerts"
+    takes_feedback = True
+    """Runs on batches holding only feedback too (their negative_feedback_rate points)."""
 
     def __init__(self, engine: Any, dispatcher: Any = None) -> None:
         self.engine = engine
@@ -123,6 +125,14 @@ class AlertStage:
 
         if self.dispatcher is not None:
             self.dispatcher.history = StoreHistory(client, database=database).write
+        if any(rule.series == "release" for rule in self.engine.evaluator.rules):
+            from lightkeeper.alerts.releases import ReleaseSource
+            from lightkeeper.report.releases import latest_comparisons
+
+            period = min(r.window for r in self.engine.evaluator.rules if r.series == "release")
+            self.engine.evaluator.release_source = ReleaseSource(
+                lambda: latest_comparisons(client, database, max_apps=50), period.total_seconds()
+            )
 
     async def run_dispatcher(self, stop: Any) -> None:
         """Deliver notifications until ``stop`` (an ``asyncio.Event``) is set, then drain
@@ -144,6 +154,7 @@ class AlertStage:
         from lightkeeper.store.rows import alert_row
 
         self.engine.observe(batch.extras.get("points", []))
+        self.engine.observe(batch.extras.get("feedback_points", []))
         self.engine.observe_drift(batch.extras.get("drift", []))
         self.engine.observe_anomalies(batch.extras.get("anomalies", []))
         watermark = batch.extras.get("watermark")

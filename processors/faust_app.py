@@ -278,13 +278,17 @@ def monitor_envelopes(batch: Batch) -> list[tuple[str, bytes]]:
     scores: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in batch.records.get("scores", []):
         scores[rec.event_id].append(rec.model_dump(mode="json"))  # type: ignore[attr-defined]
-    return [
+    envelopes = [
         (
             f"{ev.app}|{ev.model}",
             orjson.dumps({"event": ev.model_dump(mode="json"), "scores": scores.get(ev.event_id, [])}),
         )
         for ev in batch.events
     ]
+    # feedback feeds the alert rules on negative feedback (series feedback, grouped by app)
+    for raw in batch.extras.get("feedback_sources", ()):
+        envelopes.append((f"{raw['app']}|feedback", orjson.dumps({"feedback": raw["value"]})))
+    return envelopes
 
 
 def open_envelopes(monitors: Pipeline, values: list[bytes | None]) -> Batch:
@@ -292,15 +296,20 @@ def open_envelopes(monitors: Pipeline, values: list[bytes | None]) -> Batch:
     events and scores were stored by the events agent)."""
     events: list[LLMCallEvent] = []
     scores: list[ScoreRecord] = []
+    feedback: list[RawEvent] = []
     for value in values:
         try:
             envelope = orjson.loads(value or b"{}")
+            if "feedback" in envelope:
+                feedback.append(RawEvent(envelope["feedback"].encode()))
+                continue
             events.append(LLMCallEvent.model_validate(envelope["event"]))
             scores.extend(ScoreRecord.model_validate(s) for s in envelope.get("scores") or ())
         except (ValueError, KeyError, TypeError) as exc:  # written by us: only a bug gets here
             log.error("skipping an unreadable monitor envelope: %s", exc)
-    batch = monitors.process_events(events, records={"scores": scores})
+    batch = monitors.process_events(events, records={"scores": scores}, feedback=feedback)
     batch.rows["events"] = []
+    batch.rows.pop("feedback", None)  # stored by the events agent
     batch.records.pop("scores", None)
     return batch
 

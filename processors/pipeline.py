@@ -25,6 +25,8 @@ from lightkeeper.errors import LightkeeperError, SchemaError
 from lightkeeper.processors._eventlist import EventList
 from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher, Enrichment
+from lightkeeper.processors.erased import ErasedSubjects
+from lightkeeper.processors.feedback import FEEDBACK_TABLE, feedback_points, feedback_rows, split_feedback
 from lightkeeper.schemas.codec import decode_event
 from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.store.rows import event_row
@@ -154,19 +156,27 @@ class Pipeline:
     the shells run it in a worker thread)."""
 
     def __init__(
-        self, enricher: Enricher | None = None, stages: Sequence[Stage] = (), *, fast: bool | None = None
+        self,
+        enricher: Enricher | None = None,
+        stages: Sequence[Stage] = (),
+        *,
+        fast: bool | None = None,
+        erased: ErasedSubjects | None = None,
     ) -> None:
         self.enricher = enricher or Enricher()
         self.stages = list(stages)
+        self.erased = erased
+        """Late events of erased subjects are dropped (and counted) before the stages run."""
         self.fast = os.environ.get(FAST_DECODE_ENV, "1") != "0" if fast is None else fast
         """Decode with :mod:`lightkeeper.processors._fastdecode` (pydantic for anything unusual); False
         decodes every event with pydantic (the reference path, same rows). Default: on, unless
         the environment sets ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``."""
 
     def process(self, raws: Sequence[RawEvent]) -> Batch:
+        raws, feedback = split_feedback(raws)
         if not self.fast:
             events, sources, dead = decode_batch(raws)
-            return self.process_events(events, sources, dead)
+            return self.process_events(events, sources, dead, feedback=feedback)
         batch = Batch()
         parsed = EventList()
         rows: list[dict[str, Any]] = []
@@ -194,8 +204,27 @@ class Pipeline:
             rows.append(row)
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
+        self._drop_erased(batch)
+        self._add_feedback(batch, feedback)
         self._run_stages(batch)
         return batch
+
+    def _add_feedback(self, batch: Batch, raws: Sequence[RawEvent]) -> None:
+        """Feedback items of the batch as ``feedback`` rows (erased subjects' dropped too) and
+        their ``negative_feedback_rate`` points for the alert rules."""
+        if not raws:
+            return
+        pairs, dead = feedback_rows(raws)
+        batch.dead.extend(dead)
+        if self.erased is not None and pairs:
+            drop = self.erased.drop_indexes([row for _, row in pairs])
+            pairs = [pair for i, pair in enumerate(pairs) if i not in drop]
+        rows = [row for _, row in pairs]
+        batch.add_rows(FEEDBACK_TABLE, rows)
+        batch.extras["feedback_points"] = feedback_points(rows)
+        batch.extras["feedback_sources"] = [
+            {"app": row["app"], "value": raw.value.decode()} for raw, row in pairs
+        ]
 
     def _add(
         self, batch: Batch, events: EventList, rows: list[dict[str, Any]], ev: LLMCallEvent, src: RawEvent
@@ -218,6 +247,8 @@ class Pipeline:
         sources: Sequence[RawEvent] | None = None,
         dead: Sequence[DeadLetter] = (),
         records: Mapping[str, Sequence[BaseModel]] | None = None,
+        *,
+        feedback: Sequence[RawEvent] = (),
     ) -> Batch:
         """Like :meth:`process` for already-parsed events. ``records`` pre-fills
         ``batch.records`` (derived records computed upstream, e.g. scores for the keyed
@@ -232,13 +263,26 @@ class Pipeline:
             self._add(batch, parsed, rows, ev, src)
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
+        self._drop_erased(batch)
+        self._add_feedback(batch, feedback)
         self._run_stages(batch)
         return batch
 
+    def _drop_erased(self, batch: Batch) -> None:
+        if self.erased is None or not batch.events:
+            return
+        drop = self.erased.drop_indexes(batch.rows[EVENTS_TABLE])
+        if drop:
+            batch.drop_event_rows(drop)
+            batch.extras["erased_dropped"] = len(drop)
+            log.info("dropped %d late events of erased subjects", len(drop))
+
     def _run_stages(self, batch: Batch) -> None:
         for stage in self.stages:
-            if not batch.events:
-                break
+            if not batch.events and not (
+                getattr(stage, "takes_feedback", False) and batch.extras.get("feedback_points")
+            ):
+                continue
             try:
                 stage.process(batch)
             except Exception as exc:

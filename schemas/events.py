@@ -23,6 +23,8 @@ usage.reasoning_output_tokens   gen_ai.usage.reasoning.output_tokens
 input_messages                  gen_ai.input.messages
 output                          gen_ai.output.messages (text and tool calls)
 app                             service.name
+release                         service.version (else lightkeeper.release)
+prompt_id / prompt_version      gen_ai.prompt.id / gen_ai.prompt.version
 error_type                      error.type
 http_status                     http.response.status_code
 trace_id / span_id              the span context
@@ -148,6 +150,11 @@ class LLMCallEvent(BaseModel):
     request_model: str | None = Field(default=None, max_length=256)
     response_model: str | None = Field(default=None, max_length=256)
     response_id: str | None = Field(default=None, max_length=256)
+    prompt_id: str | None = Field(default=None, max_length=256)
+    """The application's prompt (template) the call used."""
+    prompt_version: str | None = Field(default=None, max_length=128)
+    release: str | None = Field(default=None, max_length=128)
+    """The application release that made the call (compared by ``lightkeeper compare``)."""
     request: RequestParams = Field(default_factory=RequestParams)
     usage: Usage = Field(default_factory=Usage)
     finish_reasons: list[str] = Field(default_factory=list)

@@ -46,13 +46,7 @@ def run_migrate(args: argparse.Namespace) -> int:
             for statement in split_statements(ctx.render(m.text)):
                 print(f"{statement};\n")
         return 0
-    applied = migrate(
-        client,
-        database,
-        settings.store.cluster,
-        events_ttl_days=settings.store.events_ttl_days,
-        derived_ttl_days=settings.store.derived_ttl_days,
-    )
+    applied = migrate(client, database, settings.store.cluster, **settings.store.migrate_kwargs())
     names = {m.version: m.path.name for m in discover()}
     if applied:
         for version in applied:

@@ -24,6 +24,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from lightkeeper.kafka.topics import ensure_topics
     from lightkeeper.processors._faust_fastpath import tune_gc
     from lightkeeper.processors.enrich import Enricher
+    from lightkeeper.processors.erased import for_settings
     from lightkeeper.processors.faust_app import create_worker
     from lightkeeper.processors.pipeline import Pipeline
     from lightkeeper.processors.pipeline_stages import KEYED_STAGES, build_stages
@@ -47,11 +48,12 @@ def run_worker(args: argparse.Namespace) -> int:
     )
     ensure_topics(settings.kafka)
     client = connect(settings.store_url, settings.store.database)
-    migrate(client, settings.store.database, settings.store.cluster)
+    migrate(client, settings.store.database, settings.store.cluster, **settings.store.migrate_kwargs())
     stages = build_stages(settings)
     enricher = Enricher(settings.pricing_table(), estimate=settings.estimate_tokens)
     keyed = [s for s in stages if s.name in KEYED_STAGES]
-    pipeline = Pipeline(enricher, [s for s in stages if s.name not in KEYED_STAGES])
+    erased = for_settings(settings, client)
+    pipeline = Pipeline(enricher, [s for s in stages if s.name not in KEYED_STAGES], erased=erased)
     monitors = Pipeline(enricher, keyed) if keyed else None
     parts = create_worker(settings, client, pipeline=pipeline, monitors=monitors)
     server = parts.metrics.serve(settings.metrics_port, settings.metrics_host)

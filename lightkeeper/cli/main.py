@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "lightkeeper.cli.cmd_drift",  # drift
     "lightkeeper.cli.cmd_alerts",  # alerts
     "lightkeeper.cli.cmd_report",  # report
+    "lightkeeper.cli.cmd_privacy",  # erase
+    "lightkeeper.cli.cmd_compare",  # compare
 ]
 
 

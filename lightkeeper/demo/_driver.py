@@ -24,7 +24,10 @@ def _request(call: Call, base: str, run_id: str) -> tuple[str, dict[str, Any], d
         "X-Lightkeeper-User": call.user,
         "X-Lightkeeper-Tags": ",".join(f"{k}={v}" for k, v in {"demo_run": run_id, **call.tags}.items()),
         "X-Fake-Mode": call.mode,
+        "X-Lightkeeper-Session": f"{run_id}-{call.session}",
     }
+    if call.release:
+        headers["X-Lightkeeper-Release"] = call.release
     if call.context:
         headers["X-Lightkeeper-Context"] = orjson.dumps(call.context).decode()
     if call.answer is not None:  # the simulated provider answers this text
@@ -74,6 +77,8 @@ async def send_all(
                 async with http.post(url, json=body, headers=headers) as resp:
                     await resp.read()
                     statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                if call.feedback is not None:
+                    await _send_feedback(http, call, agent_url, run_id)
             except (aiohttp.ClientError, TimeoutError):
                 statuses[0] = statuses.get(0, 0) + 1
             sent += 1
@@ -83,6 +88,20 @@ async def send_all(
     async with aiohttp.ClientSession(timeout=timeout) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
     return statuses
+
+
+async def _send_feedback(http: aiohttp.ClientSession, call: Call, agent_url: str, run_id: str) -> None:
+    """The user's rating of the answer, about the call's session (POST /v1/feedback)."""
+    item: dict[str, Any] = {
+        "session_id": f"{run_id}-{call.session}",
+        "app": call.app,
+        "user_id": call.user,
+        "score": call.feedback,
+    }
+    if call.comment:
+        item["comment"] = call.comment
+    async with http.post(f"{agent_url}/v1/feedback", json=item) as resp:
+        await resp.read()
 
 
 class Progress:

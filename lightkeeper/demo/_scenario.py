@@ -113,6 +113,13 @@ class Call:
     """Simulated provider behaviour: ``ok`` or ``error:<status>``."""
     max_tokens: int = 512
     tags: dict[str, str] = field(default_factory=dict)
+    session: str = ""
+    """Session id suffix (the driver prefixes the run id): the target of the call's feedback."""
+    feedback: bool | int | None = None
+    """What the user answers after the call: thumbs (True/False), a 1-5 rating, or nothing."""
+    comment: str | None = None
+    release: str = ""
+    """The application release making the call (``X-Lightkeeper-Release``)."""
 
 
 def plan(n: int, seed: int = 7) -> list[Call]:
@@ -213,7 +220,37 @@ def plan(n: int, seed: int = 7) -> list[Call]:
     _sprinkle(calls, rng)
     for call in calls:
         call.tags.setdefault("team", TEAMS.get(call.app, "unassigned"))
+    _feedback(calls, random.Random(seed + 1))
+    for i, call in enumerate(calls):
+        call.release = RELEASES[0] if i < n // 2 else RELEASES[1]
     return calls
+
+
+#: The demo's two releases: every app ships the second one half-way through the run. With it
+#: come the support bot's topic drift and the code assistant's cost spike, the regressions
+#: ``lightkeeper compare --app code-assistant --release 2026.12.0 --against 2026.11.2`` shows.
+RELEASES = ("2026.11.2", "2026.12.0")
+
+
+#: Comments users leave with a thumbs down (one carries a phone number: it is redacted).
+BAD_ANSWER_COMMENTS = [
+    "That is not what your policy page says.",
+    "Rude and unhelpful answer.",
+    "It failed again, please call me back on +1 415 555 0134.",
+]
+
+
+def _feedback(calls: list[Call], rng: random.Random) -> None:
+    """Users rate answers: bad ones (toxic, ungrounded, failed) mostly get a thumbs down with a
+    comment, good ones sometimes a thumbs up or a 4-5 rating."""
+    for i, call in enumerate(calls):
+        call.session = f"s{i}"
+        if call.kind in ("toxic_response", "ungrounded", "error"):
+            if rng.random() < 0.8:
+                call.feedback = False
+                call.comment = rng.choice(BAD_ANSWER_COMMENTS)
+        elif rng.random() < 0.25:
+            call.feedback = True if rng.random() < 0.5 else rng.choice([2, 4, 5, 5])
 
 
 def _sprinkle(calls: list[Call], rng: random.Random) -> None:

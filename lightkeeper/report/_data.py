@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from lightkeeper.report._feedback import FeedbackData, fetch_feedback
+from lightkeeper.report.releases import latest_comparisons
 from lightkeeper.store.client import check_identifier
 from lightkeeper.store.query import run_query
 
@@ -63,6 +65,8 @@ class ReportData:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     flagged_events: list[dict[str, Any]] = field(default_factory=list)
     costly_events: list[dict[str, Any]] = field(default_factory=list)
+    feedback: FeedbackData = field(default_factory=FeedbackData)
+    releases: list[Any] = field(default_factory=list)  # ReleaseComparison per app
 
 
 def _ms(moment: datetime) -> int:
@@ -176,6 +180,8 @@ def fetch(client: Any, database: str, start: datetime, end: datetime) -> ReportD
         "ORDER BY cost_usd DESC, event_id LIMIT 10"
     )
     data.costly_events = _with_events(reader, costly)
+    data.feedback = fetch_feedback(reader)
+    data.releases = latest_comparisons(client, database)
     return data
 
 

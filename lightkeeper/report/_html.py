@@ -11,7 +11,9 @@ from html import escape
 from typing import Any
 
 from lightkeeper.report._data import ReportData
+from lightkeeper.report._feedback import render_feedback
 from lightkeeper.report._svg import Series, bar_chart, format_number, time_chart
+from lightkeeper.report.releases import render_releases_html
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;
@@ -228,6 +230,8 @@ def render(data: ReportData, *, title: str = "Lightkeeper overview", generated_a
         _quality(data),
         _drift(data),
         _alerts(data),
+        render_feedback(data.feedback),
+        render_releases_html(data.releases),
         _events("Worst events: most detectors flagged", data.flagged_events, True, "no flagged events"),
         _events("Most expensive calls", data.costly_events, False, "no priced calls"),
     ]

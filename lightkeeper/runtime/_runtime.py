@@ -88,9 +88,16 @@ class EmbeddedRuntime:
         w = self.worker_settings
         if self.client is None:
             self.client = await asyncio.to_thread(connect, w.store_url, w.store.database)
-            await asyncio.to_thread(migrate, self.client, w.store.database, w.store.cluster)
+            await asyncio.to_thread(
+                lambda: migrate(self.client, w.store.database, w.store.cluster, **w.store.migrate_kwargs())
+            )
         stages = self._stages if self._stages is not None else await asyncio.to_thread(build_stages, w)
-        self.pipeline = Pipeline(Enricher(w.pricing_table(), estimate=w.estimate_tokens), stages)
+        from lightkeeper.processors.erased import for_settings
+
+        erased = await asyncio.to_thread(for_settings, w, self.client)
+        self.pipeline = Pipeline(
+            Enricher(w.pricing_table(), estimate=w.estimate_tokens), stages, erased=erased
+        )
         self._start_dispatchers(stages, w.store.database)
         self.sink = Sink(
             self.client,

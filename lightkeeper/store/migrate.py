@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,11 +166,13 @@ def migrate(
     *,
     events_ttl_days: int = 90,
     derived_ttl_days: int = 365,
+    tenant_retention_days: Mapping[str, int] | None = None,
     directory: Path = MIGRATIONS_DIR,
 ) -> list[int]:
     """Apply pending migrations in order; return the versions applied (empty: up to date).
-    Also brings table TTLs in line with the given retention. A client still on the ``default``
-    database afterwards uses ``database``.
+    Also brings table TTLs in line with the given retention (and the per-tenant overrides
+    ``tenant_retention_days``, tenant -> days, 0 keeps; see ``_ttl``). A client still on the
+    ``default`` database afterwards uses ``database``.
 
     Raises :class:`MigrationError` when an applied file was edited or a statement fails (naming
     the file and the statement).
@@ -201,11 +204,11 @@ def migrate(
     declared = declared_ttls([s for m in discover(directory) for s in split_statements(m.text)])
     try:
         days = {"ttl_events": events_ttl_days, "ttl_derived": derived_ttl_days}
-        changed = reconcile_ttls(client, database, declared, days, on_cluster)
+        changed = reconcile_ttls(client, database, declared, days, on_cluster, tenant_retention_days)
     except Exception as exc:
         raise MigrationError(f"updating table TTLs failed: {exc}") from exc
     for table, (old, new) in changed.items():
-        log.info("TTL of %s.%s changed from %s to %s days (0: none)", database, table, old, new)
+        log.info("TTL of %s.%s changed from %r to %r", database, table, old or "none", new or "none")
     if getattr(client, "database", None) in (None, "", "default"):
         client.database = database  # a client opened before the database existed now uses it
     return done

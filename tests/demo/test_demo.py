@@ -72,6 +72,16 @@ async def test_quick_demo_summary_matches_the_store(
     assert top_user == "mallory"  # the cost spike
     assert f"${cost:,.4f}" in printed.out
 
+    # users' feedback: one item per rated call, joined with its call through the session
+    rated = [c for c in plan(120) if c.feedback is not None]
+    items, negative, unmatched, redacted = store_client.query(
+        f"SELECT count(), sum(negative), sum(unmatched), countIf(comment LIKE '%555 0134%') "
+        f"FROM {db}.feedback_events WHERE startsWith(session_id, {{run:String}})",
+        parameters={"run": summary.run_id},
+    ).result_rows[0]
+    assert items == len(rated) and negative >= sum(1 for c in rated if c.feedback is False)
+    assert unmatched == 0 and redacted == 0
+
 
 async def test_demo_with_the_installed_stages_reports_what_the_store_holds(
     tmp_path: Path, store_url: str, store_database: str, store_client: Any
@@ -103,3 +113,13 @@ async def test_demo_with_the_installed_stages_reports_what_the_store_holds(
         f"SELECT uniqExact(app, model, target) FROM {db}.drift FINAL WHERE drifted = 1"
     ).result_rows[0][0]
     assert len(summary.drift) == drifted
+
+
+def test_the_plan_rates_bad_answers_down() -> None:
+    calls = plan(200)
+    rated = [c for c in calls if c.feedback is not None]
+    bad = [c for c in calls if c.kind in ("toxic_response", "ungrounded", "error")]
+    assert rated and all(c.feedback is False for c in rated if c in bad)
+    assert sum(1 for c in bad if c.feedback is False) >= len(bad) // 2
+    assert any(c.feedback is True or isinstance(c.feedback, int) for c in rated if c not in bad)
+    assert len({c.session for c in calls}) == 200

@@ -128,6 +128,25 @@ def test_report_has_every_section_with_demo_data(report_html: str, demo_db: tupl
     assert "drifted" in html and "prompt_embedding" in html  # the support bot's topic drift
 
 
+def test_report_compares_the_demo_releases(report_html: str) -> None:
+    from lightkeeper.demo._scenario import RELEASES
+
+    assert "<h2>Releases</h2>" in report_html
+    assert f"<h3>code-assistant: {RELEASES[1]} against {RELEASES[0]}</h3>" in report_html
+    assert "significantly worse than" in report_html and "cost_per_call_usd" in report_html
+    assert "95% CI" in report_html
+
+
+def test_report_relates_feedback_to_detectors(report_html: str, demo_db: tuple[Any, str]) -> None:
+    client, _ = demo_db
+    items, negative = client.query("SELECT count(), sum(negative) FROM feedback_dedup").result_rows[0]
+    assert items > 0
+    assert "<h2>User feedback</h2>" in report_html
+    assert f"<p>{items} feedback items, {negative / items:.0%} negative" in report_html
+    assert "feedback vs detectors" in report_html and "toxicity_response" in report_html
+    assert "latest negative comments" in report_html and "+1 415 555 0134" not in report_html
+
+
 def test_report_is_self_contained_and_small(report_html: str) -> None:
     assert "<script" not in report_html.lower().replace("&lt;script", "")
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", report_html), "external resource"
