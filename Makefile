@@ -52,13 +52,14 @@ typecheck: setup
 
 # Detector models: leave-one-source-out selection on ../shared/data, artifact + card written to
 # processors/artifacts (training/ is not installed; embeddings are cached outside the repository).
+# HEADS='lr_c0.05 lr_c0.3' limits the candidate heads compared (default: all of training/text_heads.py).
 TRAIN := nice -n 10 $(BIN)/python -m
 
 train-toxicity: setup
-	$(TRAIN) training.train_toxicity
+	$(TRAIN) training.train_toxicity $(if $(HEADS),--heads $(HEADS))
 
 train-injection: setup
-	$(TRAIN) training.train_injection
+	$(TRAIN) training.train_injection $(if $(HEADS),--heads $(HEADS))
 
 train-hallucination: setup
 	$(TRAIN) training.train_hallucination

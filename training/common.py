@@ -8,12 +8,16 @@ import logging
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from training.loso import LosoResult
+
 __all__ = [
     "ARTIFACT_DIR",
+    "balanced_threshold",
     "binary_metrics",
     "fpr_threshold",
     "loso_table",
@@ -103,3 +107,19 @@ def loso_table(
         row.update({k: round(v, 4) for k, v in (extra or {}).get(name, {}).items()})
         rows.append(row)
     return rows
+
+
+def balanced_threshold(res: LosoResult) -> float:
+    """The threshold maximizing the mean over held-out sources of (TPR + TNR) / 2."""
+    grid = np.linspace(0.05, 0.95, 181)
+    best, best_val = 0.5, -1.0
+    for t in grid:
+        vals = []
+        for name in res.y:
+            y, s = res.y[name], res.scores[name]
+            if len(np.unique(y)) < 2:
+                continue
+            vals.append(0.5 * (np.mean(s[y == 1] >= t) + np.mean(s[y == 0] < t)))
+        if vals and float(np.mean(vals)) > best_val:
+            best, best_val = float(t), float(np.mean(vals))
+    return round(best, 4)

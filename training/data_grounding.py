@@ -24,7 +24,13 @@ import numpy as np
 
 from training.data import file_sha256
 
-__all__ = ["DIALOGUE_SOURCES", "GROUNDING_SOURCES", "GroundedSet", "load_grounding_sources"]
+__all__ = [
+    "DIALOGUE_SOURCES",
+    "GROUNDING_SOURCES",
+    "LONG_CONTEXT_CAPS",
+    "GroundedSet",
+    "load_grounding_sources",
+]
 
 
 @dataclass
@@ -200,6 +206,14 @@ GROUNDING_SOURCES: dict[str, Callable[[Path], GroundedSet]] = {
 DIALOGUE_SOURCES = ("q2_dialogue", "faithdial_wow", "dialfact_small")
 
 
-def load_grounding_sources(root: Path, cap: int | None) -> dict[str, GroundedSet]:
-    """Every groundedness source, each capped at ``cap`` items per label."""
-    return {name: load(root).capped(cap) for name, load in GROUNDING_SOURCES.items()}
+LONG_CONTEXT_CAPS = {"fib_summ": 40, "wice": 40, "factcheck_gpt": 60}
+"""Lower caps (responses per label) for the sources whose contexts are long news articles or
+web pages: their context sentences dominate the embedding time."""
+
+
+def load_grounding_sources(
+    root: Path, cap: int | None, caps: dict[str, int] | None = None
+) -> dict[str, GroundedSet]:
+    """Every groundedness source, each capped at ``caps[name]`` (default ``cap``) items per label."""
+    caps = LONG_CONTEXT_CAPS if caps is None else caps
+    return {name: load(root).capped(caps.get(name, cap)) for name, load in GROUNDING_SOURCES.items()}

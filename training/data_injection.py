@@ -20,7 +20,7 @@ import numpy as np
 from lightkeeper.processors.scoring._chunks import context_chunks
 from training.data import LabeledTexts, cap_per_class, dedupe, file_sha256, read_csv
 
-__all__ = ["DIRECT_SOURCES", "BipiaSet", "load_bipia", "load_direct_sources"]
+__all__ = ["DIRECT_SOURCES", "LONG_TEXT_CAPS", "BipiaSet", "load_bipia", "load_direct_sources"]
 
 
 def _make(name: str, texts: list[str], labels: list[int], files: list[Path]) -> LabeledTexts:
@@ -71,9 +71,17 @@ DIRECT_SOURCES: dict[str, Callable[[Path], LabeledTexts]] = {
 }
 
 
-def load_direct_sources(root: Path, cap: int | None) -> dict[str, LabeledTexts]:
-    """The direct-injection sources, each capped at ``cap`` texts per class."""
-    return {name: cap_per_class(load(root), cap) for name, load in DIRECT_SOURCES.items()}
+LONG_TEXT_CAPS = {"jailbreak_classification": 300}
+"""Lower cap (texts per class) for the source of long role-play prompts (each fills the
+encoder's 256 word pieces, so it dominates the embedding time)."""
+
+
+def load_direct_sources(
+    root: Path, cap: int | None, caps: dict[str, int] | None = None
+) -> dict[str, LabeledTexts]:
+    """The direct-injection sources, each capped at ``caps[name]`` (default ``cap``) texts per class."""
+    caps = LONG_TEXT_CAPS if caps is None else caps
+    return {name: cap_per_class(load(root), caps.get(name, cap)) for name, load in DIRECT_SOURCES.items()}
 
 
 @dataclass
@@ -100,7 +108,7 @@ def _context_text(row: dict[str, object]) -> str:
     return "\n".join(str(c) for c in ctx) if isinstance(ctx, list) else str(ctx)
 
 
-def load_bipia(root: Path, per_task: int = 100, seed: int = 7) -> BipiaSet:
+def load_bipia(root: Path, per_task: int = 50, seed: int = 7) -> BipiaSet:
     """Up to ``per_task`` contexts of each task (email, table, code; train and test files), each
     clean and attacked (text attacks into email/table, code attacks into code)."""
     base = root / "injection" / "bipia" / "benchmark"

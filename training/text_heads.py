@@ -39,15 +39,16 @@ def _mlp() -> Any:
     from sklearn.neural_network import MLPClassifier
 
     return MLPClassifier(
-        hidden_layer_sizes=(256,), alpha=1e-3, max_iter=200, early_stopping=True, random_state=7
+        hidden_layer_sizes=(128,), alpha=1e-2, max_iter=60, early_stopping=True, random_state=7
     )
 
 
 #: name -> (classifier factory, use char n-gram TF-IDF)
 CANDIDATES: dict[str, tuple[Callable[[], Any], bool]] = {
+    "lr_c0.05": (_lr(0.05), False),
     "lr_c0.3": (_lr(0.3), False),
     "lr_c2": (_lr(2.0), False),
-    "mlp256": (_mlp, False),
+    "mlp128": (_mlp, False),
     "lr_c2+char_tfidf": (_lr(2.0), True),
 }
 

@@ -1,13 +1,15 @@
 """Train the groundedness (hallucination) detector: ``make train-hallucination``
 (= ``python -m training.train_hallucination``).
 
-Seven sources (training/data_grounding.py), each capped at ``CAP`` responses per label. Every
+Seven sources (training/data_grounding.py), each capped at ``CAP`` responses per label (the
+long-context ones lower, ``LONG_CONTEXT_CAPS``). Every
 response sentence is compared with the context sentences
 (:mod:`lightkeeper.processors.scoring._grounding_features`: MiniLM similarity, lexical, number,
 entity, date, negation and antonym consistency), exactly as the runtime does. Candidates:
 
 - ``*_max``: a sentence classifier trained with the response's label (weight 1 / sentences);
-  the response scores its least supported sentence;
+  the response scores its least supported sentence (``mono_lexical_max`` leaves out the three
+  MiniLM similarity features);
 - ``lr_pooled``: one logistic regression over [min, max, mean] of the sentence features; a
   sentence alone is scored as a one-sentence response.
 
@@ -44,19 +46,18 @@ from lightkeeper.processors.scoring.hallucination import (
     pool_features,
 )
 from training.baselines import token_overlap_unsupported
-from training.common import loso_table, write_artifact
+from training.common import balanced_threshold, loso_table, write_artifact
 from training.data import data_root
-from training.data_grounding import DIALOGUE_SOURCES, GroundedSet, load_grounding_sources
+from training.data_grounding import DIALOGUE_SOURCES, LONG_CONTEXT_CAPS, GroundedSet, load_grounding_sources
 from training.embed_cache import EmbeddingCache
 from training.loso import LosoResult, balanced_weights, run_loso, source_folds
-from training.train_toxicity import balanced_threshold
 
 __all__ = ["CAP", "VERSION", "train"]
 
 log = logging.getLogger(__name__)
 
 VERSION = 2
-CAP = 150
+CAP = 100
 
 
 @dataclass
@@ -127,40 +128,51 @@ def _mono() -> Any:
     return MonotoneLogisticRegression([FEATURE_SIGNS[n] for n in FEATURE_NAMES], C=0.5)
 
 
-SENTENCE_CANDIDATES: dict[str, Callable[[], Any]] = {
-    "mono_max": _mono,
-    "lr_max": _standardized_lr,
-    "mlp_max": _mlp,
+LEXICAL = [i for i, n in enumerate(FEATURE_NAMES) if not n.startswith("emb")]
+"""Every feature but the three MiniLM similarities (the embedding still picks the closest context
+sentence for the alignment features)."""
+ALL = list(range(len(FEATURE_NAMES)))
+
+
+def _mono_lexical() -> Any:
+    return MonotoneLogisticRegression([FEATURE_SIGNS[FEATURE_NAMES[i]] for i in LEXICAL], C=0.5)
+
+
+#: name -> (classifier factory, feature columns)
+SENTENCE_CANDIDATES: dict[str, tuple[Callable[[], Any], list[int]]] = {
+    "mono_max": (_mono, ALL),
+    "mono_lexical_max": (_mono_lexical, LEXICAL),
+    "lr_max": (_standardized_lr, ALL),
+    "mlp_max": (_mlp, ALL),
 }
 CANDIDATES = (*SENTENCE_CANDIDATES, "lr_pooled")
 
 
-def fit(name: str, data: Responses, idx: np.ndarray) -> tuple[Any, str]:
-    """Fitted classifier for candidate ``name`` and its aggregation (max / pooled)."""
+def fit(name: str, data: Responses, idx: np.ndarray) -> tuple[Any, str, list[int]]:
+    """Fitted classifier for candidate ``name``, its aggregation (max / pooled) and the sentence
+    feature columns it reads."""
     if name == "lr_pooled":
         x = np.vstack([pool_features(data.feats[i]) for i in idx])
         clf = _standardized_lr()
-        clf.fit(
-            x,
-            data.y[idx],
-            logisticregression__sample_weight=balanced_weights(data.source_of[idx], data.y[idx]),
-        )
-        return clf, "pooled"
+        weights = balanced_weights(data.source_of[idx], data.y[idx])
+        clf.fit(x, data.y[idx], logisticregression__sample_weight=weights)
+        return clf, "pooled", ALL
     x, y, w = _sentence_rows(data, idx)
-    clf = SENTENCE_CANDIDATES[name]()
-    if name == "mono_max":
-        clf.fit(x, y, sample_weight=w)
+    make, cols = SENTENCE_CANDIDATES[name]
+    clf = make()
+    if name.startswith("mono"):
+        clf.fit(x[:, cols], y, sample_weight=w)
     elif name == "lr_max":
-        clf.fit(x, y, logisticregression__sample_weight=w)
+        clf.fit(x[:, cols], y, logisticregression__sample_weight=w)
     else:
-        clf.fit(x, y, mlpclassifier__sample_weight=w)
-    return clf, "max"
+        clf.fit(x[:, cols], y, mlpclassifier__sample_weight=w)
+    return clf, "max", cols
 
 
-def predict(clf: Any, aggregate: str, feats: list[np.ndarray]) -> np.ndarray:
+def predict(clf: Any, aggregate: str, cols: list[int], feats: list[np.ndarray]) -> np.ndarray:
     if aggregate == "pooled":
         return np.asarray(clf.predict_proba(np.vstack([pool_features(f) for f in feats]))[:, 1])
-    return np.asarray([float(np.max(clf.predict_proba(f)[:, 1])) for f in feats])
+    return np.asarray([float(np.max(clf.predict_proba(f[:, cols])[:, 1])) for f in feats])
 
 
 def train(
@@ -175,14 +187,14 @@ def train(
     for name in CANDIDATES:
 
         def fit_predict(tr: np.ndarray, te: np.ndarray, n: str = name) -> np.ndarray:
-            clf, agg = fit(n, data, tr)
-            return predict(clf, agg, [data.feats[i] for i in te])
+            clf, agg, cols = fit(n, data, tr)
+            return predict(clf, agg, cols, [data.feats[i] for i in te])
 
         results[name] = run_loso(folds, data.y, fit_predict)
         log.info("%s: %s mean=%.3f", name, results[name].auroc(), results[name].mean_auroc())
     chosen = max(results, key=lambda n: (results[n].mean_auroc(), results[n].min_auroc()))
     threshold = balanced_threshold(results[chosen])
-    clf, aggregate = fit(chosen, data, np.arange(len(data.y)))
+    clf, aggregate, columns = fit(chosen, data, np.arange(len(data.y)))
     extra = {}
     for n in results[chosen].y:
         y, s = results[chosen].y[n], results[chosen].scores[n]
@@ -195,10 +207,10 @@ def train(
     card = {
         "head": chosen,
         "aggregate": aggregate,
-        "feature_names": list(FEATURE_NAMES),
+        "feature_names": [FEATURE_NAMES[i] for i in columns],
         "threshold": threshold,
         "threshold_rule": "max mean over held-out sources of balanced accuracy (LOSO scores)",
-        "max_per_label_per_source": cap,
+        "max_per_label_per_source": {"default": cap, **LONG_CONTEXT_CAPS},
         "dialogue_sources": list(DIALOGUE_SOURCES),
         "loso": table,
         "loso_mean_auroc": {n: round(r.mean_auroc(), 4) for n, r in results.items()},
@@ -207,7 +219,13 @@ def train(
         "train_rows": {n: {"n": len(ds), "unsupported": int(ds.y.sum())} for n, ds in sources.items()},
         "command": "make train-hallucination",
     }
-    model = {"clf": clf, "aggregate": aggregate, "threshold": threshold, "feature_names": list(FEATURE_NAMES)}
+    model = {
+        "clf": clf,
+        "aggregate": aggregate,
+        "columns": columns,
+        "threshold": threshold,
+        "feature_names": [FEATURE_NAMES[i] for i in columns],
+    }
     write_artifact("hallucination", version, model, card, Path(out_dir) if out_dir else None)
     print(json.dumps({"chosen": chosen, "threshold": threshold, "loso": table}, indent=1))
     return card

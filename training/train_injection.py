@@ -1,8 +1,9 @@
 """Train the prompt-injection detector: ``make train-injection`` (= ``python -m training.train_injection``).
 
 Sources (training/data_injection.py): jailbreak_classification, s_labs, neuralchemy (each capped
-at ``MAX_PER_CLASS`` texts per class), yanismiraoui (all injections) and BIPIA (attacks planted
-in email / table / code contexts; trained on as pieces). Leave-one-source-out folds:
+at ``CAP`` texts per class, jailbreak_classification's long prompts at 300), yanismiraoui (all
+injections) and BIPIA (attacks planted in email / table / code contexts; trained on as pieces).
+Leave-one-source-out folds:
 
 - jailbreak_classification, s_labs, neuralchemy: train on every other source, AUROC on the
   held-out one;
@@ -31,8 +32,8 @@ import numpy as np
 
 from lightkeeper.processors.scoring._chunks import context_chunks
 from training.common import loso_table, write_artifact
-from training.data import MAX_PER_CLASS, data_root
-from training.data_injection import BipiaSet, load_bipia, load_direct_sources
+from training.data import data_root
+from training.data_injection import LONG_TEXT_CAPS, BipiaSet, load_bipia, load_direct_sources
 from training.embed_cache import EmbeddingCache
 from training.loso import auroc
 from training.text_detector import (
@@ -49,6 +50,7 @@ __all__ = ["VERSION", "train"]
 log = logging.getLogger(__name__)
 
 VERSION = 4
+CAP = 500
 MAX_FPR = 0.01
 PAIR_NEGATIVES = "neuralchemy"
 
@@ -95,7 +97,11 @@ class InjectionLoso:
 
 
 def train(
-    data_dir: str | None = None, out_dir: str | None = None, version: int = VERSION, cap: int = MAX_PER_CLASS
+    data_dir: str | None = None,
+    out_dir: str | None = None,
+    version: int = VERSION,
+    cap: int = CAP,
+    heads: list[str] | None = None,
 ) -> dict[str, Any]:
     root = data_root(data_dir)
     cache = EmbeddingCache()
@@ -126,7 +132,7 @@ def train(
     baseline = loso.run(lambda tr, te: baseline_fit_predict(data, tr, te), baseline_bipia)
     log.info("baseline: %s", baseline["auroc"])
     results: dict[str, dict[str, Any]] = {}
-    for name in CANDIDATES:
+    for name in heads or list(CANDIDATES):
         results[name] = loso.run(
             lambda tr, te, n=name: candidate_fit_predict(n, data, tr, te), candidate_bipia(name)
         )
@@ -153,7 +159,8 @@ def train(
         "context_threshold": context_threshold,
         "threshold_rule": "<= 1 % of held-out benign prompts flagged on every source; context: <= 1 % of "
         "held-out clean BIPIA documents",
-        "max_per_class_per_source": cap,
+        "max_per_class_per_source": {"default": cap, **LONG_TEXT_CAPS},
+        "bipia_contexts_per_task": 50,
         "loso": table,
         "loso_mean_auroc": {
             n: round(float(np.mean(list(r["auroc"].values()))), 4) for n, r in results.items()
@@ -163,7 +170,7 @@ def train(
         "baseline": "word 1-2-gram TF-IDF + logistic regression, same folds",
         "data": {n: ds.sources for n, ds in sources.items()},
         "train_rows": {n: {"n": len(ds), "positives": int(ds.y.sum())} for n, ds in sources.items()},
-        "command": "make train-injection",
+        "command": "make train-injection" + (f" HEADS='{' '.join(heads)}'" if heads else ""),
     }
     model = {
         "clf": head.clf,
@@ -186,10 +193,11 @@ def main() -> None:
     ap.add_argument("--data-dir")
     ap.add_argument("--out-dir")
     ap.add_argument("--version", type=int, default=VERSION)
-    ap.add_argument("--cap", type=int, default=MAX_PER_CLASS)
+    ap.add_argument("--cap", type=int, default=CAP)
+    ap.add_argument("--heads", nargs="*", choices=list(CANDIDATES), help="candidate heads (default: all)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    train(args.data_dir, args.out_dir, args.version, args.cap)
+    train(args.data_dir, args.out_dir, args.version, args.cap, args.heads)
 
 
 if __name__ == "__main__":

@@ -17,34 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from training.common import loso_table, write_artifact
+from training.common import balanced_threshold, loso_table, write_artifact
 from training.data import MAX_PER_CLASS, data_root
 from training.data_toxicity import load_toxicity_sources
 from training.embed_cache import EmbeddingCache
 from training.loso import LosoResult
 from training.text_detector import fit_final, select_head, stack_sources
+from training.text_heads import CANDIDATES
 
-__all__ = ["VERSION", "balanced_threshold", "train"]
+__all__ = ["VERSION", "train"]
 
 log = logging.getLogger(__name__)
 
 VERSION = 5
-
-
-def balanced_threshold(res: LosoResult) -> float:
-    """The threshold maximizing the mean over held-out sources of (TPR + TNR) / 2."""
-    grid = np.linspace(0.05, 0.95, 181)
-    best, best_val = 0.5, -1.0
-    for t in grid:
-        vals = []
-        for name in res.y:
-            y, s = res.y[name], res.scores[name]
-            if len(np.unique(y)) < 2:
-                continue
-            vals.append(0.5 * (np.mean(s[y == 1] >= t) + np.mean(s[y == 0] < t)))
-        if vals and float(np.mean(vals)) > best_val:
-            best, best_val = float(t), float(np.mean(vals))
-    return round(best, 4)
 
 
 def rates_at(res: LosoResult, threshold: float) -> dict[str, dict[str, float]]:
@@ -60,12 +45,16 @@ def rates_at(res: LosoResult, threshold: float) -> dict[str, dict[str, float]]:
 
 
 def train(
-    data_dir: str | None = None, out_dir: str | None = None, version: int = VERSION, cap: int = MAX_PER_CLASS
+    data_dir: str | None = None,
+    out_dir: str | None = None,
+    version: int = VERSION,
+    cap: int = MAX_PER_CLASS,
+    heads: list[str] | None = None,
 ) -> dict[str, Any]:
     root = data_root(data_dir)
     sources = load_toxicity_sources(root, cap)
     data = stack_sources(sources, EmbeddingCache())
-    sel = select_head(data)
+    sel = select_head(data, names=heads)
     assert sel.baseline is not None
     chosen = sel.candidates[sel.chosen]
     threshold = balanced_threshold(chosen)
@@ -81,7 +70,7 @@ def train(
         "baseline": "word 1-2-gram TF-IDF + logistic regression, same folds",
         "data": {n: ds.sources for n, ds in sources.items()},
         "train_rows": {n: {"n": len(ds), "positives": int(ds.y.sum())} for n, ds in sources.items()},
-        "command": "make train-toxicity",
+        "command": "make train-toxicity" + (f" HEADS='{' '.join(heads)}'" if heads else ""),
     }
     model = {"clf": head.clf, "tfidf": head.tfidf, "threshold": threshold}
     write_artifact("toxicity", version, model, card, Path(out_dir) if out_dir else None)
@@ -95,9 +84,10 @@ def main() -> None:
     ap.add_argument("--out-dir")
     ap.add_argument("--version", type=int, default=VERSION)
     ap.add_argument("--cap", type=int, default=MAX_PER_CLASS)
+    ap.add_argument("--heads", nargs="*", choices=list(CANDIDATES), help="candidate heads (default: all)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    train(args.data_dir, args.out_dir, args.version, args.cap)
+    train(args.data_dir, args.out_dir, args.version, args.cap, args.heads)
 
 
 if __name__ == "__main__":
