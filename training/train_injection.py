@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,11 @@ def _fpr_threshold(negatives: np.ndarray) -> float:
     s = np.sort(negatives)
     k = int(np.floor(MAX_FPR * len(s)))
     return float(np.nextafter(s[len(s) - k - 1], 1.0))
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded UP to 4 decimals (rounding down would flag more than allowed)."""
+    return math.ceil(value * 10_000) / 10_000
 
 
 class InjectionLoso:
@@ -142,9 +148,9 @@ def train(
     negatives = [
         res["scores"][n][res["y"][n] == 0] for n in ("jailbreak_classification", "s_labs", "neuralchemy")
     ]
-    threshold = round(max(_fpr_threshold(s) for s in negatives), 4)
+    threshold = _round_up(max(_fpr_threshold(s) for s in negatives))
     bipia_clean = res["scores"]["bipia"][res["y"]["bipia"] == 0]
-    context_threshold = round(max(threshold, _fpr_threshold(bipia_clean)), 4)
+    context_threshold = _round_up(max(threshold, _fpr_threshold(bipia_clean)))
     extra: dict[str, dict[str, float]] = {}
     for n in res["y"]:
         t = context_threshold if n == "bipia" else threshold
