@@ -112,11 +112,13 @@ class InjectionScorer:
         owner: list[tuple[int, int]] = []  # (item, document) of each piece
         truncated: set[int] = set()
         for i, it in enumerate(items):
-            docs = [d for d in (it.context or []) if isinstance(d, str) and d.strip()]
+            docs = [
+                (d, doc) for d, doc in enumerate(it.context or []) if isinstance(doc, str) and doc.strip()
+            ]
             if not docs:
                 results[i] = ScoreResult(None, {"error": "empty or missing context"})
                 continue
-            for d, doc in enumerate(docs):
+            for d, doc in docs:  # d: the document's position in the item's context
                 chunks, cut = context_chunks(doc)
                 if cut:
                     truncated.add(i)
