@@ -8,7 +8,8 @@ TORCH_WHEEL := $(firstword $(wildcard ../shared/wheels/torch-*+cpu-*.whl))
 # Models load from installed packages only (the model hub is never contacted).
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup system-deps demo test lint typecheck fmt schemas bench kafka-up kafka-down clean export-encoder
+.PHONY: setup system-deps demo test lint typecheck fmt schemas bench kafka-up kafka-down clean \
+	train-toxicity train-injection train-hallucination train-groundedness export-encoder
 
 setup: $(VENV)/.installed
 
@@ -48,6 +49,22 @@ typecheck: setup
 	for e in lightkeeper/*; do ln -s ../../../$$e build/typecheck/lightkeeper/; done
 	for d in agent processors schemas alerts; do ln -s ../../../$$d build/typecheck/lightkeeper/$$d; done
 	cd build/typecheck && ../../$(BIN)/python -m mypy --config-file ../../pyproject.toml -p lightkeeper
+
+# Detector models: leave-one-source-out selection on ../shared/data, artifact + card written to
+# processors/artifacts (training/ is not installed; embeddings are cached outside the repository).
+# HEADS='lr_c0.05 lr_c0.3' limits the candidate heads compared (default: all of training/text_heads.py).
+TRAIN := nice -n 10 $(BIN)/python -m
+
+train-toxicity: setup
+	$(TRAIN) training.train_toxicity $(if $(HEADS),--heads $(HEADS))
+
+train-injection: setup
+	$(TRAIN) training.train_injection $(if $(HEADS),--heads $(HEADS))
+
+train-hallucination: setup
+	$(TRAIN) training.train_hallucination
+
+train-groundedness: train-hallucination
 
 schemas: setup
 	$(BIN)/lightkeeper export-schemas

@@ -27,7 +27,7 @@ KEYED_STAGES = frozenset({"drift", "anomalies", "alerts"})
 #: scorer name -> ((detector, which text), ...)
 _SCORER_TARGETS: dict[str, tuple[tuple[Detector, str], ...]] = {
     "toxicity": ((Detector.TOXICITY_PROMPT, "prompt"), (Detector.TOXICITY_RESPONSE, "response")),
-    "injection": ((Detector.INJECTION, "prompt"),),
+    "injection": ((Detector.INJECTION, "prompt"), (Detector.INJECTION_CONTEXT, "context")),
     "pii": ((Detector.PII_PROMPT, "prompt"), (Detector.PII_RESPONSE, "response")),
     "hallucination": ((Detector.HALLUCINATION, "grounded"),),
 }
@@ -41,11 +41,23 @@ def _text_of(ev: Any, which: str) -> str:
     return str(ev.prompt_text() if which == "prompt" else ev.response_text() if which == "response" else "")
 
 
+def _read_context(ev: Any) -> list[str]:
+    """What the model read besides the user's prompt: RAG documents and tool results."""
+    docs = [d.text for d in ev.context_documents or () if d.text]
+    return docs + [m.content for m in ev.input_messages if m.role == "tool" and m.content]
+
+
+def _system_prompt(ev: Any) -> list[str]:
+    return [m.content for m in ev.input_messages if m.role == "system" and m.content]
+
+
 class ScoresStage:
     """Runs the quality scorers on every event of the batch; adds ``scores`` rows and records.
 
-    Hallucination is scored only for events that carried context documents (RAG); empty texts
-    are not scored. One scorer failing leaves the others' scores in place.
+    Hallucination is scored only for events that carried context documents (RAG) or tool results
+    (the system prompt joins that context); injection also scores that context for planted
+    instructions (detector ``injection_context``). Empty texts are not scored. One scorer failing
+    leaves the others' scores in place.
     """
 
     name = "scores"
@@ -104,8 +116,12 @@ class ScoresStage:
                     elif which == "response":
                         text = ev.response_text()
                         item = ScoreInput(text=text, embedding=r_emb[i]) if text else None
+                    elif which == "context":
+                        docs = _read_context(ev)
+                        item = ScoreInput(context=docs) if docs else None
                     else:
-                        docs = [d.text for d in ev.context_documents or () if d.text]
+                        docs = _read_context(ev)
+                        docs = docs + _system_prompt(ev) if docs else docs
                         text = ev.response_text()
                         item = (
                             ScoreInput(text=text, context=docs, question=ev.prompt_text())
@@ -133,7 +149,7 @@ class ScoresStage:
                             detector=detector,
                             score=None if result.score is None else min(max(float(result.score), 0.0), 1.0),
                             flagged=bool(result.flagged),
-                            threshold=getattr(scorer, "threshold", None),
+                            threshold=result.details.get("threshold", getattr(scorer, "threshold", None)),
                             details=result.details,
                             model_version=str(scorer.version),
                             app=ev.app,

@@ -28,6 +28,7 @@ class Detector(StrEnum):
     TOXICITY_RESPONSE = "toxicity_response"
     HALLUCINATION = "hallucination"
     INJECTION = "injection"
+    INJECTION_CONTEXT = "injection_context"
     PII_PROMPT = "pii_prompt"
     PII_RESPONSE = "pii_response"
 

@@ -1,89 +1,32 @@
-"""Helpers shared by the training scripts: cached embeddings of training texts, metrics,
-artifact writing (joblib model + JSON card)."""
+"""Helpers shared by the training scripts: metrics, LOSO tables, artifact writing (joblib model +
+JSON card)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import platform
-import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from training.loso import LosoResult
+
 __all__ = [
     "ARTIFACT_DIR",
+    "balanced_threshold",
     "binary_metrics",
-    "cache_dir",
-    "embed_cached",
     "fpr_threshold",
-    "set_seeds",
+    "loso_table",
     "write_artifact",
 ]
 
 log = logging.getLogger(__name__)
 
-ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "artifacts"
-SEED = 20240601
-
-
-def set_seeds(seed: int = SEED) -> None:
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-def cache_dir() -> Path:
-    """Where training embeddings are cached (not in git): ``$LIGHTKEEPER_CACHE_DIR`` or
-    ``~/.cache/lightkeeper``."""
-    base = os.environ.get("LIGHTKEEPER_CACHE_DIR") or str(Path.home() / ".cache" / "lightkeeper")
-    p = Path(base) / "train-embeddings"
-    p.mkdir(parents=True, exist_ok=True)
-    return p
-
-
-def embed_cached(name: str, texts: Sequence[str], chunk: int = 256) -> np.ndarray:
-    """Embeddings of ``texts`` with the shared embedder, cached on disk in chunks of ``chunk``
-    texts, each file keyed by the model name and the SHA-1 of its texts (a changed dataset is
-    re-embedded; an interrupted run resumes)."""
-    from lightkeeper.processors.embedding import EMBEDDING_DIM, MODEL_NAME, get_embedder
-
-    t0 = time.perf_counter()
-    out = np.empty((len(texts), EMBEDDING_DIM), dtype=np.float32)
-    d = cache_dir()
-    fresh = 0
-    for i in range(0, len(texts), chunk):
-        part = list(texts[i : i + chunk])
-        h = hashlib.sha1(MODEL_NAME.encode(), usedforsecurity=False)
-        for t in part:
-            h.update(t.encode("utf-8", "surrogatepass"))
-            h.update(b"\x00")
-        path = d / f"{name}-{h.hexdigest()[:20]}.npy"
-        if path.is_file():
-            arr = np.load(path)
-            if arr.shape == (len(part), EMBEDDING_DIM):
-                out[i : i + len(part)] = arr
-                continue
-        vecs = get_embedder().encode_uncached(part)
-        np.save(path, vecs)
-        out[i : i + len(part)] = vecs
-        fresh += len(part)
-        log.info("embedded %s: %d/%d", name, min(i + chunk, len(texts)), len(texts))
-    if fresh:
-        log.info("embedded %d new texts of %s in %.1fs", fresh, name, time.perf_counter() - t0)
-    return out
+ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "processors" / "artifacts"
 
 
 def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
@@ -118,8 +61,10 @@ def write_artifact(
     out_dir: Path | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<detector>-v<version>.joblib`` (the model dict) and its ``.json`` card (metrics,
-    data hashes, library versions). Returns both paths."""
+    data hashes, library versions), and remove versions older than ``version - 1`` (the package
+    keeps the current model and one previous). Returns both paths."""
     import joblib
+    import scipy
     import sklearn
 
     out = out_dir or ARTIFACT_DIR
@@ -133,6 +78,7 @@ def write_artifact(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
+        "scipy_version": scipy.__version__,
         "python_version": platform.python_version(),
         "embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
         **card,
@@ -140,4 +86,40 @@ def write_artifact(
     model = {**model, "version": full_card["version"], "sklearn_version": sklearn.__version__}
     joblib.dump(model, model_path, compress=3)
     card_path.write_text(json.dumps(full_card, indent=2, sort_keys=False, default=float) + "\n")
+    for old in out.glob(f"{detector}-v*.j*"):
+        number = old.stem.rsplit("-v", 1)[-1]
+        if number.isdigit() and int(number) < version - 1 and old.suffix in (".joblib", ".json"):
+            old.unlink()
     return model_path, card_path
+
+
+def loso_table(
+    model: dict[str, float], baseline: dict[str, float], extra: dict[str, dict[str, float]] | None = None
+) -> list[dict[str, float | str]]:
+    """Rows ``{"source", "model_auroc", "baseline_auroc", ...extra}`` for the card and the docs."""
+    rows: list[dict[str, float | str]] = []
+    for name, value in model.items():
+        row: dict[str, float | str] = {
+            "source": name,
+            "model_auroc": round(value, 4),
+            "baseline_auroc": round(baseline.get(name, float("nan")), 4),
+        }
+        row.update({k: round(v, 4) for k, v in (extra or {}).get(name, {}).items()})
+        rows.append(row)
+    return rows
+
+
+def balanced_threshold(res: LosoResult) -> float:
+    """The threshold maximizing the mean over held-out sources of (TPR + TNR) / 2."""
+    grid = np.linspace(0.05, 0.95, 181)
+    best, best_val = 0.5, -1.0
+    for t in grid:
+        vals = []
+        for name in res.y:
+            y, s = res.y[name], res.scores[name]
+            if len(np.unique(y)) < 2:
+                continue
+            vals.append(0.5 * (np.mean(s[y == 1] >= t) + np.mean(s[y == 0] < t)))
+        if vals and float(np.mean(vals)) > best_val:
+            best, best_val = float(t), float(np.mean(vals))
+    return round(best, 4)

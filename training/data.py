@@ -20,14 +20,19 @@ import numpy as np
 from lightkeeper.errors import ConfigError
 
 __all__ = [
+    "MAX_PER_CLASS",
     "LabeledTexts",
+    "cap_per_class",
     "clean_tweet",
     "data_root",
+    "dedupe",
     "file_sha256",
-    "load_davidson",
-    "load_hatecheck",
-    "load_jailbreak",
+    "read_csv",
 ]
+
+MAX_PER_CLASS = 1000
+"""Texts kept per source and class (seeded subsample) so that embedding every source stays a few
+minutes of CPU; the model cards record it."""
 
 
 @dataclass
@@ -68,7 +73,7 @@ def data_root(path: str | os.PathLike[str] | None = None) -> Path:
         candidates.append(Path(path))
     if os.environ.get("LIGHTKEEPER_TRAIN_DATA"):
         candidates.append(Path(os.environ["LIGHTKEEPER_TRAIN_DATA"]))
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[1]
     candidates += [repo.parent / "shared" / "data", Path("/work/shared/data")]
     for c in candidates:
         if c.is_dir():
@@ -104,82 +109,36 @@ def clean_tweet(text: str) -> str:
     return _SPACE.sub(" ", t).strip(" :")
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
+def read_csv(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise ConfigError(f"training file missing: {path}")
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
-def load_davidson(root: Path, max_offensive: int | None = 4000, seed: int = 7) -> LabeledTexts:
-    """Davidson et al. tweets: toxic = hate or offensive (majority class 0/1), clean = neither.
-
-    Weight = annotator agreement with the majority label (graded labels become soft weights).
-    ``tag`` is hate / offensive / neither. All hate and neither tweets are kept; the 19k
-    near-redundant "offensive" tweets are subsampled (seeded) to ``max_offensive`` to bound
-    training time on CPU (None keeps all).
-    """
-    path = root / "toxicity" / "davidson" / "labeled_data.csv"
-    rows = _read_csv(path)
-    names = {"0": "hate", "1": "offensive", "2": "neither"}
-    texts, y, w, tags = [], [], [], []
-    for r in rows:
-        text = clean_tweet(r["tweet"])
-        if not text:
-            continue
-        count = max(1, int(r["count"]))
-        toxic_votes = int(r["hate_speech"]) + int(r["offensive_language"])
-        label = 0 if r["class"] == "2" else 1
-        agree = toxic_votes / count if label else int(r["neither"]) / count
-        texts.append(text)
-        y.append(label)
-        w.append(max(agree, 0.34))
-        tags.append(names.get(r["class"], "?"))
-    ds = LabeledTexts(
-        "davidson",
-        texts,
-        np.asarray(y, dtype=np.int64),
-        weight=np.asarray(w, dtype=np.float64),
-        tag=tags,
-        sources={str(path): file_sha256(path)},
-    )
-    offensive = np.flatnonzero(np.asarray(tags) == "offensive")
-    if max_offensive is not None and len(offensive) > max_offensive:
-        rng = np.random.default_rng(seed)
-        drop = set(rng.choice(offensive, size=len(offensive) - max_offensive, replace=False).tolist())
-        ds = ds.subset(np.asarray([i for i in range(len(tags)) if i not in drop]))
-    return ds
+def cap_per_class(ds: LabeledTexts, cap: int | None = MAX_PER_CLASS, seed: int = 7) -> LabeledTexts:
+    """``ds`` with at most ``cap`` texts of each label (seeded random subsample, order kept)."""
+    if cap is None:
+        return ds
+    rng = np.random.default_rng(seed)
+    keep: list[int] = []
+    for label in np.unique(ds.y):
+        idx = np.flatnonzero(ds.y == label)
+        if len(idx) > cap:  # a prefix of one permutation: a smaller cap keeps a subset
+            idx = np.sort(rng.permutation(idx)[:cap])
+        keep.extend(int(i) for i in idx)
+    return ds.subset(np.asarray(sorted(keep), dtype=np.int64))
 
 
-def load_hatecheck(root: Path) -> LabeledTexts:
-    """HateCheck functional tests: ``tag`` = functionality, ``group`` = template id (cases from
-    one template differ only in the target identity, so CV must keep a template together)."""
-    path = root / "toxicity" / "hatecheck" / "test_suite_cases.csv"
-    rows = _read_csv(path)
-    texts = [r["test_case"].strip() for r in rows]
-    y = np.asarray([1 if r["label_gold"] == "hateful" else 0 for r in rows], dtype=np.int64)
-    return LabeledTexts(
-        "hatecheck",
-        texts,
-        y,
-        group=[r["functionality"] + ":" + (r["templ_id"] or r["case_id"]) for r in rows],
-        tag=[r["functionality"] for r in rows],
-        sources={str(path): file_sha256(path)},
-    )
-
-
-def load_jailbreak(root: Path, split: str) -> LabeledTexts:
-    """jackhhao jailbreak classification set, ``split`` train or test: 1 = jailbreak."""
-    if split not in {"train", "test"}:
-        raise ConfigError(f"split must be train or test, got {split!r}")
-    path = root / "injection" / "jailbreak_classification" / f"jailbreak_dataset_{split}.csv"
-    rows = _read_csv(path)
-    texts = [r["prompt"] for r in rows]
-    y = np.asarray([1 if r["type"] == "jailbreak" else 0 for r in rows], dtype=np.int64)
-    return LabeledTexts(
-        f"jailbreak_{split}",
-        texts,
-        y,
-        tag=[r["type"] for r in rows],
-        sources={str(path): file_sha256(path)},
-    )
+def dedupe(ds: LabeledTexts) -> LabeledTexts:
+    """``ds`` without repeated texts and without texts that carry both labels."""
+    labels: dict[str, set[int]] = {}
+    for t, label in zip(ds.texts, ds.y.tolist(), strict=True):
+        labels.setdefault(t, set()).add(int(label))
+    seen: set[str] = set()
+    keep: list[int] = []
+    for i, t in enumerate(ds.texts):
+        if t.strip() and len(labels[t]) == 1 and t not in seen:
+            seen.add(t)
+            keep.append(i)
+    return ds.subset(np.asarray(keep, dtype=np.int64))

@@ -6,6 +6,9 @@ input line back (all its fields kept) with ``score`` (0-1), ``flagged`` and ``de
 and flushes. A line that is not a JSON object or lacks a required field gets an ``error`` field
 instead of a score; the other lines go on. Required fields: toxicity/injection/pii ``text``;
 hallucination ``context`` (string or list of strings) and ``response``, optional ``question``.
+An injection line may carry ``context`` (documents / tool results) instead of ``text``: the
+documents are scored for planted instructions. ``--explain`` (hallucination) adds every
+response sentence with its score and closest context sentence to ``details``.
 """
 
 from __future__ import annotations
@@ -60,6 +63,12 @@ def _parse(detector: str, lineno: int, raw: str) -> tuple[dict[str, Any], Any]:
         if problems or not isinstance(resp, str):
             return {**obj, "error": "; ".join(problems)}, None
         return obj, ScoreInput(text=resp, context=ctx, question=q)
+    if detector == "injection" and "context" in obj and "text" not in obj:
+        ctx = obj["context"]
+        ctx = [ctx] if isinstance(ctx, str) else ctx
+        if not (isinstance(ctx, list) and ctx and all(isinstance(c, str) for c in ctx)):
+            return {**obj, "error": "field 'context' must be a string or a list of strings"}, None
+        return obj, ScoreInput(context=ctx)
     text = obj.get("text")
     if not isinstance(text, str) or not text.strip():
         return {**obj, "error": "missing or empty field 'text' (string)"}, None
@@ -146,6 +155,14 @@ def run_score(args: argparse.Namespace) -> int:
         scorer = cls(artifact_path=args.artifact)
     else:
         scorer = get_scorer(args.detector)
+    if getattr(args, "explain", False):
+        if not hasattr(scorer, "explain"):
+            raise ConfigError(f"--explain is not available for {args.detector}")
+        if scorer is get_scorer(args.detector):  # the shared instance: explain a copy
+            import copy
+
+            scorer = copy.copy(scorer)
+        scorer.explain = True
     if not args.input or args.input == "-":
         reconfigure = getattr(sys.stdin, "reconfigure", None)
         if reconfigure is not None:
@@ -192,8 +209,6 @@ def run_train(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"data_dir": args.data_dir, "out_dir": args.out_dir}
     if args.version is not None:
         kwargs["version"] = args.version
-    if args.no_augment:
-        kwargs["augment"] = False
     accepted = inspect.signature(train).parameters
     has_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     kwargs = {k: v for k, v in kwargs.items() if has_var_kw or k in accepted}
@@ -206,21 +221,27 @@ def register(subparsers: Any) -> None:
         "score",
         help="score JSON lines with a quality detector",
         description="Read JSON lines (stdin or --input), write each back with score, flagged and "
-        "details. Fields: toxicity/injection/pii: text; hallucination: context, response, "
-        "optional question.",
+        "details. Fields: toxicity/injection/pii: text; injection: text, or context (documents "
+        "scored for planted instructions); hallucination: context, response, optional question.",
     )
     p.add_argument("detector", choices=DETECTORS)
     p.add_argument("--input", "-i", help="JSON lines file (default: stdin)")
     p.add_argument("--output", "-o", help="output file (default: stdout)")
     p.add_argument("--batch-size", type=int, default=64, help="lines scored together (default 64)")
     p.add_argument("--artifact", help="model artifact path (default: newest shipped version)")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="hallucination: add every response sentence with its score and closest context sentence",
+    )
     p.set_defaults(handler=run_score)
 
     t = subparsers.add_parser(
         "train",
         help="train a detector from the shared development data",
-        description="Rebuild a detector's model from ../shared/data, print cross-validated "
-        "metrics and write processors/artifacts/<detector>-v<N>.joblib + .json card.",
+        description="Rebuild a detector's model from ../shared/data (source checkout only: training/ "
+        "is not installed), print its leave-one-source-out table and write "
+        "processors/artifacts/<detector>-v<N>.joblib + .json card.",
     )
     t.add_argument("detector", choices=DETECTORS)
     t.add_argument("--data-dir", help="shared data folder (default: ../shared/data)")
@@ -228,5 +249,4 @@ def register(subparsers: Any) -> None:
     t.add_argument(
         "--version", type=int, default=None, help="artifact version number (default: the shipped one)"
     )
-    t.add_argument("--no-augment", action="store_true", help="train without the hand-written examples")
     t.set_defaults(handler=run_train)

@@ -3,9 +3,12 @@
 Per response sentence, :mod:`lightkeeper.processors.scoring._grounding_features` compares it with the context
 sentences (MiniLM similarity from the shared :class:`lightkeeper.processors.embedding.Embedder`, plus lexical,
 number, date, entity, negation and antonym consistency); the trained model
-(``processors/artifacts/hallucination-v*.joblib``, see
-:mod:`training.train_hallucination`) gives each sentence P(unsupported). The event's
-score is the maximum over its sentences. No LLM is called.
+(``processors/artifacts/hallucination-v*.joblib``, trained and chosen by leave-one-source-out
+AUROC in ``training/train_hallucination.py``) gives each sentence P(unsupported). The event's
+score is the maximum over its sentences (artifact ``aggregate: max``) or the model applied to
+[min, max, mean] of the sentence features (``aggregate: pooled``, see :func:`pool_features`).
+``details`` name the unsupported sentences; with ``explain`` set, every sentence with its score
+and the most similar context sentence. No LLM is called.
 
 An item without context (None, empty list, or only blank strings) gets ``score=None`` with
 ``details={"reason": "no_context"}``: groundedness is never invented.
@@ -30,6 +33,8 @@ from lightkeeper.processors.scoring._grounding_features import (
 from lightkeeper.processors.scoring._grounding_text import analyse, split_sentences
 from lightkeeper.processors.scoring.base import ScoreInput, ScoreResult
 
+__all__ = ["HallucinationScorer", "pool_features"]
+
 log = logging.getLogger(__name__)
 
 MAX_CONTEXT_SENTENCES = 400
@@ -40,13 +45,21 @@ MAX_DETAIL_CHARS = 300
 """Sentence text kept in ``details`` (longer ones are cut)."""
 
 
+def pool_features(sentence_feats: np.ndarray) -> np.ndarray:
+    """One response's [min, max, mean] of its sentence feature rows (``aggregate: pooled``)."""
+    f = np.asarray(sentence_feats, dtype=np.float64).reshape(-1, N_FEATURES)
+    return np.concatenate([f.min(axis=0), f.max(axis=0), f.mean(axis=0)])
+
+
 @dataclass(slots=True)
 class _Plan:
-    """One scorable item: its context and response sentences and the question."""
+    """One scorable item: its context and response sentences, the question, and whether
+    sentences beyond the scored ones were left out."""
 
     ctx: list[str]
     sents: list[str]
     question: str | None
+    truncated: bool = False
 
 
 class HallucinationScorer:
@@ -58,13 +71,13 @@ class HallucinationScorer:
 
     def __init__(
         self,
-        artifact: str | None = None,
+        artifact_path: str | None = None,
         embed: Callable[[list[str]], np.ndarray] | None = None,
         threshold: float | None = None,
     ) -> None:
         from lightkeeper.processors.scoring.registry import load_artifact
 
-        self._model: dict[str, Any] = load_artifact("hallucination", artifact)
+        self._model: dict[str, Any] = load_artifact("hallucination", artifact_path)
         self._clf = self._model["clf"]
         self._cols = np.asarray(self._model.get("columns", list(range(N_FEATURES))), dtype=int)
         self.version: str = str(self._model.get("version", "hallucination-unknown"))
@@ -72,6 +85,9 @@ class HallucinationScorer:
             threshold if threshold is not None else self._model.get("threshold", 0.5)
         )
         self._embed = embed
+        self.aggregate: str = str(self._model.get("aggregate", "max"))
+        self.explain = False
+        """When True, ``details["sentences"]`` lists every sentence with its score and evidence."""
 
     def _calibrate(self, p: np.ndarray) -> np.ndarray:
         """Platt scaling fitted on out-of-fold event scores (monotone: the max stays the max)."""
@@ -97,10 +113,11 @@ class HallucinationScorer:
         text = item.text if isinstance(item.text, str) else ""
         if not text.strip():
             return ScoreResult(None, {"reason": "empty_response"}, False)
-        sents = (split_sentences(text) or [text.strip()])[:MAX_RESPONSE_SENTENCES]
-        ctx = context_sentences(docs)[:MAX_CONTEXT_SENTENCES]
+        all_sents = split_sentences(text) or [text.strip()]
+        all_ctx = context_sentences(docs)
         q = item.question if isinstance(item.question, str) and item.question.strip() else None
-        return _Plan(ctx, sents, q)
+        truncated = len(all_sents) > MAX_RESPONSE_SENTENCES or len(all_ctx) > MAX_CONTEXT_SENTENCES
+        return _Plan(all_ctx[:MAX_CONTEXT_SENTENCES], all_sents[:MAX_RESPONSE_SENTENCES], q, truncated)
 
     def score_batch(self, items: list[ScoreInput]) -> list[ScoreResult]:
         """One result per item, in order. Items without context get ``score=None``; an item that
@@ -134,11 +151,14 @@ class HallucinationScorer:
             return
         rows: list[np.ndarray] = []
         spans: dict[int, tuple[int, int]] = {}
+        evidence: dict[int, list[str]] = {}
         for i, p in plans.items():
             try:
                 ctx = build_context(p.ctx, vecs[[texts[t] for t in p.ctx]])
                 q = usable_question(analyse(p.question), ctx) if p.question else None
                 feats = [sentence_features(analyse(s), vecs[texts[s]], ctx, q) for s in p.sents]
+                if self.explain:
+                    evidence[i] = [p.ctx[int(np.argmax(ctx.emb @ vecs[texts[s]]))] for s in p.sents]
             except Exception as exc:
                 results[i] = ScoreResult(None, {"error": f"{type(exc).__name__}: {exc}"}, False)
                 continue
@@ -146,22 +166,48 @@ class HallucinationScorer:
             rows.extend(feats)
         if not rows:
             return
-        probs = self._calibrate(self._clf.predict_proba(np.vstack(rows)[:, self._cols])[:, 1])
+        matrix = np.vstack(rows)
+        if self.aggregate == "pooled":
+            sentence_x = np.vstack([pool_features(r) for r in matrix])
+            response_x = np.vstack([pool_features(matrix[a:b]) for a, b in spans.values()])
+            probs = self._clf.predict_proba(sentence_x)[:, 1]
+            overall = dict(zip(spans, self._clf.predict_proba(response_x)[:, 1].tolist(), strict=True))
+        else:
+            probs = self._calibrate(self._clf.predict_proba(matrix[:, self._cols])[:, 1])
+            overall = {i: float(np.max(probs[a:b])) for i, (a, b) in spans.items()}
         for i, (a, b) in spans.items():
-            results[i] = self._result(plans[i], probs[a:b])
+            results[i] = self._result(plans[i], probs[a:b], overall[i], evidence.get(i))
 
-    def _result(self, plan: _Plan, probs: np.ndarray) -> ScoreResult:
+    def _result(
+        self, plan: _Plan, probs: np.ndarray, overall: float, evidence: list[str] | None
+    ) -> ScoreResult:
         scores = [round(float(p), 4) for p in probs]
-        score = max(scores)
+        score = round(float(overall), 4)
         unsupported = [
             {"index": k, "text": s[:MAX_DETAIL_CHARS], "score": sc}
             for k, (s, sc) in enumerate(zip(plan.sents, scores, strict=True))
             if sc >= self.threshold
         ]
-        details = {
+        if score >= self.threshold and not unsupported:  # pooled: name the least supported one
+            k = int(np.argmax(scores))
+            unsupported = [{"index": k, "text": plan.sents[k][:MAX_DETAIL_CHARS], "score": scores[k]}]
+        details: dict[str, Any] = {
             "unsupported_sentences": unsupported,
             "sentence_scores": scores,
             "model_version": self.version,
             "context_sentences": len(plan.ctx),
         }
+        if plan.truncated:
+            details["truncated"] = True
+        if evidence is not None:
+            details["sentences"] = [
+                {
+                    "index": k,
+                    "text": s[:MAX_DETAIL_CHARS],
+                    "score": sc,
+                    "supported": sc < self.threshold,
+                    "closest_context": ev[:MAX_DETAIL_CHARS],
+                }
+                for k, (s, sc, ev) in enumerate(zip(plan.sents, scores, evidence, strict=True))
+            ]
         return ScoreResult(score, details, score >= self.threshold)

@@ -115,6 +115,8 @@ def load_artifact(detector: str, path: str | os.PathLike[str] | None = None) -> 
     import sklearn
 
     p = Path(path) if path else artifact_path(detector)
+    if not p.is_file():
+        raise ArtifactError(f"model file {p} not found")
     try:
         with warnings.catch_warnings():
             # sklearn's own pickle-version warning is replaced by ours (with the card's version).

@@ -106,7 +106,6 @@ def test_details_name_unsupported_sentences(scorer) -> None:  # type: ignore[no-
     assert d["model_version"].startswith("hallucination-v")
     assert len(d["sentence_scores"]) == 2
     assert d["sentence_scores"][1] > d["sentence_scores"][0]
-    assert res.score == max(d["sentence_scores"])
     assert [u["index"] for u in d["unsupported_sentences"]] == [1]
     assert d["unsupported_sentences"][0]["text"].startswith("It was painted gold")
 
@@ -140,8 +139,8 @@ def test_artifact_loads_offline_without_network() -> None:
         "def _no(*a, **k): raise OSError('network disabled in test')\n"
         "socket.socket.connect = _no\n"
         "socket.create_connection = _no\n"
-        "from processors.scoring.registry import get_scorer\n"
-        "from processors.scoring.base import ScoreInput\n"
+        "from lightkeeper.processors.scoring.registry import get_scorer\n"
+        "from lightkeeper.processors.scoring.base import ScoreInput\n"
         "s = get_scorer('hallucination')\n"
         "ctx = ['Paris is the capital of France.']\n"
         "r = s.score_batch([ScoreInput(text='Paris is in France.', context=ctx)])\n"
@@ -154,13 +153,61 @@ def test_artifact_loads_offline_without_network() -> None:
     assert got["v"].startswith("hallucination-v") and 0.0 <= got["score"] <= 1.0
 
 
-def test_model_card_records_versions_and_metrics() -> None:
-    from lightkeeper.processors.scoring.registry import artifact_path
+def test_model_card_has_a_loso_row_per_source_with_token_overlap() -> None:
+    from lightkeeper.processors.scoring.registry import artifact_path, load_artifact
 
-    card = json.loads(artifact_path("hallucination").with_suffix(".json").read_text())
-    assert card["sklearn_version"]
-    m = card["metrics"]
-    assert set(m["candidates"][m["chosen"]]["lodo"]) == {"halueval_qa", "q2_dialogue", "synthetic_summary"}
+    p = artifact_path("hallucination")
+    card = json.loads(p.with_suffix(".json").read_text())
+    assert card["version"] == p.stem and card["sklearn_version"]
+    rows = {r["source"]: r for r in card["loso"]}
+    assert set(rows) == {
+        "halueval_qa",
+        "q2_dialogue",
+        "fib_summ",
+        "faithdial_wow",
+        "dialfact_small",
+        "wice",
+        "factcheck_gpt",
+    }
+    for r in rows.values():
+        assert 0.0 <= r["model_auroc"] <= 1.0 and 0.0 <= r["baseline_auroc"] <= 1.0
+    assert card["threshold"] == load_artifact("hallucination")["threshold"]
+    assert all(len(h) == 64 for per_source in card["data"].values() for h in per_source.values())
+
+
+def test_explain_lists_every_sentence_with_its_closest_context(scorer) -> None:  # type: ignore[no-untyped-def]
+    import copy
+
+    explaining = copy.copy(scorer)
+    explaining.explain = True
+    text = "The tower is in Paris. It was painted gold by Napoleon in 1750."
+    (res,) = explaining.score_batch([ScoreInput(text=text, context=CTX)])
+    sents = res.details["sentences"]
+    assert [s["index"] for s in sents] == [0, 1]
+    assert sents[0]["text"] == "The tower is in Paris." and sents[0]["closest_context"]
+    assert [s["supported"] for s in sents] == [s["score"] < scorer.threshold for s in sents]
+    (plain,) = scorer.score_batch([ScoreInput(text=text, context=CTX)])
+    assert "sentences" not in plain.details and plain.score == res.score
+
+
+def test_long_response_and_context_are_cut_and_say_so(scorer) -> None:  # type: ignore[no-untyped-def]
+    from lightkeeper.processors.scoring.hallucination import MAX_RESPONSE_SENTENCES
+
+    text = " ".join(f"The tower was repainted in {1900 + i}." for i in range(MAX_RESPONSE_SENTENCES + 5))
+    (res,) = scorer.score_batch([ScoreInput(text=text, context=CTX)])
+    assert res.score is not None and res.details["truncated"] is True
+    assert len(res.details["sentence_scores"]) == MAX_RESPONSE_SENTENCES
+    (short,) = scorer.score_batch([ScoreInput(text="The tower is in Paris.", context=CTX)])
+    assert "truncated" not in short.details
+
+
+def test_missing_model_file_is_a_clear_error_naming_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lightkeeper.processors.scoring.hallucination import HallucinationScorer
+    from lightkeeper.processors.scoring.registry import ArtifactError
+
+    missing = tmp_path / "hallucination-v9.joblib"
+    with pytest.raises(ArtifactError, match=f"model file {missing} not found"):
+        HallucinationScorer(artifact_path=str(missing))
 
 
 # --- helpers -------------------------------------------------------------------------------------
