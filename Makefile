@@ -8,7 +8,7 @@ TORCH_WHEEL := $(firstword $(wildcard ../shared/wheels/torch-*+cpu-*.whl))
 # Models load from installed packages only (the model hub is never contacted).
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup system-deps demo test lint typecheck fmt schemas bench kafka-up kafka-down clean
+.PHONY: setup system-deps demo test lint typecheck linktree lint-imports fmt schemas bench kafka-up kafka-down clean
 
 setup: $(VENV)/.installed
 
@@ -39,15 +39,22 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory lint-imports
 	$(BIN)/lightkeeper export-schemas --check
 
-# mypy cannot follow setuptools' package-dir mapping (lightkeeper.agent lives in agent/), so it
-# checks a tree of links laid out as the wheel installs it.
-typecheck: setup
+# mypy and import-linter cannot follow setuptools' package-dir mapping (lightkeeper.agent lives
+# in agent/), so they check a tree of links laid out as the wheel installs it.
+linktree:
 	rm -rf build/typecheck && mkdir -p build/typecheck/lightkeeper
 	for e in lightkeeper/*; do ln -s ../../../$$e build/typecheck/lightkeeper/; done
 	for d in agent processors schemas alerts; do ln -s ../../../$$d build/typecheck/lightkeeper/$$d; done
+
+typecheck: setup linktree
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p lightkeeper
+
+# The layer contract in pyproject.toml [tool.importlinter].
+lint-imports: setup linktree
+	cd build/typecheck && ../../$(BIN)/lint-imports ../../pyproject.toml
 
 schemas: setup
 	$(BIN)/lightkeeper export-schemas

@@ -66,7 +66,7 @@ class AgentSettings(LightkeeperSettings):
     are kept; key ``*`` is the default (1.0). Metadata (usage, timing, status) is always kept."""
     pii_redaction: bool = True
     pii_types: list[str] | None = Field(default_factory=lambda: list(DEFAULT_PII_TYPES))
-    """PII types to redact (names from ``processors.pii.PII_TYPES``); None = every type the detector
+    """PII types to redact (names from ``lightkeeper.text.pii.PII_TYPES``); None = every type the detector
     knows, including the heuristic PERSON/ADDRESS/DATE_OF_BIRTH (off by default: they cut
     ordinary words and hurt the quality scorers)."""
 

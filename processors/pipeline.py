@@ -1,5 +1,5 @@
 """The processing pipeline: plain functions over batches, shared by the faust worker
-(``lightkeeper.processors.faust_app``) and the embedded runtime (``lightkeeper.runtime``).
+(``lightkeeper.worker.faust_app``) and the embedded runtime (``lightkeeper.runtime``).
 
 A batch of raw event bytes goes through::
 

@@ -2,14 +2,15 @@
 
 Each wraps another team's processor behind the :class:`Stage` protocol and is enabled when its
 module imports and loads (``build_stages``): scores (``lightkeeper.processors.scoring.registry``), drift,
-anomalies and alerts (``lightkeeper.processors._monitor_stages``). A stage
-that cannot load is logged and left out; the worker still stores events.
+anomalies (``lightkeeper.processors._monitor_stages``); the shells add the alert stage
+(:func:`lightkeeper.worker.stages.build_stages`). A stage that cannot load is logged and left
+out; the worker still stores events.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lightkeeper.errors import ConfigError, LightkeeperError
@@ -158,35 +159,41 @@ def _anomaly_stage(settings: Any) -> Stage | None:
     return anomaly_stage(settings)
 
 
-def _alert_stage(settings: Any) -> Stage | None:
-    from lightkeeper.processors._monitor_stages import alert_stage
+#: Builds one stage from the worker settings (None: the stage has nothing to do).
+StageFactory = Callable[[Any], Stage | None]
 
-    return alert_stage(settings)
-
-
-_FACTORIES = {
+_FACTORIES: dict[str, StageFactory] = {
     "scores": _scores_stage,
     "drift": _drift_stage,
     "anomalies": _anomaly_stage,
-    "alerts": _alert_stage,
 }
 
 
-def build_stages(settings: Any, names: Sequence[str] | None = None) -> list[Stage]:
+def build_stages(
+    settings: Any,
+    names: Sequence[str] | None = None,
+    *,
+    factories: Mapping[str, StageFactory] | None = None,
+) -> list[Stage]:
     """The stages to run: ``names`` (or ``settings.stages``; None = every known stage), each
-    left out with a warning when its module cannot load. Unknown names are a ConfigError."""
+    left out with a warning when its module cannot load. Unknown names are a ConfigError.
+    ``factories`` adds the stages built outside this package (the alert stage)."""
     wanted = names if names is not None else getattr(settings, "stages", None)
     if wanted is None:
         wanted = list(STAGE_NAMES)
-    unknown = [n for n in wanted if n not in _FACTORIES]
+    available = {**_FACTORIES, **(factories or {})}
+    unknown = [n for n in wanted if n not in STAGE_NAMES]
     if unknown:
         raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
     stages: list[Stage] = []
     for name in STAGE_NAMES:
         if name not in wanted:
             continue
+        if name not in available:
+            log.warning("stage %s not available: nothing builds it in this process", name)
+            continue
         try:
-            stage = _FACTORIES[name](settings)
+            stage = available[name](settings)
         except Exception as exc:
             log.warning("stage %s not available: %s", name, exc)
             continue

@@ -19,11 +19,10 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from lightkeeper.agent.capture import Capture
+from lightkeeper.agent.capture import Capture, CaptureSink
 from lightkeeper.agent.metadata import PREFIX
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.proxy.upstream import UpstreamClient, UpstreamResponse
-from lightkeeper.agent.recorder import Recorder
 from lightkeeper.agent.redaction import header_secrets
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.errors import UpstreamDisconnected, UpstreamError
@@ -109,7 +108,7 @@ class ProxyHandler:
         self,
         settings: AgentSettings,
         upstream: UpstreamClient,
-        recorder: Recorder,
+        recorder: CaptureSink,
         metrics: AgentMetrics,
     ) -> None:
         self.settings = settings

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lightkeeper.processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, finish_started
+from lightkeeper.worker._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, finish_started
 
 
 def bare_consumer() -> Any:
@@ -241,7 +241,7 @@ def test_ack_messages_falls_back_to_message_acks_without_faust_internals(monkeyp
 def test_lean_producer_buffer_size_is_the_pending_queue() -> None:
     from faust.transport.producer import ProducerBuffer
 
-    from lightkeeper.processors._faust_fastpath import LeanProducer, LeanProducerBuffer
+    from lightkeeper.worker._faust_fastpath import LeanProducer, LeanProducerBuffer
 
     app = LeanApp("fastpath-test-3", broker="kafka://localhost:1", store="memory://", autodiscover=False)
     app.transport.Producer = LeanProducer  # type: ignore[misc]

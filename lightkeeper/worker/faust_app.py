@@ -29,13 +29,6 @@ import faust
 import orjson
 
 from lightkeeper.kafka.client import faust_broker_kwargs
-from lightkeeper.processors._faust_fastpath import (
-    AtLeastOnceConsumer,
-    LeanApp,
-    LeanProducer,
-    RawSchema,
-    ack_events,
-)
 from lightkeeper.processors.metrics import WorkerMetrics, observe_many
 from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
 from lightkeeper.processors.settings import WorkerSettings
@@ -43,6 +36,13 @@ from lightkeeper.processors.sink import Sink
 from lightkeeper.schemas.codec import encode
 from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.schemas.records import ScoreRecord
+from lightkeeper.worker._faust_fastpath import (
+    AtLeastOnceConsumer,
+    LeanApp,
+    LeanProducer,
+    RawSchema,
+    ack_events,
+)
 
 log = logging.getLogger(__name__)
 
