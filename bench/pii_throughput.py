@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from collections.abc import Callable
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from lightkeeper.text import pii
 
-PRESIDIO = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
+DATA = Path(os.environ.get("LIGHTKEEPER_DEV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+PRESIDIO = DATA / "pii" / "presidio_dev" / "synth_dataset_v2_first750.json"
 
 _FILLER = (
     "You are a helpful assistant. Summarize the following support ticket and propose next steps. "

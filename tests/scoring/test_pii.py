@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,9 @@ from lightkeeper.processors.scoring.base import ScoreInput
 from lightkeeper.processors.scoring.pii_scorer import PIIScorer
 from lightkeeper.text import pii
 
-PRESIDIO = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
+#: The development data folder: $LIGHTKEEPER_DEV_DATA, else ``shared/data`` beside the checkout.
+DATA = Path(os.environ.get("LIGHTKEEPER_DEV_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+PRESIDIO = DATA / "pii" / "presidio_dev" / "synth_dataset_v2_first750.json"
 
 
 def types_of(text: str) -> list[tuple[str, str]]:
