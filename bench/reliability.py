@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # _support: the Kafka and chaos fixtures
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _support import chaos_scenarios as sc  # noqa: E402

@@ -26,7 +26,7 @@ def _cost(value: Any) -> float | None:
 
 class DriftStage:
     """Embeds prompts and responses (shared embedder, cached) and feeds the drift monitor;
-    adds ``drift`` rows/records and hands the records to later stages (``extras['drift']``)."""
+    adds ``drift`` rows/records and hands the records to later stages (``batch.context.drift``)."""
 
     name = "drift"
 
@@ -34,9 +34,11 @@ class DriftStage:
         self.monitor = monitor
         self.embedder = embedder
 
-    def _embed(self, texts: list[str]) -> list[np.ndarray | None]:
-        wanted = [i for i, t in enumerate(texts) if t]
-        out: list[np.ndarray | None] = [None] * len(texts)
+    def _embed(self, texts: list[str], known: list[np.ndarray | None] | None) -> list[np.ndarray | None]:
+        """One vector per text: those already computed (``known``, by the scores stage or the
+        events hop), the missing ones of non-empty texts embedded now."""
+        out: list[np.ndarray | None] = list(known) if known is not None else [None] * len(texts)
+        wanted = [i for i, t in enumerate(texts) if t and out[i] is None]
         if wanted:
             vectors = self.embedder.embed([texts[i] for i in wanted])
             for j, i in enumerate(wanted):
@@ -47,19 +49,17 @@ class DriftStage:
         from lightkeeper.store.rows import drift_row
 
         # Reuse the vectors the scores stage computed (one embedding per text per event).
-        prompts = batch.extras.get("prompt_embeddings") or self._embed(
-            [ev.prompt_text() for ev in batch.events]
-        )
-        responses = batch.extras.get("response_embeddings") or self._embed(
-            [ev.response_text() for ev in batch.events]
-        )
-        batch.extras["prompt_embeddings"] = prompts
+        context = batch.context
+        prompts = self._embed([ev.prompt_text() for ev in batch.events], context.prompt_embeddings)
+        responses = self._embed([ev.response_text() for ev in batch.events], context.response_embeddings)
+        context.prompt_embeddings = prompts
+        context.response_embeddings = responses
         observations = [
             self.monitor.observation(ev, p, r, cost_usd=_cost(enr.cost_usd))
             for ev, enr, p, r in zip(batch.events, batch.enrichments, prompts, responses, strict=True)
         ]
         records = self.monitor.observe(observations)
-        batch.extras["drift"] = records
+        context.drift = records
         batch.add_rows("drift", [drift_row(r) for r in records])
         batch.add_records("drift", records)
 
@@ -67,7 +67,7 @@ class DriftStage:
 class AnomalyStage:
     """Per-minute series (requests, cost, tokens, errors, latency, quality rates) per model and
     per user, closed minutes checked against robust baselines; adds ``anomalies`` rows/records
-    and hands the minute points to the alert stage (``extras['points']``)."""
+    and hands the minute points to the alert stage (``batch.context.points``)."""
 
     name = "anomalies"
 
@@ -89,10 +89,11 @@ class AnomalyStage:
         from lightkeeper.store.rows import anomaly_row
 
         anomalies = self.detector.update(points)
-        batch.extras["points"] = points
-        batch.extras["watermark"] = self.aggregator.watermark
-        batch.extras["lateness"] = timedelta(minutes=-1) if final else self.aggregator.lateness
-        batch.extras["anomalies"] = anomalies
+        context = batch.context
+        context.points = points
+        context.watermark = self.aggregator.watermark
+        context.lateness = timedelta(minutes=-1) if final else self.aggregator.lateness
+        context.anomalies = anomalies
         batch.add_rows("anomalies", [anomaly_row(r) for r in anomalies])
         batch.add_records("anomalies", anomalies)
 

@@ -17,7 +17,8 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -28,6 +29,12 @@ from lightkeeper.processors.enrich import Enricher, Enrichment
 from lightkeeper.schemas.codec import decode_event
 from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.store.rows import event_row
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lightkeeper.metric_point import MetricPoint
+    from lightkeeper.schemas.records import AnomalyRecord, DriftRecord
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,29 @@ class DeadLetter:
         ]
 
 
+Embeddings = list["np.ndarray | None"]
+"""One vector per event of a batch (None where the text was empty)."""
+
+
+@dataclass(slots=True)
+class StageContext:
+    """What a stage hands to later stages of the same batch."""
+
+    prompt_embeddings: Embeddings | None = None
+    """One vector per event (scores stage, or drift when no scorer embedded), aligned with
+    ``Batch.events``."""
+    response_embeddings: Embeddings | None = None
+    drift: list[DriftRecord] = field(default_factory=list)
+    """Drift records of this batch (drift stage) for the alert rules."""
+    points: list[MetricPoint] = field(default_factory=list)
+    """Minute points closed in this batch (anomaly stage) for the alert rules."""
+    anomalies: list[AnomalyRecord] = field(default_factory=list)
+    watermark: datetime | None = None
+    """Latest event time the anomaly stage has seen; None before its first event."""
+    lateness: timedelta = timedelta(0)
+    """How long a minute stays open after the watermark passes it (negative: all closed)."""
+
+
 @dataclass
 class Batch:
     """Everything one batch produced. ``events``/``enrichments``/``sources`` are aligned: the
@@ -92,7 +122,7 @@ class Batch:
     dead: list[DeadLetter] = field(default_factory=list)
     stage_errors: dict[str, str] = field(default_factory=dict)
     """Stage name -> error of a stage that failed on this batch (its outputs are missing)."""
-    extras: dict[str, Any] = field(default_factory=dict)
+    context: StageContext = field(default_factory=StageContext)
     """What a stage hands to later ones (embeddings, per-minute points, drift records...)."""
 
     @property
@@ -115,6 +145,11 @@ class Batch:
         self.sources = [self.sources[i] for i in keep]
         rows = self.rows.get(EVENTS_TABLE, [])
         self.rows[EVENTS_TABLE] = [rows[i] for i in keep if i < len(rows)]
+        context = self.context
+        if context.prompt_embeddings is not None:
+            context.prompt_embeddings = [context.prompt_embeddings[i] for i in keep]
+        if context.response_embeddings is not None:
+            context.response_embeddings = [context.response_embeddings[i] for i in keep]
 
 
 @runtime_checkable
@@ -159,12 +194,14 @@ class Pipeline:
         self.enricher = enricher or Enricher()
         self.stages = list(stages)
         self.fast = os.environ.get(FAST_DECODE_ENV, "1") != "0" if fast is None else fast
-        """Decode with :mod:`lightkeeper.processors._fastdecode` (pydantic for anything unusual); False
-        decodes every event with pydantic (the reference path, same rows). Default: on, unless
-        the environment sets ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``."""
+        """Decode with :mod:`lightkeeper.processors._fastdecode` (pydantic for anything unusual)
+        when no stage reads the events; False decodes every event with pydantic (the reference
+        path, same rows). Default: on, unless the environment sets
+        ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``. With stages, events are decoded with pydantic
+        once (the stages read the models), never twice."""
 
     def process(self, raws: Sequence[RawEvent]) -> Batch:
-        if not self.fast:
+        if not self.fast or self.stages:
             events, sources, dead = decode_batch(raws)
             return self.process_events(events, sources, dead)
         batch = Batch()
@@ -194,7 +231,7 @@ class Pipeline:
             rows.append(row)
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
-        self._run_stages(batch)
+        self.run_stages(batch)
         return batch
 
     def _add(
@@ -232,10 +269,12 @@ class Pipeline:
             self._add(batch, parsed, rows, ev, src)
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
-        self._run_stages(batch)
+        self.run_stages(batch)
         return batch
 
-    def _run_stages(self, batch: Batch) -> None:
+    def run_stages(self, batch: Batch) -> None:
+        """Run the stages over a batch whose events are enriched (an exception fails only that
+        stage for this batch, recorded in ``batch.stage_errors``)."""
         for stage in self.stages:
             if not batch.events:
                 break

@@ -49,7 +49,7 @@ class ScoresStage:
 
     def _embed_once(self, batch: Batch) -> tuple[list[Any], list[Any]]:
         """Each distinct prompt and response text of the batch embedded once (one model call);
-        the vectors go to the scorers (``ScoreInput.embedding``) and to drift (``batch.extras``)."""
+        the vectors go to the scorers (``ScoreInput.embedding``) and to drift (``batch.context``)."""
         prompts = [ev.prompt_text() for ev in batch.events]
         responses = [ev.response_text() for ev in batch.events]
         if self.embedder is None:
@@ -59,8 +59,8 @@ class ScoresStage:
         by_text = dict(zip(distinct, vectors, strict=True))
         p_emb = [by_text.get(t) if t else None for t in prompts]
         r_emb = [by_text.get(t) if t else None for t in responses]
-        batch.extras["prompt_embeddings"] = p_emb
-        batch.extras["response_embeddings"] = r_emb
+        batch.context.prompt_embeddings = p_emb
+        batch.context.response_embeddings = r_emb
         return p_emb, r_emb
 
     def process(self, batch: Batch) -> None:

@@ -7,7 +7,6 @@ hand on, behind the pipeline's :class:`Stage` protocol. It joins two independent
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from lightkeeper.alerts.rules import load_rules, parse_rules
@@ -63,13 +62,13 @@ class AlertStage:
         self.process(batch)
 
     def process(self, batch: Batch) -> None:
-        self.engine.observe(batch.extras.get("points", []))
-        self.engine.observe_drift(batch.extras.get("drift", []))
-        self.engine.observe_anomalies(batch.extras.get("anomalies", []))
-        watermark = batch.extras.get("watermark")
-        if watermark is None:
+        context = batch.context
+        self.engine.observe(context.points)
+        self.engine.observe_drift(context.drift)
+        self.engine.observe_anomalies(context.anomalies)
+        if context.watermark is None:
             return
-        now = floor_minute(watermark - batch.extras.get("lateness", timedelta(0)))
+        now = floor_minute(context.watermark - context.lateness)
         if self._last_tick is not None and now <= self._last_tick:
             return
         self._last_tick = now
