@@ -25,7 +25,7 @@ demo: setup
 	$(BIN)/lightkeeper demo
 
 test: setup system-deps
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/pytest -q -ra
 
 # Headless Chromium checks the HTML report; Java 17 + Maven assemble Kafka (tests start it).
 system-deps:
@@ -50,7 +50,7 @@ linktree:
 	for d in agent processors schemas alerts; do ln -s ../../../$$d build/typecheck/lightkeeper/$$d; done
 
 typecheck: setup linktree
-	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml -p lightkeeper
+	cd build/typecheck && ../../$(BIN)/python -m mypy --config-file ../../pyproject.toml -p lightkeeper
 
 # The layer contract in pyproject.toml [tool.importlinter].
 lint-imports: setup linktree

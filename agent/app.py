@@ -18,6 +18,8 @@ from lightkeeper.agent.context import ContextCache
 from lightkeeper.agent.ingest import IngestHandlers
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.otlp import OTLPHandler
+from lightkeeper.agent.otlp_join import GenAIJoin
+from lightkeeper.agent.otlp_logs import OTLPLogsHandler
 from lightkeeper.agent.proxy.handler import ProxyHandler
 from lightkeeper.agent.proxy.upstream import UpstreamClient
 from lightkeeper.agent.publisher import EventSink, KafkaPublisher
@@ -40,6 +42,7 @@ def build_app(
     sink = sink if sink is not None else KafkaPublisher(settings, metrics)
     contexts = ContextCache(settings.context_ttl_s, settings.context_cache_size)
     recorder = Recorder(settings, sink, metrics, contexts)
+    genai_join = GenAIJoin(settings, metrics, recorder.publish)
     app = web.Application(client_max_size=settings.max_request_bytes)
     app[SETTINGS_KEY] = settings
     app[METRICS_KEY] = metrics
@@ -56,10 +59,12 @@ def build_app(
         state["upstream"] = upstream
         await sink.start()
         await recorder.start()
+        genai_join.start()
         proxy = ProxyHandler(settings, upstream, recorder, metrics)
         state["proxy"] = proxy
 
     async def on_cleanup(app: web.Application) -> None:
+        await genai_join.stop()  # held spans are published before the recorder stops
         await recorder.stop()
         await sink.stop()
         await state["upstream"].close()
@@ -77,6 +82,9 @@ def build_app(
         if isinstance(sink, KafkaPublisher):
             detail["kafka"] = sink.kafka_healthy
             detail["spool_bytes"] = sink.spool.pending_bytes if sink.spool else None
+            if sink.spool_error:
+                detail["spool_error"] = sink.spool_error
+            detail["spool_writable"] = sink.spool_writable
         return web.json_response(detail, status=200 if ready else 503)
 
     async def metrics_view(request: web.Request) -> web.Response:
@@ -84,11 +92,13 @@ def build_app(
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     ingest = IngestHandlers(settings, recorder, metrics, contexts)
-    otlp = OTLPHandler(settings, recorder, metrics)
+    otlp = OTLPHandler(settings, recorder, metrics, genai_join)
+    otlp_logs = OTLPLogsHandler(settings, recorder, metrics, genai_join)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     app.router.add_post("/v1/traces", otlp)
+    app.router.add_post("/v1/logs", otlp_logs)
     app.router.add_post("/v1/events", ingest.events)
     app.router.add_post("/v1/context", ingest.context)
     app.router.add_route("*", "/{tail:.*}", proxy)
@@ -134,13 +144,22 @@ def run(settings: AgentSettings) -> None:
         print=None,
         handle_signals=True,
         shutdown_timeout=15,
+        # headers well above aiohttp's 8 KiB default: RAG context travels in X-Lightkeeper-Context
+        max_field_size=settings.max_header_bytes,
+        max_line_size=settings.max_header_bytes,
     )
 
 
 async def serve(settings: AgentSettings, sink: EventSink | None = None) -> tuple[web.AppRunner, int]:
     """Start the agent inside a running loop; returns the runner and the bound port."""
     app = build_app(settings, sink)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=5.0,
+        max_field_size=settings.max_header_bytes,
+        max_line_size=settings.max_header_bytes,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

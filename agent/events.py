@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from lightkeeper.agent.context import ContextCache
 from lightkeeper.agent.proxy import anthropic, openai
 from lightkeeper.agent.proxy.common import Fields, error_fields
 from lightkeeper.agent.proxy.sse import SSEParser
-from lightkeeper.agent.redaction import Redactor
+from lightkeeper.agent.redaction import Redactor, pseudonymize
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.schemas.events import CaptureSource, LLMCallEvent
 from lightkeeper.text.tokens import estimate_usage
@@ -94,7 +94,9 @@ def build_event(
         except orjson.JSONDecodeError:
             problems.append("request body is not JSON")
     _merge(data, module.parse_request(cap.api_path, request_body))
-    _merge(data, metadata.from_headers(cap.meta_headers, settings.app_name))
+    _merge(
+        data, metadata.from_headers(cap.meta_headers, settings.app_name, settings.max_context_header_bytes)
+    )
 
     ttft: float | None = None
     if cap.streaming:
@@ -168,6 +170,23 @@ def _cap(text: str | None, limit: int, flags: dict[str, bool]) -> str | None:
     return text
 
 
+def retention_problem(
+    event: LLMCallEvent, settings: AgentSettings, now: datetime | None = None
+) -> str | None:
+    """Why the store would not keep ``event`` (its ``start_time`` is already older than
+    ``store.events_ttl_days``: the row would be deleted on arrival), or None."""
+    days = settings.store.events_ttl_days
+    if days <= 0:
+        return None
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    if event.start_time > cutoff:
+        return None
+    return (
+        f"start_time {event.start_time.isoformat()} is older than the store keeps events "
+        f"(store.events_ttl_days={days}): it would be deleted on arrival"
+    )
+
+
 def scrub_event(event: LLMCallEvent, settings: AgentSettings) -> LLMCallEvent:
     """Secrets/PII scrub and size cap for an event that arrived already built (OTLP, ingest)."""
     data = event.model_dump()
@@ -199,6 +218,10 @@ def scrub(data: dict[str, Any], settings: AgentSettings, secrets: list[str] | No
         data["error_message"] = red(_cap(data["error_message"], limit, flags))
     if data.get("tags"):
         data["tags"] = {k: red(v) or "" for k, v in data["tags"].items()}
+    if data.get("user_id"):
+        probe = Redactor(pii=settings.pii_redaction, pii_types=settings.pii_types, secrets=secrets or ())
+        key = settings.pii_hash_key.get_secret_value().encode() if settings.pii_hash_key else b""
+        data["user_id"] = pseudonymize(str(data["user_id"]), red, probe, key)
     if flags.get("truncated"):
         data["truncated"] = True
     if red.types:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from lightkeeper.agent.settings import AgentSettings
@@ -79,6 +80,30 @@ def needs_new_producer(exc: BaseException) -> bool:
         errors.ProducerFenced,
     )
     return isinstance(exc, fatal)
+
+
+def watch_disconnects(producer: Any, on_disconnect: Callable[[], None]) -> None:
+    """Call ``on_disconnect`` when a broker connection of ``producer`` breaks or times out.
+
+    aiokafka retries a batch over a broken connection silently; this is the earliest sign that
+    Kafka went away. Hooks the client's connection-closed callback (bound when each connection
+    is made, so this must run before ``producer.start()``); without that hook (another aiokafka
+    version) the publisher still notices through the acknowledgement deadline."""
+    client = getattr(producer, "client", None)
+    original = getattr(client, "_on_connection_closed", None)
+    if client is None or original is None:
+        log.debug("aiokafka client has no connection-closed hook; disconnects noticed by deadline only")
+        return
+    from aiokafka.conn import CloseReason
+
+    broken = {CloseReason.CONNECTION_BROKEN, CloseReason.CONNECTION_TIMEOUT}
+
+    def closed(conn: Any, reason: Any) -> None:
+        original(conn, reason)
+        if reason in broken:
+            on_disconnect()
+
+    client._on_connection_closed = closed
 
 
 async def stop_quietly(producer: Any) -> None:

@@ -13,7 +13,10 @@ header                         meaning
                                objects, or ``b64:`` + base64 of that JSON (for non-ASCII text)
 =============================  ==============================================================
 
-``X-Lightkeeper-*`` headers are removed before the request goes upstream.
+``X-Lightkeeper-*`` headers are removed before the request goes upstream. A context header that
+cannot be read (not JSON, or longer than ``max_context_header_bytes``) is left out of the event
+with ``metadata.context_header_error = "<problem>: <detail>"`` (problem ``context_header_invalid``
+or ``context_header_too_large``); the call itself is never affected.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import orjson
 
 PREFIX = "x-lightkeeper-"
 MAX_TAGS = 64
+#: Default cap on a captured ``X-Lightkeeper-Context`` header (``max_context_header_bytes``).
+MAX_CONTEXT_HEADER_BYTES = 512 * 1024
 
 
 def parse_tags(value: str) -> dict[str, str]:
@@ -89,7 +94,15 @@ def normalize_documents(data: Any) -> list[dict[str, Any]] | None:
     return docs
 
 
-def from_headers(headers: dict[str, str], default_app: str) -> dict[str, Any]:
+def context_problem(metadata: dict[str, Any]) -> str | None:
+    """The problem label of an event's unreadable context header (None: none)."""
+    error = metadata.get("context_header_error")
+    return error.partition(":")[0] if isinstance(error, str) else None
+
+
+def from_headers(
+    headers: dict[str, str], default_app: str, max_context_bytes: int = MAX_CONTEXT_HEADER_BYTES
+) -> dict[str, Any]:
     """Event fields from the captured metadata headers."""
     out: dict[str, Any] = {"app": headers.get(PREFIX + "app") or default_app}
     for header, name in (("user", "user_id"), ("session", "session_id"), ("tenant", "tenant")):
@@ -103,11 +116,19 @@ def from_headers(headers: dict[str, str], default_app: str) -> dict[str, Any]:
         out["trace_id"], out["span_id"] = tp
     if headers.get(PREFIX + "tags"):
         out["tags"] = parse_tags(headers[PREFIX + "tags"])
-    if headers.get(PREFIX + "context"):
-        docs = parse_context(headers[PREFIX + "context"])
+    context = headers.get(PREFIX + "context")
+    if context:
+        if len(context) > max_context_bytes:
+            out.setdefault("metadata", {})["context_header_error"] = (
+                f"context_header_too_large: X-Lightkeeper-Context has {len(context)} characters, "
+                f"more than max_context_header_bytes ({max_context_bytes}); post large contexts "
+                "to /v1/context"
+            )
+            return out
+        docs = parse_context(context)
         if docs is None:
             out.setdefault("metadata", {})["context_header_error"] = (
-                "X-Lightkeeper-Context is not a JSON list"
+                "context_header_invalid: X-Lightkeeper-Context is not a JSON list (or b64: + base64 of one)"
             )
         else:
             out["context_documents"] = docs

@@ -6,14 +6,25 @@ metric                                             meaning
 lightkeeper_agent_requests_total{route,status}     proxied calls by route and HTTP status
 lightkeeper_agent_upstream_latency_seconds{route}  upstream time (request sent -> last byte)
 lightkeeper_agent_added_latency_seconds            time the agent adds on a non-streaming call
-lightkeeper_agent_events_total{outcome}            built, published, spooled, replayed, dropped
+lightkeeper_agent_events_total{outcome}            built, published, spooled, replayed, dropped,
+                                                   copied / copy_acked (spooled while unacked /
+                                                   then acknowledged by Kafka after all)
 lightkeeper_agent_events_dropped_total{reason}     events lost, by reason (spool_full, ...)
 lightkeeper_agent_event_build_errors_total         bugs while building an event (logged)
 lightkeeper_agent_buffer_depth                     events waiting in memory for Kafka
+lightkeeper_agent_unacked_events                   events handed to Kafka, not acknowledged yet
 lightkeeper_agent_spool_bytes                      bytes in the on-disk spool
+lightkeeper_agent_spool_writable                   0 after a failed spool write (disk full)
 lightkeeper_agent_kafka_up                         1 when the last Kafka send succeeded
 lightkeeper_agent_otlp_spans_total{outcome}        OTLP spans converted / ignored / invalid
 lightkeeper_agent_ingest_items_total{outcome}      /v1/events items accepted / rejected
+lightkeeper_agent_otlp_logs_total{outcome}         OTLP log records joined to their span / unmatched
+                                                   (no span within the join window) / ignored / invalid
+lightkeeper_agent_otlp_join_spans_total{outcome}   GenAI spans held for their log records: joined /
+                                                   published without them (window over, or evicted)
+lightkeeper_agent_capture_problems_total{problem}  metadata of a call that could not be captured
+                                                   (context_header_invalid, context_header_too_large);
+                                                   the call itself is unaffected
 =================================================  ==========================================
 """
 
@@ -73,13 +84,33 @@ class AgentMetrics:
         self.buffer_depth = Gauge(
             "lightkeeper_agent_buffer_depth", "Events in memory awaiting Kafka", registry=r
         )
+        self.unacked_events = Gauge(
+            "lightkeeper_agent_unacked_events", "Events handed to Kafka, not acknowledged yet", registry=r
+        )
         self.spool_bytes = Gauge("lightkeeper_agent_spool_bytes", "Bytes in the on-disk spool", registry=r)
+        self.spool_writable = Gauge(
+            "lightkeeper_agent_spool_writable", "0 after a failed spool write (disk full)", registry=r
+        )
+        self.spool_writable.set(1)
         self.kafka_up = Gauge(
             "lightkeeper_agent_kafka_up", "1 when Kafka accepted the last batch", registry=r
         )
         self.otlp_spans = Counter("lightkeeper_agent_otlp_spans", "OTLP spans", ["outcome"], registry=r)
+        self.otlp_logs = Counter("lightkeeper_agent_otlp_logs", "OTLP log records", ["outcome"], registry=r)
+        self.otlp_join_spans = Counter(
+            "lightkeeper_agent_otlp_join_spans",
+            "GenAI spans held for their log records",
+            ["outcome"],
+            registry=r,
+        )
         self.ingest_items = Counter(
             "lightkeeper_agent_ingest_items", "Ingested events", ["outcome"], registry=r
+        )
+        self.capture_problems = Counter(
+            "lightkeeper_agent_capture_problems",
+            "Call metadata that could not be captured (the call is unaffected)",
+            ["problem"],
+            registry=r,
         )
         for outcome in ("built", "published", "spooled", "replayed"):
             self.events.labels(outcome)

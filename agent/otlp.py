@@ -5,7 +5,10 @@ GenAI spans (any ``gen_ai.*`` or OpenInference ``llm.*`` attribute) become event
 ``lightkeeper_agent_otlp_spans_total{outcome="ignored"}``). ``service.name`` of the resource
 is the event's ``app``; span start/end give the timing; an error status gives ``error_type``
 (``error.type`` attribute, else ``"error"``). Spans that cannot be turned into a valid event
-are reported as rejected in the OTLP ``partial_success`` answer.
+(or that start before the store's retention) are reported as rejected in the OTLP
+``partial_success`` answer. A GenAI span without content waits briefly for the log records that
+carry it (``/v1/logs``, see :mod:`lightkeeper.agent.otlp_join`). Bodies may be gzip-compressed
+(``Content-Encoding: gzip``, the OTel Collector's default); an invalid one is a ``400``.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -29,10 +33,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import ValidationError
 
 from lightkeeper.agent.auth import check_token
-from lightkeeper.agent.events import scrub
+from lightkeeper.agent.events import retention_problem, scrub
 from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.otlp_join import GenAIJoin
 from lightkeeper.agent.otlp_map import is_genai, span_fields
 from lightkeeper.agent.recorder import Recorder
+from lightkeeper.agent.request_body import BodyError, read_body
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.schemas.events import CaptureSource, LLMCallEvent
 
@@ -56,17 +62,67 @@ def attributes(kvs: Any) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in kvs if isinstance(kv, KeyValue)}
 
 
+_ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+_CONTAINERS = (
+    ("resourceSpans", "resource_spans", "scopeSpans", "scope_spans", "spans"),
+    ("resourceLogs", "resource_logs", "scopeLogs", "scope_logs", "logRecords", "log_records"),
+)
+
+
+def _items(doc: Any) -> Iterator[dict[str, Any]]:
+    """The spans and log records of an OTLP/JSON document."""
+    if not isinstance(doc, dict):
+        return
+    for outer, outer_snake, inner, inner_snake, *leaves in _CONTAINERS:
+        for resource in doc.get(outer, doc.get(outer_snake, [])) or []:
+            if not isinstance(resource, dict):
+                continue
+            for scope in resource.get(inner, resource.get(inner_snake, [])) or []:
+                if not isinstance(scope, dict):
+                    continue
+                for leaf in leaves:
+                    for item in scope.get(leaf, []) or []:
+                        if isinstance(item, dict):
+                            yield item
+
+
 def _hex_ids_to_base64(doc: Any) -> Any:
     """OTLP/JSON encodes trace and span ids as hex, protobuf's JSON mapping expects base64."""
-    for rs in doc.get("resourceSpans", doc.get("resource_spans", [])) or []:
-        for ss in rs.get("scopeSpans", rs.get("scope_spans", [])) or []:
-            for span in ss.get("spans", []) or []:
-                for key in ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"):
-                    value = span.get(key)
-                    if isinstance(value, str) and value and len(value) in (16, 32):
-                        with contextlib.suppress(ValueError):
-                            span[key] = base64.b64encode(bytes.fromhex(value)).decode()
+    for item in _items(doc):
+        for key in _ID_KEYS:
+            value = item.get(key)
+            if isinstance(value, str) and value and len(value) in (16, 32):
+                with contextlib.suppress(ValueError):
+                    item[key] = base64.b64encode(bytes.fromhex(value)).decode()
     return doc
+
+
+async def parse_request(request: web.Request, message: Message) -> bool:
+    """Read an OTLP/HTTP body (protobuf or JSON, maybe gzip) into ``message``; returns whether
+    it was JSON. Raises :class:`BodyError` (400/415) with the reason."""
+    body = await read_body(request)
+    is_json = "json" in request.content_type
+    try:
+        if is_json:
+            json_format.ParseDict(_hex_ids_to_base64(orjson.loads(body)), message, ignore_unknown_fields=True)
+        else:
+            message.ParseFromString(body)
+    except (
+        DecodeError,
+        json_format.ParseError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
+        raise BodyError(400, f"not a valid OTLP {type(message).__name__}: {exc}") from None
+    return is_json
+
+
+def otlp_response(resp: Message, is_json: bool) -> web.Response:
+    if is_json:
+        return web.Response(body=json_format.MessageToJson(resp).encode(), content_type="application/json")
+    return web.Response(body=resp.SerializeToString(), content_type="application/x-protobuf")
 
 
 def span_to_event(span: Span, resource: dict[str, Any], settings: AgentSettings) -> LLMCallEvent | None:
@@ -96,7 +152,11 @@ def span_to_event(span: Span, resource: dict[str, Any], settings: AgentSettings)
         data["error_type"] = str(attrs.get("error.type") or "error")
         data["error_message"] = span.status.message or None
     scrub(data, settings)
-    return LLMCallEvent.model_validate(data)
+    event = LLMCallEvent.model_validate(data)
+    problem = retention_problem(event, settings)
+    if problem is not None:
+        raise ValueError(problem)
+    return event
 
 
 def convert(
@@ -123,38 +183,28 @@ def convert(
 
 
 class OTLPHandler:
-    def __init__(self, settings: AgentSettings, recorder: Recorder, metrics: AgentMetrics) -> None:
+    def __init__(
+        self, settings: AgentSettings, recorder: Recorder, metrics: AgentMetrics, join: GenAIJoin
+    ) -> None:
         self.settings = settings
         self.recorder = recorder
         self.metrics = metrics
+        self.join = join
 
     async def __call__(self, request: web.Request) -> web.Response:
         check_token(request, self.settings)
-        ctype = request.content_type
-        body = await request.read()
-        if request.headers.get("Content-Encoding", "").lower() == "gzip":
-            import gzip
-
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError):
-                return web.Response(status=400, text="body is not valid gzip")
         req = ExportTraceServiceRequest()
-        is_json = "json" in ctype
         try:
-            if is_json:
-                json_format.ParseDict(_hex_ids_to_base64(orjson.loads(body)), req, ignore_unknown_fields=True)
-            else:
-                req.ParseFromString(body)
-        except (DecodeError, json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
-            return web.Response(status=400, text=f"not a valid OTLP ExportTraceServiceRequest: {exc}")
+            is_json = await parse_request(request, req)
+        except BodyError as exc:
+            return exc.response(exc.message.encode(), "text/plain")
         if not self.recorder.sink.ready():
             return web.Response(
                 status=503, headers={"Retry-After": "5"}, text="event buffer and spool are full"
             )
         events, ignored, errors = convert(req, self.settings)
         for event in events:
-            self.recorder.publish(event)
+            self.join.add_span(event)
         self.metrics.otlp_spans.labels("converted").inc(len(events))
         self.metrics.otlp_spans.labels("ignored").inc(ignored)
         self.metrics.otlp_spans.labels("invalid").inc(len(errors))
@@ -162,8 +212,4 @@ class OTLPHandler:
         if errors:
             resp.partial_success.rejected_spans = len(errors)
             resp.partial_success.error_message = "; ".join(errors[:10])
-        if is_json:
-            return web.Response(
-                body=json_format.MessageToJson(resp).encode(), content_type="application/json"
-            )
-        return web.Response(body=resp.SerializeToString(), content_type="application/x-protobuf")
+        return otlp_response(resp, is_json)

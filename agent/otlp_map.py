@@ -209,6 +209,7 @@ def span_fields(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]])
         },
         "finish_reasons": _str_list(attrs.get("gen_ai.response.finish_reasons")) or [],
     }
+    out.update(_streaming(attrs))
     user = _first(attrs, "user.id", "enduser.id", "gen_ai.user.id")
     if user is not None:
         out["user_id"] = str(user)
@@ -248,6 +249,72 @@ def span_fields(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]])
         output_text = "\n".join(outs_text) or None
     out["input_messages"] = inputs
     out["output"] = {"text": output_text, "tool_calls": tool_calls}
+    return out
+
+
+def _streaming(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``streaming`` (and the time to the first chunk) from ``gen_ai.request.stream``,
+    ``gen_ai.response.time_to_first_chunk`` (seconds), OpenLLMetry's ``llm.is_streaming`` or
+    OpenInference's ``llm.invocation_parameters`` (``{"stream": true}``)."""
+    out: dict[str, Any] = {}
+    flag = _first(attrs, "gen_ai.request.stream", "llm.is_streaming")
+    if flag is None and isinstance(attrs.get("llm.invocation_parameters"), str):
+        try:
+            params = orjson.loads(attrs["llm.invocation_parameters"])
+        except orjson.JSONDecodeError:
+            params = None
+        flag = params.get("stream") if isinstance(params, dict) else None
+    first_chunk = _float(attrs.get("gen_ai.response.time_to_first_chunk"))
+    if first_chunk is not None and first_chunk >= 0:
+        out["time_to_first_token_ms"] = first_chunk * 1000.0
+        flag = True if flag is None else flag
+    if flag is True or (isinstance(flag, str) and flag.lower() == "true"):
+        out["streaming"] = True
+    return out
+
+
+#: Log record / event names that carry a GenAI call's content (GenAI semantic conventions).
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+MESSAGE_EVENTS = frozenset(
+    {"gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message"}
+)
+
+
+def is_genai_log(name: str) -> bool:
+    return name == DETAILS_EVENT or name in MESSAGE_EVENTS or name == "gen_ai.choice"
+
+
+def log_fields(records: list[tuple[str, dict[str, Any], Any]]) -> dict[str, Any]:
+    """Content fields of a call from its GenAI log records ``(event name, attributes, body)``:
+    the ``gen_ai.client.inference.operation.details`` event (``gen_ai.input.messages`` /
+    ``gen_ai.output.messages`` attributes) or the per-message events (``gen_ai.user.message``...,
+    ``gen_ai.choice``, content in the body). Only fields found are returned."""
+    out: dict[str, Any] = {}
+    events: list[tuple[str, dict[str, Any]]] = []
+    for name, attrs, body in records:
+        if name == DETAILS_EVENT:
+            details = span_fields(attrs, [])
+            if details["input_messages"]:
+                out["input_messages"] = details["input_messages"]
+            if details["output"]["text"] is not None or details["output"]["tool_calls"]:
+                out["output"] = details["output"]
+            if details["finish_reasons"]:
+                out["finish_reasons"] = details["finish_reasons"]
+            out.update(_streaming(attrs))
+        else:
+            flat = {**attrs, **body} if isinstance(body, dict) else {**attrs, "content": body}
+            events.append((name, flat))
+    if events and "input_messages" not in out and "output" not in out:
+        inputs, outputs = _from_events(events)
+        if inputs:
+            out["input_messages"] = inputs
+        if outputs:
+            out["output"] = {"text": "\n".join(outputs), "tool_calls": []}
+        reasons = [
+            str(a["finish_reason"]) for n, a in events if n == "gen_ai.choice" and a.get("finish_reason")
+        ]
+        if reasons:
+            out["finish_reasons"] = reasons
     return out
 
 

@@ -9,13 +9,26 @@ the broker, CPU the proxied calls compete for). Records whose batch Kafka did no
 :class:`~agent.spool.Spool`; a replay task sends the spool, oldest first, when Kafka answers
 again (also after a restart), and moves the spool cursor only after the acknowledgement.
 
+**First sign of trouble**: a batch still unacknowledged after ``spool_unacked_after_ms`` (or
+any unacknowledged batch when a broker connection breaks) is *copied* to the spool at once and
+Kafka is marked down, so that a SIGKILL loses at most about a second of events, not what the
+producer holds. The batch stays with the producer (the idempotent producer delivers it when
+Kafka returns); if Kafka acknowledges it after all, the spool is told
+(:meth:`~agent.spool.Spool.mark_delivered`) and replay skips the copies. Replay waits while a
+copied batch is still unacknowledged. Only a crash between that acknowledgement and the note
+(or a lost ``delivered`` file) replays a copy that Kafka already has: a double write, harmless
+in the store (ReplacingMergeTree on ``event_id``; read through ``events_dedup``).
+
 **Message key**: ``trace_id`` when the event has one, else ``event_id``. Calls of one trace
 land on one partition (in order), everything else spreads evenly; per-app keys would make
 hot partitions. Partitions are chosen with Kafka's murmur2 partitioner, like the Java client
 (:func:`lightkeeper.agent.kafka_support.partition_for`).
 
-Every record is accounted for exactly once: ``published`` (acked), ``spooled`` (on disk,
-later ``replayed``) or ``dropped`` (buffer and spool full; counted by reason and logged).
+Every record is accounted for: ``published`` (acked), ``spooled`` (on disk, later
+``replayed``) or ``dropped`` (buffer and spool full, spool unwritable; counted by reason and
+logged at most every 10 s with the exact count). A copy spooled and then acknowledged counts
+in ``spooled``, ``published`` and ``copy_acked`` (so built = published + spooled - copy_acked
++ dropped).
 """
 
 from __future__ import annotations
@@ -25,64 +38,24 @@ import contextlib
 import logging
 import time
 from collections import deque
-from typing import Any, Protocol
+from typing import Any
 
-from lightkeeper.agent.kafka_support import needs_new_producer, partition_for, producer_kwargs, stop_quietly
+from lightkeeper.agent.kafka_support import (
+    needs_new_producer,
+    partition_for,
+    producer_kwargs,
+)
 from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.publish_state import InFlight, LossLog
+from lightkeeper.agent.publisher_replay import ReplayMixin
 from lightkeeper.agent.settings import AgentSettings
+from lightkeeper.agent.sinks import EventSink, MemorySink
 from lightkeeper.agent.spool import Record, Spool
 
 log = logging.getLogger(__name__)
 
 
-class EventSink(Protocol):
-    """Where finished events go. ``submit`` must not block or raise."""
-
-    def submit(self, key: bytes | None, value: bytes) -> None: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def ready(self) -> bool: ...
-
-
-class MemorySink:
-    """Keeps records in a list (tests, ``publish_enabled=False`` debugging)."""
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-        self._event = asyncio.Event()
-
-    def submit(self, key: bytes | None, value: bytes) -> None:
-        self.records.append((key, value))
-        self._event.set()
-
-    async def wait_for(self, count: int, timeout_s: float = 5.0) -> list[Record]:
-        """Wait until at least ``count`` records arrived; returns them all."""
-        deadline = time.monotonic() + timeout_s
-        while len(self.records) < count:
-            self._event.clear()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"{len(self.records)} of {count} records arrived")
-            try:
-                await asyncio.wait_for(self._event.wait(), left)
-            except TimeoutError:
-                continue
-        return self.records
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def ready(self) -> bool:
-        return True
-
-
-class KafkaPublisher:
+class KafkaPublisher(ReplayMixin):
     """Buffer -> Kafka with spool fallback and replay (see the module docstring)."""
 
     def __init__(self, settings: AgentSettings, metrics: AgentMetrics | None = None) -> None:
@@ -95,19 +68,37 @@ class KafkaPublisher:
         self._overflow: list[Record] = []
         self._failed: list[Record] = []
         self._wake = asyncio.Event()
+        self._closed = asyncio.Event()
         self._producer: Any = None
         self._healthy = False
         self._partitions: list[int] = []
         self._partitions_at = 0.0
-        self._unacked: dict[int, tuple[list[Record], float]] = {}
+        self._unacked: dict[int, InFlight] = {}
+        self._unacked_records = 0
+        self._unacked_copied = 0
+        """Of those, records already copied to the spool (not lost by a SIGKILL)."""
+        self._delivered_copies: list[Record] = []
+        """Copied records Kafka acknowledged, to be noted in the spool (replay skips them)."""
+        self._disconnected = False
+        self._copying = 0
+        """Copies being written now (replay waits: their batch's outcome is not settled)."""
         self._next_id = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._spool: Spool | None = None
+        self.spool_error: str | None = None
+        """Why the spool could not be opened at start (None: it is open)."""
         self._producer_broken = False
         self.producer_resets = 0
-        self._last_drop_log = 0.0
-        self.counts = {"published": 0, "spooled": 0, "replayed": 0, "dropped": 0}
+        self._loss_log = LossLog(log)
+        self.counts = {
+            "published": 0,
+            "spooled": 0,
+            "replayed": 0,
+            "dropped": 0,
+            "copied": 0,
+            "copy_acked": 0,
+        }
 
     # -- public --------------------------------------------------------------------------------
     def submit(self, key: bytes | None, value: bytes) -> None:
@@ -125,10 +116,16 @@ class KafkaPublisher:
             self._wake.set()
 
     def ready(self) -> bool:
-        """Ready means events are safe: Kafka is up, or the spool can take them."""
+        """Ready means events are safe: Kafka is up, or the spool can take them (room left and
+        its last write succeeded)."""
         return self._spool is not None and (
-            self._healthy or self._spool.pending_bytes < self.settings.spool_max_bytes
+            self._healthy
+            or (self._spool.write_error is None and self._spool.pending_bytes < self.settings.spool_max_bytes)
         )
+
+    @property
+    def spool_writable(self) -> bool:
+        return self._spool is not None and self._spool.write_error is None
 
     @property
     def kafka_healthy(self) -> bool:
@@ -142,38 +139,52 @@ class KafkaPublisher:
         s = self.settings
         if s.publish_enabled:
             producer_kwargs(s)  # a Kafka configuration error (TLS files, SASL) fails the start, clearly
-        self._spool = await asyncio.to_thread(
-            Spool,
-            s.resolved_spool_dir,
-            max_bytes=s.spool_max_bytes,
-            segment_bytes=s.spool_segment_bytes,
-            full_policy=s.spool_full_policy,
-            fsync=s.spool_fsync,
-            fsync_interval_ms=s.spool_fsync_interval_ms,
-        )
-        self.metrics.spool_bytes.set(self._spool.pending_bytes)
-        if self._spool.pending_records:
-            log.info(
-                "spool holds %d events from an earlier run; replaying when Kafka answers",
-                self._spool.pending_records,
+        try:
+            self._spool = await asyncio.to_thread(
+                Spool,
+                s.resolved_spool_dir,
+                max_bytes=s.spool_max_bytes,
+                segment_bytes=s.spool_segment_bytes,
+                full_policy=s.spool_full_policy,
+                fsync=s.spool_fsync,
+                fsync_interval_ms=s.spool_fsync_interval_ms,
             )
-        self._tasks = [asyncio.create_task(self._send_loop(), name="lk-publisher-send")]
+        except OSError as exc:  # read-only or missing volume: proxy anyway, report not ready
+            self.spool_error = f"{s.resolved_spool_dir}: {exc.strerror or exc}"
+            log.error(
+                "the spool cannot be opened (%s): calls are proxied, /readyz reports not ready, and "
+                "events Kafka does not take are dropped (lightkeeper_agent_events_dropped_total"
+                '{reason="no_spool"})',
+                self.spool_error,
+            )
+        else:
+            self.metrics.spool_bytes.set(self._spool.pending_bytes)
+            if self._spool.pending_records:
+                log.info(
+                    "spool holds %d events from an earlier run; replaying when Kafka answers",
+                    self._spool.pending_records,
+                )
+        self._tasks = [
+            asyncio.create_task(self._send_loop(), name="lk-publisher-send"),
+            asyncio.create_task(self._watch_unacked(), name="lk-publisher-watch"),
+        ]
         if s.publish_enabled:
             self._tasks.append(asyncio.create_task(self._connect_and_replay(), name="lk-publisher-replay"))
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         """Send what is buffered (or spool it), wait for acks, close the spool and producer."""
         self._closing = True
+        self._closed.set()
         self._wake.set()
         deadline = time.monotonic() + timeout_s
-        if self._tasks:
+        if self._tasks:  # the sender flushes; the watcher finishes a copy it is writing
             try:
-                await asyncio.wait_for(self._tasks[0], timeout_s)
+                await asyncio.wait_for(asyncio.gather(*self._tasks[:2]), timeout_s)
             except TimeoutError:
                 log.warning("publisher sender did not finish in %.1fs", timeout_s)
-        for task in self._tasks[1:]:
+        for task in self._tasks[2:]:
             task.cancel()
-        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        await asyncio.gather(*self._tasks[2:], return_exceptions=True)
         while self._unacked and time.monotonic() < deadline:  # noqa: ASYNC110 - acks arrive via callbacks
             await asyncio.sleep(0.02)
         if self._producer is not None:
@@ -181,11 +192,15 @@ class KafkaPublisher:
                 await asyncio.wait_for(self._producer.stop(), max(0.5, deadline - time.monotonic()))
             except Exception:
                 log.warning("kafka producer did not stop cleanly", exc_info=True)
-        unacked = [r for chunk, _ in self._unacked.values() for r in chunk]
+        unacked = [r for b in self._unacked.values() for r in b.records[b.copied :]]
         self._unacked.clear()  # late acks of these are ignored; they go to the spool instead
+        self._unacked_records = self._unacked_copied = 0
+        self._set_unacked_gauge()
         await self._spool_records(self._failed + unacked + list(self._buf) + self._overflow)
         self._failed, self._overflow = [], []
         self._buf.clear()
+        await self._note_delivered_copies()
+        self._loss_log.flush(force=True)
         if self._spool is not None:
             await asyncio.to_thread(self._spool.close)
 
@@ -194,38 +209,40 @@ class KafkaPublisher:
         self.counts["dropped"] += n
         self.metrics.dropped.labels(reason).inc(n)
         self.metrics.events.labels("dropped").inc(n)
-        now = time.monotonic()
-        if now - self._last_drop_log > 10:
-            self._last_drop_log = now
-            log.warning(
-                "dropped %d event(s): %s (policy %s; see lightkeeper_agent_events_dropped_total)",
-                n,
-                reason,
-                self.settings.spool_full_policy,
-            )
+        self._loss_log.dropped(n, reason, self.settings.spool_full_policy)
 
-    async def _spool_records(self, records: list[Record]) -> None:
+    async def _spool_records(self, records: list[Record], *, copies: bool = False) -> int:
+        """Append to the spool; returns how many were stored. The rest is dropped and counted,
+        except for ``copies`` (still with the producer: not lost yet)."""
         if not records:
-            return
+            return 0
         if self._spool is None:
-            self._drop(len(records), "no_spool")
-            return
+            if not copies:
+                self._drop(len(records), "no_spool")
+            return 0
         before = self._spool.dropped
         try:
             stored = await asyncio.to_thread(self._spool.append, records)
-        except OSError:
-            log.exception("spool write failed")
-            self._drop(len(records), "spool_error")
-            return
+        except Exception as exc:  # the spool reports write failures itself; this is a bug
+            log.error("spool append failed unexpectedly: %r", exc)
+            stored = 0
+        failed = self._spool.write_error
+        if failed is not None:
+            self._loss_log.write_failed(str(self.settings.resolved_spool_dir), failed)
+        self.metrics.spool_writable.set(0 if failed is not None else 1)
         self.counts["spooled"] += stored
         self.metrics.events.labels("spooled").inc(stored)
+        if copies:
+            self.counts["copied"] += stored
+            self.metrics.events.labels("copied").inc(stored)
         lost = self._spool.dropped - before
-        if stored < len(records) or lost:
-            self._drop(
-                len(records) - stored + (lost if self.settings.spool_full_policy == "drop_oldest" else 0),
-                "spool_full",
-            )
+        evicted = lost if self.settings.spool_full_policy == "drop_oldest" else 0
+        refused = 0 if copies else len(records) - stored
+        if refused or evicted:
+            full = failed is None or (lost and self.settings.spool_full_policy == "drop_newest")
+            self._drop(refused + evicted, "spool_full" if full else "spool_error")
         self.metrics.spool_bytes.set(self._spool.pending_bytes)
+        return int(stored)
 
     async def _send_loop(self) -> None:
         last_sync = time.monotonic()
@@ -235,7 +252,7 @@ class KafkaPublisher:
                     return
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.spool_fsync_interval_ms / 1000)
+                    await asyncio.wait_for(self._wake.wait(), self._tick_s())
             await self._linger()
             self.metrics.buffer_depth.set(len(self._buf) + len(self._overflow))
             if self._failed or self._overflow:
@@ -255,7 +272,7 @@ class KafkaPublisher:
                     await self._send(batch, replay=False)
                 else:
                     await self._spool_records(batch)
-            self._check_stuck()
+            self._loss_log.flush()
             if self._spool is not None and self.settings.spool_fsync == "interval":
                 now = time.monotonic()
                 if (now - last_sync) * 1000 >= self.settings.spool_fsync_interval_ms:
@@ -275,16 +292,79 @@ class KafkaPublisher:
             await asyncio.sleep(wait)
 
     def _inflight(self) -> int:
-        return sum(len(chunk) for chunk, _ in self._unacked.values())
+        return self._unacked_records
 
-    def _check_stuck(self) -> None:
-        """A batch unacknowledged for ``publish_timeout_s`` means Kafka is down or stalled: new events
-        go to the spool. The stuck batch stays with the producer (delivered when Kafka returns, or
-        spooled at shutdown), so it is never sent twice."""
-        if self._healthy and self._unacked:
-            oldest = min(t for _, t in self._unacked.values())
-            if time.monotonic() - oldest > self.settings.publish_timeout_s:
-                self._set_unhealthy(TimeoutError(f"no acknowledgement in {self.settings.publish_timeout_s}s"))
+    def _tick_s(self) -> float:
+        """How often the idle sender looks at unacknowledged batches (and the fsync interval)."""
+        s = self.settings
+        return min(s.spool_fsync_interval_ms, s.spool_unacked_after_ms / 4, 100) / 1000
+
+    def _set_unacked_gauge(self) -> None:
+        """``lightkeeper_agent_unacked_events``: handed to Kafka, unacknowledged, only in memory."""
+        self.metrics.unacked_events.set(self._unacked_records - self._unacked_copied)
+
+    def _on_disconnect(self) -> None:
+        """A broker connection broke: copy what awaits an acknowledgement now."""
+        if self._unacked:
+            self._disconnected = True
+            self._wake.set()
+
+    async def _watch_unacked(self) -> None:
+        """Every tick: copy overdue unacknowledged batches to the spool, note copies Kafka
+        acknowledged after all. Its own task: the sender can wait on the producer meanwhile."""
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), self._tick_s())
+            await self._copy_overdue()
+            if self._delivered_copies:
+                await self._note_delivered_copies()
+
+    async def _copy_overdue(self) -> None:
+        """First sign of trouble (a batch unacknowledged for ``spool_unacked_after_ms``, or a broken
+        connection): copy the unacknowledged batches to the spool and mark Kafka down, so new events
+        go to the spool too. The batches stay with the producer (see the module docstring)."""
+        if not self._unacked:
+            self._disconnected = False
+            return
+        now = time.monotonic()
+        limit = self.settings.spool_unacked_after_ms / 1000
+        due = [
+            b
+            for b in self._unacked.values()
+            if b.copied < len(b.records) and (self._disconnected or now - b.sent_at > limit)
+        ]
+        disconnected, self._disconnected = self._disconnected, False
+        if not due:
+            return
+        self._set_unhealthy(
+            ConnectionError("broker connection lost")
+            if disconnected
+            else TimeoutError(f"no acknowledgement in {limit:g}s")
+        )
+        for batch in due:
+            rest = batch.records[batch.copied :]
+            batch.copying = len(rest)
+            self._copying += 1
+            try:
+                stored = await self._spool_records(rest, copies=True)
+            finally:
+                self._copying -= 1
+            batch.copied, batch.copying = batch.copied + stored, 0
+            if not batch.outcome:  # still awaiting Kafka (else _on_ack settled the counters)
+                self._unacked_copied += stored
+                self._set_unacked_gauge()
+            # Kafka may have answered while the copy was written (see _on_ack)
+            if batch.outcome == "failed":
+                self._failed.extend(rest[stored:])
+            elif batch.outcome == "acked":
+                self._copies_delivered(rest[:stored])
+            if stored < len(rest):
+                break  # the spool takes nothing more now; retried on the next tick
+
+    async def _note_delivered_copies(self) -> None:
+        records, self._delivered_copies = self._delivered_copies, []
+        if records and self._spool is not None:
+            await asyncio.to_thread(self._spool.mark_delivered, records)
 
     async def _partitions_for(self) -> list[int]:
         now = time.monotonic()
@@ -333,9 +413,14 @@ class KafkaPublisher:
                 paused = time.perf_counter()
         # Handed over without a pause (wait_for's task would let the sender run in between), so
         # that one Kafka request takes the batches of every partition.
+        # A producer that cannot deliver stops taking batches (one pending batch per partition):
+        # live records waiting for it longer than the copy deadline go to the spool instead.
+        wait_s = self.settings.publish_timeout_s
+        if not replay:
+            wait_s = min(wait_s, self.settings.spool_unacked_after_ms / 1000)
         for i, (partition, builder, chunk) in enumerate(batches):
             try:
-                async with asyncio.timeout(self.settings.publish_timeout_s):
+                async with asyncio.timeout(wait_s):
                     fut = await producer.send_batch(builder, self.topic, partition=partition)
             except Exception as exc:
                 self._note_fatal(exc)
@@ -346,7 +431,9 @@ class KafkaPublisher:
                 return futures
             if not replay:
                 self._next_id += 1
-                self._unacked[self._next_id] = (chunk, time.monotonic())
+                self._unacked[self._next_id] = InFlight(chunk, time.monotonic())
+                self._unacked_records += len(chunk)
+                self._set_unacked_gauge()
                 fut.add_done_callback(lambda f, n=self._next_id: self._on_ack(f, n))
             futures.append(fut)
         return futures
@@ -355,17 +442,32 @@ class KafkaPublisher:
         entry = self._unacked.pop(batch_id, None)
         if entry is None:  # already spooled at shutdown
             return
-        chunk = entry[0]
+        self._unacked_records -= len(entry.records)
+        self._unacked_copied -= entry.copied
+        self._set_unacked_gauge()
+        chunk = entry.records
         exc = None if fut.cancelled() else fut.exception()
         if fut.cancelled() or exc is not None:
+            entry.outcome = "failed"
             self._note_fatal(exc)
             self._set_unhealthy(exc)
-            self._failed.extend(chunk)
+            # the copied ones are in the spool; those being copied are settled by _copy_overdue
+            self._failed.extend(chunk[entry.copied + entry.copying :])
             self._wake.set()
             return
+        entry.outcome = "acked"
         self._mark_healthy()
         self.counts["published"] += len(chunk)
         self.metrics.events.labels("published").inc(len(chunk))
+        self._copies_delivered(chunk[: entry.copied])
+
+    def _copies_delivered(self, records: list[Record]) -> None:
+        """Kafka acknowledged records whose copy is in the spool: replay is to skip them."""
+        if records:
+            self._delivered_copies.extend(records)
+            self.counts["copy_acked"] += len(records)
+            self.metrics.events.labels("copy_acked").inc(len(records))
+            self._wake.set()
 
     def _note_fatal(self, exc: BaseException | None) -> None:
         """After an outage the idempotent producer's sequence numbers can have a gap; the broker
@@ -390,106 +492,10 @@ class KafkaPublisher:
         self._healthy = True
         self.metrics.kafka_up.set(1)
 
-    async def _connect_and_replay(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        interval = self.settings.replay_interval_s
-        while self._producer is None:
-            producer = AIOKafkaProducer(**producer_kwargs(self.settings))
-            try:
-                await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
-                await self._ensure_topic()
-                self._producer = producer
-                self._partitions = []
-                await self._partitions_for()
-                self._mark_healthy()
-            except Exception as exc:
-                if self._producer is None:
-                    log.warning(
-                        "kafka not reachable at %s (%s); spooling, retrying every %.0fs",
-                        self.settings.kafka.bootstrap_servers,
-                        exc,
-                        interval,
-                    )
-                    await stop_quietly(producer)
-                await asyncio.sleep(interval)
-        while True:
-            if self._producer_broken and not self._unacked:
-                await self._replace_producer()
-            if not self._healthy and not await self._probe():
-                await asyncio.sleep(interval)
-                continue
-            if self._spool is not None and self._spool.pending_records:
-                try:
-                    await self._replay_once()
-                    continue
-                except Exception as exc:
-                    self._note_fatal(exc)
-                    self._set_unhealthy(exc)
-            await asyncio.sleep(interval if not self._healthy else min(interval, 0.2))
-
-    async def _replace_producer(self) -> None:
-        """Swap in a new producer (new producer id, fresh sequence numbers); events stay in the
-        spool meanwhile and are replayed through the new one."""
-        from aiokafka import AIOKafkaProducer
-
-        producer = AIOKafkaProducer(**producer_kwargs(self.settings))
-        try:
-            await asyncio.wait_for(producer.start(), self.settings.publish_timeout_s)
-        except Exception as exc:
-            log.warning("could not start a new kafka producer (%s); retrying", exc)
-            await stop_quietly(producer)
-            return
-        old, self._producer = self._producer, producer
-        self._producer_broken = False
-        self._partitions = []
-        self.producer_resets += 1
-        log.warning("kafka refused the producer's sequence after an outage: replaced the producer")
-        if old is not None:
-            await stop_quietly(old)
-
-    async def _probe(self) -> bool:
-        """True when a broker answers a metadata request (Kafka is back)."""
-        try:
-            ok = await asyncio.wait_for(
-                self._producer.client.force_metadata_update(), self.settings.publish_timeout_s
-            )
-        except Exception:
-            return False
-        if ok and not self._unacked:
-            self._mark_healthy()
-        return bool(ok)
-
-    async def _ensure_topic(self) -> None:
-        """Create the events topic if missing (idempotent); without admin rights just log."""
-        if not self.settings.ensure_topics:
-            return
-        from lightkeeper.kafka.topics import ensure_topics_async
-
-        try:
-            await ensure_topics_async(
-                self.settings.kafka, ("events",), timeout_s=self.settings.publish_timeout_s
-            )
-        except Exception as exc:
-            log.warning("could not ensure topic %s exists (%s); assuming it does", self.topic, exc)
-
-    async def _replay_once(self) -> None:
-        assert self._spool is not None
-        records, position = await asyncio.to_thread(self._spool.read, self.settings.publish_batch_size)
-        if not records:
-            await asyncio.to_thread(self._spool.commit, position)
-            return
-        futures = await self._send(records, replay=True)
-        # no timeout: a batch handed to the producer is delivered when Kafka answers (or fails);
-        # re-sending it after a timeout would duplicate it.
-        await asyncio.gather(*futures)
-        await asyncio.to_thread(self._spool.commit, position)
-        self._mark_healthy()
-        self.counts["replayed"] += len(records)
-        self.metrics.events.labels("replayed").inc(len(records))
-        self.metrics.spool_bytes.set(self._spool.pending_bytes)
-
 
 def raise_if(condition: bool, exc: BaseException) -> None:
     if condition:
         raise exc
+
+
+__all__ = ["EventSink", "KafkaPublisher", "MemorySink"]

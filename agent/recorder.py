@@ -17,6 +17,7 @@ from collections import deque
 from lightkeeper.agent.capture import Capture
 from lightkeeper.agent.context import ContextCache, RecentEvents
 from lightkeeper.agent.events import build_event, scrub_event
+from lightkeeper.agent.metadata import context_problem
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.publisher import EventSink
 from lightkeeper.agent.settings import AgentSettings
@@ -131,6 +132,9 @@ class Recorder:
                     else:
                         event = build_event(cap, self.settings, self.contexts, self._rng)
                     self.publish(event)
+                    if event.metadata and "context_header_error" in event.metadata:
+                        problem = context_problem(event.metadata)
+                        self.metrics.capture_problems.labels(problem or "context_header_invalid").inc()
                     if event.trace_id and event.context_documents is None and event.body_sampled:
                         self.recent.remember(event.trace_id, event)
                 except Exception:

@@ -14,6 +14,7 @@ documents, error messages, tag values):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Collection
@@ -111,6 +112,23 @@ class Redactor:
             for span in spans:
                 self.types.add(str(getattr(span, "type", "PII")))
         return text
+
+
+#: What :func:`pseudonymize` writes: left as it is when scrubbed again (a re-published event).
+_PSEUDONYM = re.compile(r"<[A-Z_]+(?:\+[A-Z_]+)*:[0-9a-f]{16}>")
+
+
+def pseudonymize(value: str, red: Redactor, probe: Redactor, key: bytes = b"") -> str:
+    """An identifier (``user_id``) holding PII or a secret (an email used as user id) becomes
+    ``<TYPE:hash>``: 16 hex digits of a BLAKE2b hash of the whole value, keyed with ``key``
+    (``pii_hash_key``), so that per-user figures still group calls while the value itself is not
+    stored. ``probe`` is a fresh :class:`Redactor` with ``red``'s settings; the types it finds are
+    added to ``red.types``. Identifiers without PII (per the redaction settings) stay as they are."""
+    if _PSEUDONYM.fullmatch(value) or probe(value) == value:
+        return value
+    red.types |= probe.types
+    digest = hashlib.blake2b(value.encode(), digest_size=8, key=key[:64]).hexdigest()
+    return f"<{'+'.join(sorted(probe.types))}:{digest}>"
 
 
 def header_secrets(headers: Any) -> list[str]:

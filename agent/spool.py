@@ -13,24 +13,36 @@ that segment (counted in ``corrupt_records``).
 * **Full policy** (``max_bytes`` reached): ``drop_newest`` (default) refuses the incoming
   records; ``drop_oldest`` deletes the oldest whole segments to make room. Either way the
   count is returned/recorded in ``dropped`` and the caller logs and counts it.
+* **Write failures** (disk full, I/O error): :meth:`append` keeps the whole records that reached
+  the file, cuts a partly written record off again, returns how many it stored and sets
+  :attr:`write_error` (cleared by the next successful write or :meth:`probe`). It never raises.
 * **Replay**: :meth:`read` returns records in append order from the cursor; :meth:`commit`
   moves the cursor (persisted with write-rename) only after Kafka acknowledged them, and
   deletes fully consumed segments. A crash between ack and commit replays that batch again
   (at-least-once; consumers dedupe on ``event_id``).
+* **Copies Kafka delivered after all**: the publisher spools a copy of a batch that waits too
+  long for its acknowledgement; when Kafka acknowledges it later, :meth:`mark_delivered`
+  records digests of those records (file ``delivered``, no fsync) and :meth:`read` skips them
+  (counted in ``skipped``). Cleared when the spool is empty.
 
 All methods are thread-safe (the publisher calls them through ``asyncio.to_thread``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import struct
 import threading
 import time
 import zlib
+from bisect import bisect_right
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
+
+from lightkeeper.settings import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +51,21 @@ _KEYLEN = struct.Struct(">H")
 Record = tuple[bytes | None, bytes]
 Position = tuple[int, int, int]
 """(segment seq, byte offset, records consumed up to there)."""
+Opener = Callable[[Path], BinaryIO]
+"""Opens a file for unbuffered appending (``open(path, "ab", buffering=0)``); tests inject one
+that fails like a full disk."""
+_PROBE_BYTES = 64 * 1024
+
+
+def open_append(path: Path) -> BinaryIO:
+    return open(path, "ab", buffering=0)
+
+
+def digest(key: bytes | None, value: bytes) -> bytes:
+    """16-byte identity of a record (for :meth:`Spool.mark_delivered`)."""
+    h = hashlib.blake2b(value, digest_size=16)
+    h.update(key or b"")
+    return h.digest()
 
 
 class Spool:
@@ -53,9 +80,10 @@ class Spool:
         full_policy: Literal["drop_newest", "drop_oldest"] = "drop_newest",
         fsync: Literal["batch", "interval", "never"] = "batch",
         fsync_interval_ms: int = 200,
+        opener: Opener | None = None,
     ) -> None:
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)  # 0700: events hold prompts
         self.max_bytes = max_bytes
         self.segment_bytes = segment_bytes
         self.full_policy = full_policy
@@ -63,6 +91,13 @@ class Spool:
         self.fsync_interval = fsync_interval_ms / 1000.0
         self.dropped = 0
         self.corrupt_records = 0
+        self.skipped = 0
+        """Records :meth:`read` skipped because Kafka had acknowledged them (see mark_delivered)."""
+        self.write_error: OSError | None = None
+        """The last write failure; None once a write (or :meth:`probe`) succeeded again."""
+        self._open = opener or open_append
+        self._needs_rotate = False
+        self._cursor_unsaved = False
         self._lock = threading.Lock()
         self._last_sync = time.monotonic()
         self._dirty = False
@@ -74,11 +109,17 @@ class Spool:
             self._sizes[seq] = size
             self._counts[seq] = count
         self._active_seq = max(self._sizes, default=0) + 1
-        self._active = open(self._seg_path(self._active_seq), "ab")  # noqa: SIM115 - held open
+        self._active = self._open(self._seg_path(self._active_seq))
         self._sizes[self._active_seq] = 0
         self._counts[self._active_seq] = 0
         self._cursor: tuple[int, int] = self._load_cursor()
         self._consumed = self._records_before(self._cursor)
+        self._delivered_path = self.dir / "delivered"
+        self._delivered: set[bytes] = set()
+        self._delivered_on_disk = self._delivered_path.exists()
+        if self._delivered_on_disk:
+            raw = self._delivered_path.read_bytes()
+            self._delivered = {raw[i : i + 16] for i in range(0, len(raw) - 15, 16)}
 
     # -- files ---------------------------------------------------------------------------------
     def _seg_path(self, seq: int) -> Path:
@@ -125,9 +166,19 @@ class Spool:
         return n
 
     def _save_cursor(self) -> None:
+        """Persist the cursor. On a full disk it stays in memory (consumed segments are still
+        deleted, which frees space) and is saved by a later commit; a crash meanwhile replays
+        from the last saved cursor (at-least-once, never a loss)."""
         tmp = self.dir / "cursor.tmp"
-        tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}\n")
-        os.replace(tmp, self.dir / "cursor")
+        try:
+            tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}\n")
+            os.replace(tmp, self.dir / "cursor")
+        except OSError as exc:
+            if not self._cursor_unsaved:
+                log.warning("spool: could not save the replay cursor (%s); keeping it in memory", exc)
+            self._cursor_unsaved = True
+            return
+        self._cursor_unsaved = False
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -147,9 +198,10 @@ class Spool:
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, records: list[Record]) -> int:
-        """Append records in order; returns how many were stored (the rest dropped by the policy)."""
+        """Append records in order; returns how many were stored. The rest were refused by the
+        full policy (counted in ``dropped``) or did not fit on the disk (``write_error`` set)."""
         buf = bytearray()
-        stored = 0
+        ends: list[int] = []
         with self._lock:
             room = self.max_bytes - self._pending_bytes()
             for i, (key, value) in enumerate(records):
@@ -163,17 +215,59 @@ class Spool:
                     break
                 buf += _HEADER.pack(len(payload), zlib.crc32(payload))
                 buf += payload
-                stored += 1
-            if buf:
-                self._active.write(buf)
-                self._active.flush()
-                self._sizes[self._active_seq] += len(buf)
-                self._counts[self._active_seq] += stored
-                self._dirty = True
-                self._maybe_sync()
-                if self._sizes[self._active_seq] >= self.segment_bytes:
+                ends.append(len(buf))
+            if not buf:
+                return 0
+            if self._needs_rotate:  # a torn record could not be cut off: never append after it
+                try:
                     self._rotate()
+                except OSError as exc:
+                    self._failed(exc)
+                    return 0
+                self._needs_rotate = False
+            kept = self._write(bytes(buf), ends)
+            stored = bisect_right(ends, kept)
+            self._sizes[self._active_seq] += kept
+            self._counts[self._active_seq] += stored
+            if kept:
+                self._dirty = True
+                try:
+                    self._maybe_sync()  # also what was kept of a batch that met a full disk
+                    if self._sizes[self._active_seq] >= self.segment_bytes and not self._needs_rotate:
+                        self._rotate()
+                except OSError as exc:
+                    self._failed(exc)
+                    return stored
+            if stored == len(ends):
+                self.write_error = None
         return stored
+
+    def _write(self, data: bytes, ends: list[int]) -> int:
+        """Write ``data`` to the active segment; returns the bytes kept: all, or on a failure
+        (disk full) the whole records that reached the file, the partial one cut off again."""
+        view = memoryview(data)
+        done = 0
+        try:
+            while done < len(data):
+                n = self._active.write(view[done:])
+                if not n:
+                    raise OSError(28, "short write to the spool")
+                done += n
+            return done
+        except OSError as exc:
+            self._failed(exc)
+        kept = ends[bisect_right(ends, done) - 1] if bisect_right(ends, done) else 0
+        if kept != done:
+            base = self._sizes[self._active_seq]
+            try:
+                os.ftruncate(self._active.fileno(), base + kept)
+            except OSError:  # reads stop before the torn bytes; the next append starts a new segment
+                log.warning("spool: could not cut a partly written record; starting a new segment")
+                self._needs_rotate = True
+        return kept
+
+    def _failed(self, exc: OSError) -> None:
+        self.write_error = exc
 
     def _maybe_sync(self, force: bool = False) -> None:
         if not self._dirty or (self.fsync == "never" and not force):
@@ -192,11 +286,52 @@ class Spool:
 
     def _rotate(self) -> None:
         self._maybe_sync(force=self.fsync != "never")
+        new = self._open(self._seg_path(self._active_seq + 1))
         self._active.close()
         self._active_seq += 1
-        self._active = open(self._seg_path(self._active_seq), "ab")  # noqa: SIM115
+        self._active = new
         self._sizes[self._active_seq] = 0
         self._counts[self._active_seq] = 0
+
+    def probe(self) -> bool:
+        """Whether the spool directory takes writes again (a ``_PROBE_BYTES`` file is written,
+        fsynced and removed); clears :attr:`write_error` when it does."""
+        path = self.dir / "probe.tmp"
+        try:
+            with self._open(path) as fh:
+                data = memoryview(bytes(_PROBE_BYTES))
+                done = 0
+                while done < len(data):
+                    n = fh.write(data[done:])
+                    if not n:
+                        raise OSError(28, "short write to the spool")
+                    done += n
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            self.write_error = exc
+            return False
+        finally:
+            path.unlink(missing_ok=True)
+        self.write_error = None
+        return True
+
+    # -- copies Kafka delivered after all --------------------------------------------------------
+    def mark_delivered(self, records: list[Record]) -> None:
+        """These records (spooled as copies) reached Kafka after all: :meth:`read` skips them."""
+        digests = [digest(k, v) for k, v in records]
+        with self._lock:
+            self._delivered.update(digests)
+            try:
+                with open(self._delivered_path, "ab") as fh:
+                    fh.write(b"".join(digests))
+                self._delivered_on_disk = True
+            except OSError as exc:  # only the skipping after a restart is lost (duplicates)
+                log.warning("spool: could not record delivered copies (%s)", exc)
+
+    @property
+    def delivered_pending(self) -> int:
+        """Digests of delivered copies not yet skipped by :meth:`read`."""
+        return len(self._delivered)
 
     def _drop_oldest(self) -> bool:
         """Delete the oldest segment that is not the active one; False when none is left."""
@@ -244,7 +379,9 @@ class Spool:
                             break
                         (klen,) = _KEYLEN.unpack_from(payload, 0)
                         key = payload[2 : 2 + klen] or None
-                        out.append((key, payload[2 + klen :]))
+                        value = payload[2 + klen :]
+                        if not self._delivered or not self._skip(key, value):
+                            out.append((key, value))
                         pos += _HEADER.size + length
                         consumed += 1
                     off += pos
@@ -257,6 +394,14 @@ class Spool:
                     break
                 seq, off, consumed = min(later), 0, 0
             return out, (seq, off, consumed)
+
+    def _skip(self, key: bytes | None, value: bytes) -> bool:
+        d = digest(key, value)
+        if d not in self._delivered:
+            return False
+        self._delivered.discard(d)
+        self.skipped += 1
+        return True
 
     def commit(self, position: Position) -> None:
         """Mark everything before ``position`` as delivered; delete consumed segments."""
@@ -271,9 +416,16 @@ class Spool:
             self._cursor = (seq, off)
             self._consumed = consumed
             self._save_cursor()
+            if self._delivered_on_disk and self._pending_bytes() == 0:
+                self._delivered.clear()
+                self._delivered_path.unlink(missing_ok=True)
+                self._delivered_on_disk = False
 
     def close(self) -> None:
         with self._lock:
-            if self._dirty and self.fsync != "never":
-                self._maybe_sync(force=True)
+            try:
+                if self._dirty and self.fsync != "never":
+                    self._maybe_sync(force=True)
+            except OSError as exc:
+                log.warning("spool: fsync at close failed (%s)", exc)
             self._active.close()

@@ -12,6 +12,7 @@ from :class:`LightkeeperSettings`. Precedence, highest first:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -92,6 +93,24 @@ class _YamlSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         fields = self.settings_cls.model_fields
         return {k: v for k, v in self._data.items() if k in fields}
+
+
+def make_private_dir(path: Path | str) -> Path:
+    """Create directory ``path`` like ``mkdir -p``, every directory it creates readable by the
+    owner only (0700): the data directory holds captured prompts (spool, store, dead letters).
+    Existing directories are left as they are. Raises ``OSError`` when it cannot."""
+    target = Path(path)
+    missing: list[Path] = []
+    current = target
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+    if not target.is_dir():
+        raise NotADirectoryError(f"{target} is not a directory")
+    return target
 
 
 class LightkeeperSettings(BaseSettings):

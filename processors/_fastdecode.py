@@ -25,6 +25,8 @@ import pydantic_core
 from pydantic import BaseModel
 
 from lightkeeper.schemas.events import (
+    STORE_TIME_MAX,
+    STORE_TIME_MIN,
     CaptureSource,
     ContextDocument,
     LLMCallEvent,
@@ -116,9 +118,12 @@ def _time(v: Any) -> datetime:
     if type(v) is not str or not _TS.fullmatch(v):
         raise _REJECT
     try:
-        return datetime.fromisoformat(v).astimezone(UTC)
+        value = datetime.fromisoformat(v).astimezone(UTC)
     except (ValueError, OverflowError):
         raise _REJECT from None
+    if not STORE_TIME_MIN <= value <= STORE_TIME_MAX:  # the schema's range rule: pydantic words it
+        raise _REJECT
+    return value
 
 
 def _part(v: Any, keys: frozenset[str]) -> dict[str, Any]:

@@ -4,6 +4,11 @@ estimated) and cost in USD from the pricing table.
 An event whose model has no price gets cost NULL and ``cost_unknown_model = 1`` — never 0.
 A known model whose call reported no usage and carried no text to estimate from also gets
 cost NULL (unknown), except failed calls without usage, which providers do not bill (0).
+
+A call the provider did not serve (HTTP status >= 400: 429 rate limits, 5xx, the agent's own
+502/504) gets no token estimate: its prompt was never processed, so it costs 0 unless the
+provider reported usage anyway (then that usage is charged). A call cut off after a 200 (a
+broken stream) was served in part and is estimated as usual.
 """
 
 from __future__ import annotations
@@ -62,12 +67,20 @@ class Enrichment:
         }
 
 
+def served(http_status: int | None) -> bool:
+    """False when the provider (or the agent in its place) answered with an error status: the
+    call was refused or failed before any model work, and is not billed."""
+    return http_status is None or http_status < 400
+
+
 def fill_token_estimates(ev: LLMCallEvent) -> bool:
     """Fill missing input/output token counts from the captured text
     (:func:`lightkeeper.text.tokens.estimate_usage`); marks the usage ``estimated``. Returns True
     when something was estimated. Nothing is invented when the body was not captured (no
-    text): counts stay None."""
+    text), nor for a call the provider did not serve: counts stay None."""
     usage = ev.usage
+    if not served(ev.http_status):
+        return False
     estimated_in, estimated_out = estimate_usage(
         [m.content for m in ev.input_messages],
         ev.output.text,
@@ -151,6 +164,7 @@ class Enricher:
         if (
             self.estimate
             and (usage["input_tokens"] is None or usage["output_tokens"] is None)
+            and served(row["http_status"])
             and _fill_row_estimates(usage, messages, row["output_text"], calls)
         ):
             row["input_tokens"] = usage["input_tokens"]

@@ -10,6 +10,9 @@
 * The store refusing some rows (a :class:`SchemaError` / :class:`StoreError` that is not
   unavailability): the rows are bisected until the refused ones are found; those events become
   dead letters (stage ``store``) and the rest is stored.
+* Events the store would delete on arrival (``start_time`` older than the ``events`` table's
+  TTL, read from the table every 10 minutes) are not inserted: they become dead letters (stage ``store``)
+  with the reason. So the stored count is the rows actually kept.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lightkeeper.errors import LightkeeperError, StoreError, StoreUnavailable
@@ -28,6 +32,8 @@ from lightkeeper.processors.pipeline import EVENTS_TABLE, Batch, DeadLetter
 log = logging.getLogger(__name__)
 
 Hook = Callable[[], Awaitable[None] | None]
+_TTL_REREAD_S = 600.0
+"""How long the ``events`` table's TTL read from the store is trusted (it changes on migrate)."""
 
 
 class Sink:
@@ -48,6 +54,8 @@ class Sink:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self._writers: dict[str, Any] = {}
+        self._events_ttl_days: int | None = None
+        self._ttl_read_at = 0.0
         self._lock = threading.Lock()
         """One insert at a time per sink (its agents share one store client)."""
 
@@ -71,12 +79,45 @@ class Sink:
         tables = [EVENTS_TABLE, *(t for t in batch.rows if t != EVENTS_TABLE)]
         with self._lock:
             for table in tables:
-                rows = batch.rows.get(table) or []
                 if table in done:
                     continue
+                if table == EVENTS_TABLE:
+                    self._dead_expired(batch)
+                rows = batch.rows.get(table) or []
                 if rows:
                     self._insert_table(batch, table, rows)
                 done.add(table)
+
+    def _ttl_days(self) -> int:
+        if self._events_ttl_days is None or time.monotonic() - self._ttl_read_at > _TTL_REREAD_S:
+            from lightkeeper.store._ttl import current_ttl_days
+
+            try:
+                self._events_ttl_days = current_ttl_days(self.client, self.database, EVENTS_TABLE)
+                self._ttl_read_at = time.monotonic()
+            except Exception as exc:
+                raise StoreUnavailable(
+                    f"cannot read the TTL of {self.database}.{EVENTS_TABLE}: {exc}"
+                ) from exc
+        return self._events_ttl_days
+
+    def _dead_expired(self, batch: Batch) -> None:
+        """Dead-letter the events whose ``start_time`` is already past the table's TTL."""
+        rows = batch.rows.get(EVENTS_TABLE) or []
+        days = self._ttl_days() if rows else 0
+        if days <= 0:
+            return
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        expired = {i: row["start_time"] for i, row in enumerate(rows) if row["start_time"] <= cutoff}
+        if not expired:
+            return
+        for index, start in expired.items():
+            reason = (
+                f"start_time {start.isoformat()} is older than the events TTL ({days} days): "
+                "the store would delete the row on arrival"
+            )
+            batch.dead.append(DeadLetter.of(batch.sources[index], reason, "store"))
+        batch.drop_event_rows(set(expired))
 
     def _insert_table(self, batch: Batch, table: str, rows: list[dict[str, Any]]) -> None:
         started = time.perf_counter()

@@ -47,6 +47,12 @@ EVENT_SCHEMA_VERSION = 1
 UINT32_MAX = 2**32 - 1
 """Token counts and ``max_tokens`` are stored as UInt32."""
 
+STORE_TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+STORE_TIME_MAX = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
+"""``start_time``/``end_time`` must lie in ClickHouse's ``DateTime`` range: the events TTL and the
+per-minute rollup convert them to ``DateTime``, which wraps around outside it (a row would be
+deleted on arrival or land in a wrong minute)."""
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -179,13 +185,22 @@ class LLMCallEvent(BaseModel):
     def _aware_utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value.isoformat()} cannot be converted to UTC") from None
+        if not STORE_TIME_MIN <= value <= STORE_TIME_MAX:
+            raise ValueError(
+                f"{value.isoformat()} is outside the range the store can keep "
+                f"({STORE_TIME_MIN.isoformat()} to {STORE_TIME_MAX.isoformat()})"
+            )
+        return value
 
     @model_validator(mode="after")
     def _derive_timing(self) -> LLMCallEvent:
         if self.end_time is not None:
+            if "start_time" not in self.model_fields_set:
+                raise ValueError("start_time is missing (it is required when end_time is given)")
             if self.end_time < self.start_time:
                 raise ValueError("end_time is before start_time")
             if self.duration_ms is None:

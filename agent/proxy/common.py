@@ -69,10 +69,16 @@ def stop_list(value: Any) -> list[str] | None:
 
 
 def error_fields(status: int, body: Any) -> Fields:
-    """``error_type``/``error_message`` from an error body of either provider."""
+    """``error_type``/``error_message`` from an error body of either provider.
+
+    ``error_type`` is the provider's error *code* when the body has a string one (OpenAI
+    ``error.code``: ``rate_limit_exceeded``, ``insufficient_quota``, ``context_length_exceeded``;
+    the OpenAI ``error.type`` of a rate limit is ``requests``/``tokens``, which says little),
+    else its error *type* (Anthropic ``error.type``: ``overloaded_error``, ``rate_limit_error``;
+    OpenAI's when ``code`` is null: ``server_error``), else the HTTP status."""
     err = body.get("error") if isinstance(body, dict) else None
     if isinstance(err, dict):
-        etype = as_str(err.get("type")) or as_str(err.get("code")) or str(status)
+        etype = as_str(err.get("code")) or as_str(err.get("type")) or str(status)
         return {"error_type": etype, "error_message": as_str(err.get("message"))}
     if isinstance(err, str):
         return {"error_type": str(status), "error_message": err}

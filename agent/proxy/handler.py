@@ -17,13 +17,16 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict
 
 from lightkeeper.agent.capture import Capture, CaptureSink
 from lightkeeper.agent.metadata import PREFIX
 from lightkeeper.agent.metrics import AgentMetrics
+from lightkeeper.agent.proxy.paths import ANTHROPIC_PATHS, OPENAI_PATHS, exact_kind, provider_kind
 from lightkeeper.agent.proxy.upstream import UpstreamClient, UpstreamResponse
 from lightkeeper.agent.redaction import header_secrets
+from lightkeeper.agent.request_body import DECODED_ENCODINGS
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.errors import UpstreamDisconnected, UpstreamError
 
@@ -63,8 +66,17 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + path
 
 
-def resolve(settings: AgentSettings, path: str) -> Upstream | None:
-    """Map a request path to its upstream (``None``: not a proxied path)."""
+def _default_upstream(settings: AgentSettings, kind: str, path: str) -> Upstream:
+    base = settings.anthropic_base_url if kind == "anthropic" else settings.openai_base_url
+    return Upstream(kind, kind, _join(base, path), path)
+
+
+def resolve(settings: AgentSettings, path: str, anthropic_version: bool = False) -> Upstream | None:
+    """Map a request path to its upstream (``None``: not a proxied path, answered 404).
+
+    ``/<name>/...`` goes to the named upstream; otherwise only the provider paths of
+    :mod:`lightkeeper.agent.proxy.paths` are proxied. ``anthropic_version``: the request carries
+    an ``anthropic-version`` header (decides paths both providers serve, ``/v1/models``)."""
     first, _, rest = path.lstrip("/").partition("/")
     route = settings.upstreams.get(first)
     if route is not None:
@@ -72,11 +84,20 @@ def resolve(settings: AgentSettings, path: str) -> Upstream | None:
         return Upstream(
             route.provider, route.provider_name or first, _join(route.base_url, api_path), api_path
         )
-    if path.startswith("/v1/messages"):
-        return Upstream("anthropic", "anthropic", _join(settings.anthropic_base_url, path), path)
-    if path.startswith("/v1/"):
-        return Upstream("openai", "openai", _join(settings.openai_base_url, path), path)
-    return None
+    kind = provider_kind(path, anthropic_version)
+    return None if kind is None else _default_upstream(settings, kind, path)
+
+
+def exact_routes(settings: AgentSettings) -> dict[str, Upstream]:
+    """The upstream of every exactly listed, unambiguous provider path, computed once: the
+    request path of a model call is one dict lookup (named upstreams cannot shadow these:
+    ``v1`` is not a valid upstream name)."""
+    routes: dict[str, Upstream] = {}
+    for path in (*OPENAI_PATHS, *ANTHROPIC_PATHS):
+        kind = exact_kind(path)
+        if kind is not None:
+            routes[path] = _default_upstream(settings, kind, path)
+    return routes
 
 
 _KNOWN_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/responses", "/messages")
@@ -97,8 +118,18 @@ def metric_route(cap: Capture) -> str:
     return f"/{first}/other"
 
 
+def _decoded(content_encoding: str) -> bool:
+    """aiohttp decodes a request body in these codings while reading it: the body is forwarded
+    decoded, so its ``Content-Encoding`` header must not be."""
+    return content_encoding.strip().lower() in DECODED_ENCODINGS
+
+
 def _error_body(kind: str, message: str) -> bytes:
     return orjson.dumps({"error": {"type": kind, "message": message, "source": "lightkeeper-agent"}})
+
+
+#: Metrics route label of requests to paths that are not proxied (one label for all of them).
+UNMATCHED_ROUTE = "/unmatched"
 
 
 class ProxyHandler:
@@ -117,6 +148,7 @@ class ProxyHandler:
         self.metrics = metrics
         self._counters: dict[tuple[str, int], Any] = {}
         self._upstream_hists: dict[str, Any] = {}
+        self._exact = exact_routes(settings)
 
     def _count(self, route: str, status: int) -> None:
         child = self._counters.get((route, status))
@@ -133,9 +165,12 @@ class ProxyHandler:
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         t_start = time.perf_counter_ns()
-        upstream = resolve(self.settings, request.rel_url.raw_path)  # forwarded exactly as received
+        raw_path = request.rel_url.raw_path  # forwarded exactly as received
+        upstream = self._exact.get(raw_path)
         if upstream is None:
-            raise web.HTTPNotFound(text="lightkeeper agent: no upstream for this path\n")
+            upstream = resolve(self.settings, raw_path, "anthropic-version" in request.headers)
+            if upstream is None:
+                return self._not_found(raw_path)
         cap = Capture(
             provider_kind=upstream.kind,
             provider_name=upstream.provider_name,
@@ -151,22 +186,31 @@ class ProxyHandler:
             lower = name.lower()
             if lower.startswith(PREFIX):
                 meta[lower] = value
-            elif lower not in HOP_BY_HOP:
+            elif lower not in HOP_BY_HOP and not (lower == "content-encoding" and _decoded(value)):
                 fwd.add(name, value)
                 if lower == "traceparent":
                     meta[lower] = value
         cap.meta_headers = meta
         cap.secrets = header_secrets(request.headers)
-        if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
-            body = await request.read()
-        else:
-            try:
+        try:
+            if request.content.is_eof():  # the whole body came with the headers: no wait, no timer
+                body = await request.read()
+            else:
                 async with asyncio.timeout(self.settings.client_timeout_s):
                     body = await request.read()
-            except TimeoutError:
-                raise web.HTTPRequestTimeout(
-                    text="lightkeeper agent: request body not received in time\n"
-                ) from None
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(
+                text="lightkeeper agent: request body not received in time\n"
+            ) from None
+        except RequestPayloadError:  # not valid in its Content-Encoding
+            request.content.feed_eof()  # the server must not read it again after the answer
+            resp = web.Response(
+                status=400,
+                body=_error_body("invalid_request_body", "request body cannot be decoded (Content-Encoding)"),
+                content_type="application/json",
+            )
+            resp.force_close()
+            return resp
         cap.request_body = body
         raw_query = request.rel_url.raw_query_string
         url = upstream.url + ("?" + raw_query if raw_query else "")
@@ -178,6 +222,17 @@ class ProxyHandler:
             self._count(metric_route(cap), cap.status or 0)
             if is_llm_call(cap):
                 self.recorder.record(cap)
+
+    def _not_found(self, path: str) -> web.Response:
+        """A JSON 404 from the agent itself: the request goes nowhere (its credentials neither)."""
+        self._count(UNMATCHED_ROUTE, 404)
+        message = (
+            f"lightkeeper agent: {path[:200]} is not a proxied provider path (see 'Proxied paths' in the "
+            "agent documentation)"
+        )
+        return web.Response(
+            body=_error_body("not_found", message), status=404, content_type="application/json"
+        )
 
     async def _forward(
         self, request: web.Request, cap: Capture, url: str, fwd: CIMultiDict[str], body: bytes

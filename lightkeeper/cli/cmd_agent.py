@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from lightkeeper.agent import DEFAULT_AGENT_PORT
 from lightkeeper.errors import ConfigError
 
 
@@ -17,7 +18,7 @@ def register(subparsers: Any) -> None:
         "(section 'agent').",
     )
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="listen port (default 8319)")
+    p.add_argument("--port", type=int, help=f"listen port (default {DEFAULT_AGENT_PORT})")
     p.add_argument("--openai-base-url", help="OpenAI-compatible upstream (default https://api.openai.com)")
     p.add_argument("--anthropic-base-url", help="Anthropic upstream (default https://api.anthropic.com)")
     p.add_argument(

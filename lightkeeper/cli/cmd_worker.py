@@ -7,6 +7,8 @@ import argparse
 import logging
 from typing import Any
 
+from lightkeeper.agent import DEFAULT_AGENT_PORT
+
 log = logging.getLogger(__name__)
 
 
@@ -110,8 +112,19 @@ def register(subparsers: Any) -> None:
 
     up = subparsers.add_parser("up", help="run agent + processors + alerting + embedded store in one process")
     up.add_argument("--host", default=None, help="agent listen address (default 127.0.0.1)")
-    up.add_argument("--port", type=int, default=None, help="agent port (default 8470)")
-    up.add_argument("--upstream", default=None, help="LLM provider base URL the proxy forwards to")
+    up.add_argument("--port", type=int, default=None, help=f"agent port (default {DEFAULT_AGENT_PORT})")
+    up.add_argument(
+        "--openai-base-url", default=None, help="OpenAI-compatible upstream (default https://api.openai.com)"
+    )
+    up.add_argument(
+        "--anthropic-base-url", default=None, help="Anthropic upstream (default https://api.anthropic.com)"
+    )
+    up.add_argument(
+        "--upstream",
+        default=None,
+        help="one base URL for BOTH OpenAI and Anthropic traffic (a gateway or a simulated provider "
+        "serving both); --openai-base-url / --anthropic-base-url override it per provider",
+    )
     up.add_argument(
         "--stages", default=None, help="comma-separated stages; '' = none (default: all available)"
     )

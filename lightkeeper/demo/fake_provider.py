@@ -184,13 +184,16 @@ class FakeLLM:
         mode, body, _ = await self._prelude(request)
         if mode.startswith("error:"):
             status = int(mode.split(":", 1)[1])
-            kind = {429: "rate_limit_exceeded", 401: "invalid_api_key", 400: "invalid_request_error"}.get(
-                status, "server_error"
-            )
+            # (type, code) as OpenAI sends them: a rate limit is type "requests" (or "tokens"),
+            # code "rate_limit_exceeded"; server errors carry no code
+            etype, code = {
+                429: ("requests", "rate_limit_exceeded"),
+                401: ("invalid_request_error", "invalid_api_key"),
+                400: ("invalid_request_error", None),
+            }.get(status, ("server_error", None))
             headers = {"Retry-After": "1"} if status == 429 else None
-            return self._json(
-                status, {"error": {"message": f"fake {kind}", "type": kind, "code": kind}}, headers
-            )
+            error = {"message": f"fake {code or etype}", "type": etype, "param": None, "code": code}
+            return self._json(status, {"error": error}, headers)
         if mode == "malformed":
             return web.Response(
                 status=200, body=b'{"id": "chatcmpl-broken", "choices": [', content_type="application/json"

@@ -33,13 +33,13 @@ def load_settings(args: argparse.Namespace) -> tuple[object, object]:
         "store__database": getattr(args, "database", None),
         "data_dir": getattr(args, "data_dir", None),
     }
-    upstream = getattr(args, "upstream", None)
+    upstream = getattr(args, "upstream", None)  # one URL for both providers
     agent = AgentSettings.load(
         getattr(args, "config", None),
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
-        openai_base_url=upstream,
-        anthropic_base_url=upstream,
+        openai_base_url=getattr(args, "openai_base_url", None) or upstream,
+        anthropic_base_url=getattr(args, "anthropic_base_url", None) or upstream,
         ensure_topics=False,
         **common,
     )

@@ -23,6 +23,7 @@ from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEven
 from lightkeeper.processors.settings import WorkerSettings
 from lightkeeper.processors.sink import Sink
 from lightkeeper.runtime._queue import EventQueue
+from lightkeeper.settings import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class EmbeddedRuntime:
         if not dead:
             return
         path = self.data_dir / "dead-letters.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         with path.open("ab") as out:
             for d in dead:
                 out.write(

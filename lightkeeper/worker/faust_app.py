@@ -34,6 +34,7 @@ from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEven
 from lightkeeper.processors.settings import WorkerSettings
 from lightkeeper.processors.sink import Sink
 from lightkeeper.schemas.codec import encode
+from lightkeeper.settings import make_private_dir
 from lightkeeper.worker._faust_fastpath import (
     AtLeastOnceConsumer,
     LeanApp,
@@ -81,7 +82,7 @@ def create_worker(
         retry_max_s=settings.retry_max_s,
     )
     datadir = settings.data_dir / "worker" / settings.app_id
-    datadir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(datadir)
     max_poll = max(settings.batch_max, 500)
     app = LeanApp(
         settings.app_id,

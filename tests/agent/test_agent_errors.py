@@ -32,7 +32,7 @@ async def test_openai_http_errors_pass_through(agent_factory, status, kind):
         assert r.status == status
         if status == 429:
             assert r.headers["Retry-After"] == "1"
-    assert body["error"]["type"] == kind
+    assert (body["error"]["code"] or body["error"]["type"]) == kind
     ev = await _one(agent)
     assert ev.http_status == status and ev.error_type == kind and ev.error_message == f"fake {kind}"
     assert ev.is_error and ev.usage.estimated is False and ev.usage.input_tokens is None

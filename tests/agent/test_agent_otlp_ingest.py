@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
 import orjson
@@ -94,6 +95,7 @@ async def test_otlp_protobuf_from_real_sdk_exporter(agent_factory):
 
 async def test_otlp_json_and_span_events(agent_factory):
     agent = await agent_factory()
+    start_ns = (time.time_ns() // 10**9 - 60) * 10**9  # recent: older spans are past the store's TTL
     doc = {
         "resourceSpans": [
             {
@@ -105,8 +107,8 @@ async def test_otlp_json_and_span_events(agent_factory):
                                 "traceId": "5b8efff798038103d269b633813fc60c",
                                 "spanId": "eee19b7ec3c1b174",
                                 "name": "chat",
-                                "startTimeUnixNano": "1700000000000000000",
-                                "endTimeUnixNano": "1700000001500000000",
+                                "startTimeUnixNano": str(start_ns),
+                                "endTimeUnixNano": str(start_ns + 1_500_000_000),
                                 "attributes": [
                                     {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
                                     {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},

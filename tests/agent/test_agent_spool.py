@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,100 @@ def test_full_drop_oldest_keeps_newest(tmp_path: Path):
     assert left[-1] == _recs(49, 1)[0]
     assert len(left) + spool.dropped == 50
     spool.close()
+
+
+class _DiskBudget:
+    """A disk with ``free`` bytes left: writes beyond it write what fits, then fail with ENOSPC
+    (what a full file system does)."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+
+    def open(self, path: Path) -> io.FileIO:
+        budget = self
+
+        class _File(io.FileIO):
+            def write(self, data) -> int:  # type: ignore[override]
+                view = memoryview(data)
+                if budget.free <= 0:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                n = super().write(view[: budget.free])
+                budget.free -= n
+                return n
+
+        return _File(path, "ab")
+
+
+def test_disk_full_keeps_the_whole_records_that_fit_and_cuts_the_partial_one(tmp_path: Path):
+    disk = _DiskBudget(free=10_000)
+    spool = Spool(tmp_path, max_bytes=1 << 20, opener=disk.open)
+    records = _recs(0, 1000)  # ~30 bytes each: far more than fits
+    stored = spool.append(records)
+    assert 0 < stored < len(records)
+    assert spool.write_error is not None and spool.write_error.errno == errno.ENOSPC
+    assert spool.pending_records == stored
+    assert spool.append(_recs(1000, 5)) == 0  # still full: nothing stored, nothing raised
+    disk.free = 1 << 20  # space freed
+    assert spool.probe() and spool.write_error is None
+    assert spool.append(_recs(2000, 3)) == 3
+    spool.close()
+    again = Spool(tmp_path, max_bytes=1 << 20)
+    assert again.corrupt_records == 0  # the partly written record was cut at once, not at reopen
+    assert _drain(again) == records[:stored] + _recs(2000, 3)
+    again.close()
+
+
+def test_full_disk_probe_fails_until_space_is_freed(tmp_path: Path):
+    disk = _DiskBudget(free=100)
+    spool = Spool(tmp_path, max_bytes=1 << 20, opener=disk.open)
+    assert not spool.probe() and spool.write_error is not None
+    assert not list(tmp_path.glob("probe*"))
+    spool.close()
+
+
+def test_records_marked_delivered_are_skipped_on_replay(tmp_path: Path):
+    spool = Spool(tmp_path, max_bytes=1 << 20)
+    spool.append(_recs(0, 10))
+    spool.mark_delivered(_recs(3, 4))  # copies that Kafka acknowledged after all
+    spool.close()
+    again = Spool(tmp_path, max_bytes=1 << 20)  # survives a restart
+    assert _drain(again) == _recs(0, 3) + _recs(7, 3)
+    assert again.skipped == 4 and again.delivered_pending == 0
+    assert not (tmp_path / "delivered").exists()  # cleared once the spool is empty
+    again.close()
+
+
+def test_torn_record_that_cannot_be_cut_is_never_appended_after(tmp_path: Path, monkeypatch):
+    disk = _DiskBudget(free=1000)
+    spool = Spool(tmp_path, max_bytes=1 << 20, opener=disk.open)
+
+    def refuse(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr("lightkeeper.agent.spool.os.ftruncate", refuse)
+    records = _recs(0, 100)
+    stored = spool.append(records)
+    assert 0 < stored < 100
+    monkeypatch.undo()
+    disk.free = 1 << 20
+    assert spool.append(_recs(500, 4)) == 4  # into a new segment, not after the torn bytes
+    assert _drain(spool) == records[:stored] + _recs(500, 4)
+    spool.close()
+
+
+def test_replay_frees_a_full_disk_even_when_the_cursor_cannot_be_saved(tmp_path: Path, monkeypatch):
+    spool = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=300)
+    spool.append(_recs(0, 30))
+    segments = len(list(tmp_path.glob("*.seg")))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    assert _drain(spool) == _recs(0, 30)  # commits do not fail
+    assert len(list(tmp_path.glob("*.seg"))) < segments  # consumed segments deleted: space freed
+    monkeypatch.undo()
+    spool.close()
+    again = Spool(tmp_path, max_bytes=1 << 20, segment_bytes=300)
+    assert again.pending_records == 0  # the stale saved cursor points at deleted segments
+    again.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -40,7 +41,7 @@ VALID = orjson.loads(
             "app": "shop",
             "provider_name": "openai",
             "request_model": "gpt-4o-mini",
-            "start_time": "2026-11-02T12:00:00Z",
+            "start_time": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),  # inside the retention
             "usage": {"input_tokens": 10, "output_tokens": 5},
             "input_messages": [{"role": "user", "content": "hello"}],
             "output": {"text": "hi"},
@@ -143,19 +144,20 @@ async def test_ingest_answers_every_payload(agent: Any, http: aiohttp.ClientSess
     body=st.binary(max_size=2000),
     kind=st.sampled_from(["application/x-protobuf", "application/json", "text/plain"]),
     gz=st.booleans(),
+    path=st.sampled_from(["/v1/traces", "/v1/logs"]),
 )
 async def test_otlp_answers_every_body(
-    agent: Any, http: aiohttp.ClientSession, body: bytes, kind: str, gz: bool
+    agent: Any, http: aiohttp.ClientSession, body: bytes, kind: str, gz: bool, path: str
 ) -> None:
     headers = {**AUTH, "Content-Type": kind, **({"Content-Encoding": "gzip"} if gz else {})}
     data = gzip.compress(body) if gz and body[:1] != b"x" else body  # sometimes not really gzip
-    async with http.post(agent.url + "/v1/traces", data=data, headers=headers) as r:
+    async with http.post(agent.url + path, data=data, headers=headers) as r:
         text = await r.text()
         assert r.status in (200, 400, 415), (r.status, text[:300])
 
 
 async def test_tokens_are_enforced(agent: Any, http: aiohttp.ClientSession) -> None:
-    for path in ("/v1/events", "/v1/traces", "/v1/context"):
+    for path in ("/v1/events", "/v1/traces", "/v1/logs", "/v1/context"):
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "ingest-tok-123"}):
             async with http.post(agent.url + path, data=b"[]", headers=headers) as r:
                 assert r.status in (401, 403), (path, headers, r.status)
@@ -254,3 +256,15 @@ async def test_proxy_huge_upstream_body_is_passed_and_capture_is_bounded(
     records = await agent.sink.wait_for(1, 10)
     assert len(records[-1][1]) < 512 * 1024
     assert orjson.loads(records[-1][1])["truncated"] is True
+
+
+async def test_poison_ingest_under_load_loses_nothing(
+    tmp_path: Any, store_client: Any, store_database: str
+) -> None:
+    from _support.chaos_poison import poison_ingest
+
+    result = await poison_ingest(tmp_path, store_client, store_database, batches=6, calls=60, rate=20)
+    print(result.note)
+    assert result.ok, result
+    assert "24 accepted = 18 stored + 6 dead-lettered" in result.note, result.note
+    assert "30 refused with a reason" in result.note and "6 invalid gzip bodies -> 400" in result.note

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from lightkeeper.kafka._proc import free_port
 
@@ -27,7 +28,12 @@ INNER = textwrap.dedent(
 
 def run_inner(private_dir, bootstrap: str) -> subprocess.CompletedProcess[str]:
     (private_dir / "test_inner.py").write_text(INNER)
-    env = {**os.environ, "LIGHTKEEPER_KAFKA_BOOTSTRAP": bootstrap}
+    tests_dir = str(Path(__file__).resolve().parents[1])  # where the _support plugins live
+    env = {
+        **os.environ,
+        "LIGHTKEEPER_KAFKA_BOOTSTRAP": bootstrap,
+        "PYTHONPATH": os.pathsep.join(p for p in (tests_dir, os.environ.get("PYTHONPATH")) if p),
+    }
     return subprocess.run(
         [
             sys.executable,

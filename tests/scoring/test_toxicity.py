@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from processors.embedding import get_embedder
-from processors.scoring.base import ScoreInput, Scorer
-from processors.scoring.registry import artifact_path, get_scorer
-from processors.scoring.toxicity import ToxicityScorer
+from lightkeeper.processors.embedding import get_embedder
+from lightkeeper.processors.scoring.base import ScoreInput, Scorer
+from lightkeeper.processors.scoring.registry import artifact_path, get_scorer
+from lightkeeper.processors.scoring.toxicity import ToxicityScorer
 
 # Written for these tests; none of them is in the training data or the hand-written lists.
 TOXIC = [
@@ -262,7 +262,7 @@ def test_quote_framing_failure_keeps_full_text_score(scorer: ToxicityScorer) -> 
     ],
 )
 def test_quote_frame(text: str, frame: str | None) -> None:
-    from processors.scoring._toxicity_quotes import quote_frame
+    from lightkeeper.processors.scoring._toxicity_quotes import quote_frame
 
     assert quote_frame(text) == frame
 
@@ -305,7 +305,7 @@ def test_negation_of_positive_terms_and_abuse_beside_a_negation_stay_flagged(sco
 
 
 def test_denegate_rule() -> None:
-    from processors.scoring._toxicity_negation import denegate
+    from lightkeeper.processors.scoring._toxicity_negation import denegate
 
     assert denegate("Jews are not greedy.") == "Jews are greedy."
     assert denegate("I don't hate women.") == "I do hate women."

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lightkeeper.schemas.codec import encode_event
 from lightkeeper.schemas.events import LLMCallEvent
 
-T0 = datetime(2026, 11, 2, 12, 0, 0, tzinfo=UTC)
+# Yesterday at noon: inside every retention window, whatever day the suite runs.
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 def event(i: int = 0, **over: Any) -> LLMCallEvent:

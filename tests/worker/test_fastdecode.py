@@ -14,7 +14,9 @@ from lightkeeper.processors._eventlist import EventList
 from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher, Enrichment
 from lightkeeper.processors.pipeline import Batch, Pipeline, RawEvent
-from tests.worker.helpers import event, raw
+from tests.worker.helpers import T0, event, raw
+
+DAY = T0.date().isoformat()  # the events' day (recent, inside the retention)
 
 FAST = Pipeline(fast=True)
 REFERENCE = Pipeline(fast=False)
@@ -85,8 +87,8 @@ RICH = [
         source="proxy",
         environment="prod",
     ),
-    _json(5, start_time="2026-11-02T14:00:00.123+02:00", end_time="2026-11-02T12:00:01.5Z", duration_ms=None),
-    _json(6, end_time="2026-11-02T12:00:02Z"),
+    _json(5, start_time=f"{DAY}T14:00:00.123+02:00", end_time=f"{DAY}T12:00:01.5Z", duration_ms=None),
+    _json(6, end_time=f"{DAY}T12:00:02Z"),
 ]
 
 
@@ -102,8 +104,8 @@ def test_common_events_take_the_fast_path_and_match_pydantic() -> None:
 UNUSUAL = [
     _json(10, surprise={"new": "field"}),  # extra field: kept in `extra`
     _json(11, usage={"input_tokens": "1000", "output_tokens": 2}),  # lax int from a string
-    _json(12, start_time="2026-11-02T12:00:00"),  # naive: read as UTC
-    _json(13, start_time=1_790_000_000),  # unix seconds
+    _json(12, start_time=f"{DAY}T12:00:00"),  # naive: read as UTC
+    _json(13, start_time=int(T0.timestamp())),  # unix seconds
     _json(14, input_messages=[{"role": "user", "content": "x", "lang": "en"}]),  # nested extra
     _json(15, streaming="yes"),  # lax bool
     orjson.dumps({"app": "only", "request_model": "gpt-4o-mini"}),  # generated id and time
@@ -114,7 +116,7 @@ INVALID = [
     b"[1, 2]",
     _json(20, usage={"input_tokens": -1}),
     _json(21, start_time="yesterday"),
-    _json(22, end_time="2026-11-02T11:00:00Z"),  # before start
+    _json(22, end_time=f"{DAY}T11:00:00Z"),  # before start
     _json(23, app=""),
     _json(24, http_status=1000),
     _json(25, event_id="x" * 129),
@@ -178,7 +180,7 @@ _FIELDS: dict[str, Any] = {
     "duration_ms": _maybe,
     "streaming": _maybe,
     "error_type": st.one_of(st.none(), _text),
-    "end_time": st.sampled_from([None, "2026-11-02T12:00:01Z", "2026-11-02T13:00:01+05:30", "2026-11-02"]),
+    "end_time": st.sampled_from([None, f"{DAY}T12:00:01Z", f"{DAY}T13:00:01+05:30", DAY]),
     "finish_reasons": st.one_of(st.lists(_text, max_size=2), st.lists(_maybe, max_size=2)),
     "output": st.fixed_dictionaries(
         {}, optional={"text": st.one_of(st.none(), _text), "tool_calls": st.just([])}
