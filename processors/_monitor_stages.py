@@ -46,7 +46,7 @@ class DriftStage:
         return out
 
     def process(self, batch: Batch) -> None:
-        from lightkeeper.store.rows import drift_row
+        from lightkeeper.schemas.rows import drift_row
 
         # Reuse the vectors the scores stage computed (one embedding per text per event).
         context = batch.context
@@ -86,7 +86,7 @@ class AnomalyStage:
         self._emit(batch, self.aggregator.flush_all(), final=True)
 
     def _emit(self, batch: Batch, points: list[Any], final: bool = False) -> None:
-        from lightkeeper.store.rows import anomaly_row
+        from lightkeeper.schemas.rows import anomaly_row
 
         anomalies = self.detector.update(points)
         context = batch.context

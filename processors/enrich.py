@@ -21,7 +21,7 @@ from typing import Any
 
 from lightkeeper.processors.pricing import PricingTable, TokenCounts, compute_cost, default_pricing
 from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.store.rows import usd
+from lightkeeper.schemas.rows import usd
 from lightkeeper.text.tokens import estimate_usage
 
 ZERO = Decimal(0)
@@ -42,7 +42,7 @@ class Enrichment:
     """``provider/model_id`` of the price entry used (None when unknown)."""
 
     def columns(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`lightkeeper.store.rows.event_row`."""
+        """Keyword arguments for :func:`lightkeeper.schemas.rows.event_row`."""
         return {
             "cost_usd": self.cost_usd,
             "cost_input_usd": self.cost_input_usd,
@@ -105,7 +105,7 @@ def _fill(usage: Any, estimated_in: int | None, estimated_out: int | None) -> bo
 def _fill_row_estimates(
     usage: dict[str, Any], messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]]
 ) -> bool:
-    """:func:`fill_token_estimates` for an event decoded by :mod:`lightkeeper.processors._fastdecode`:
+    """:func:`fill_token_estimates` for an event decoded by :mod:`lightkeeper.schemas._fastdecode`:
     fills ``usage`` from the checked ``messages``, output ``text`` and tool ``calls``; returns
     True when something was estimated."""
     estimated_in, estimated_out = estimate_usage(
@@ -157,7 +157,7 @@ class Enricher:
         messages: list[dict[str, Any]],
         calls: list[dict[str, Any]],
     ) -> Enrichment:
-        """:meth:`enrich` for an event decoded by :func:`lightkeeper.processors._fastdecode.decode_row`
+        """:meth:`enrich` for an event decoded by :func:`lightkeeper.schemas._fastdecode.decode_row`
         (its row, usage, input messages and output tool calls): token estimates are written
         into ``usage`` and the row's token columns; returns the cost of the event (the caller
         adds :meth:`Enrichment.row_columns` to the row)."""

@@ -24,11 +24,11 @@ from pydantic import BaseModel
 
 from lightkeeper.errors import LightkeeperError, SchemaError
 from lightkeeper.processors._eventlist import EventList
-from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher, Enrichment
+from lightkeeper.schemas._fastdecode import decode_row
 from lightkeeper.schemas.codec import decode_event
 from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 
 if TYPE_CHECKING:
     import numpy as np
@@ -194,7 +194,7 @@ class Pipeline:
         self.enricher = enricher or Enricher()
         self.stages = list(stages)
         self.fast = os.environ.get(FAST_DECODE_ENV, "1") != "0" if fast is None else fast
-        """Decode with :mod:`lightkeeper.processors._fastdecode` (pydantic for anything unusual)
+        """Decode with :mod:`lightkeeper.schemas._fastdecode` (pydantic for anything unusual)
         when no stage reads the events; False decodes every event with pydantic (the reference
         path, same rows). Default: on, unless the environment sets
         ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``. With stages, events are decoded with pydantic

@@ -65,7 +65,7 @@ class ScoresStage:
 
     def process(self, batch: Batch) -> None:
         from lightkeeper.processors.scoring.base import ScoreInput
-        from lightkeeper.store.rows import score_row
+        from lightkeeper.schemas.rows import score_row
 
         records: list[ScoreRecord] = []
         failures: list[str] = []

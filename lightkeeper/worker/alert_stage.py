@@ -15,7 +15,7 @@ from lightkeeper.alerts.settings import AlertSettings
 from lightkeeper.alerts.store import StoreHistory
 from lightkeeper.metric_point import floor_minute
 from lightkeeper.processors.pipeline import Batch
-from lightkeeper.store.rows import alert_row
+from lightkeeper.schemas.rows import alert_row
 
 log = logging.getLogger(__name__)
 

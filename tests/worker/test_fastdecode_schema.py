@@ -12,7 +12,7 @@ import annotated_types
 import orjson
 import pytest
 
-from lightkeeper.processors import _fastdecode
+from lightkeeper.schemas import _fastdecode
 from lightkeeper.schemas.events import LLMCallEvent
 from tests.worker.helpers import raw
 
