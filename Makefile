@@ -8,8 +8,8 @@ TORCH_WHEEL := $(firstword $(wildcard ../shared/wheels/torch-*+cpu-*.whl))
 # Models load from installed packages only (the model hub is never contacted).
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup system-deps demo test lint typecheck fmt schemas bench kafka-up kafka-down clean \
-	train-toxicity train-injection train-hallucination train-groundedness export-encoder
+.PHONY: setup system-deps demo test lint typecheck linktree lint-imports fmt schemas bench kafka-up \
+	kafka-down clean train-toxicity train-injection train-hallucination train-groundedness export-encoder
 
 setup: $(VENV)/.installed
 
@@ -40,14 +40,17 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory typecheck
+	$(MAKE) --no-print-directory lint-imports
 	$(BIN)/lightkeeper export-schemas --check
 
-# mypy cannot follow setuptools' package-dir mapping (lightkeeper.agent lives in agent/), so it
-# checks a tree of links laid out as the wheel installs it.
-typecheck: setup
+# mypy and import-linter cannot follow setuptools' package-dir mapping (lightkeeper.agent lives
+# in agent/), so they check a tree of links laid out as the wheel installs it.
+linktree:
 	rm -rf build/typecheck && mkdir -p build/typecheck/lightkeeper
 	for e in lightkeeper/*; do ln -s ../../../$$e build/typecheck/lightkeeper/; done
 	for d in agent processors schemas alerts; do ln -s ../../../$$d build/typecheck/lightkeeper/$$d; done
+
+typecheck: setup linktree
 	cd build/typecheck && ../../$(BIN)/python -m mypy --config-file ../../pyproject.toml -p lightkeeper
 
 # Detector models: leave-one-source-out selection on ../shared/data, artifact + card written to
@@ -65,6 +68,10 @@ train-hallucination: setup
 	$(TRAIN) training.train_hallucination
 
 train-groundedness: train-hallucination
+
+# The layer contract in pyproject.toml [tool.importlinter].
+lint-imports: setup linktree
+	cd build/typecheck && ../../$(BIN)/lint-imports ../../pyproject.toml
 
 schemas: setup
 	$(BIN)/lightkeeper export-schemas

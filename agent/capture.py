@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 #: Raw stream bytes kept from the start of a stream; beyond it only a tail is kept.
 STREAM_HEAD_BYTES = 4 * 1024 * 1024
@@ -71,3 +72,10 @@ class Capture:
 
     def all_chunks(self) -> list[tuple[int, bytes]]:
         return self.chunks + list(self.tail)
+
+
+class CaptureSink(Protocol):
+    """Where the proxy hands finished captures (the :class:`~lightkeeper.agent.recorder.Recorder`)."""
+
+    def record(self, cap: Capture) -> None:
+        """Queue a capture (never blocks or raises)."""

@@ -22,8 +22,8 @@ from lightkeeper.agent.proxy.common import Fields, error_fields
 from lightkeeper.agent.proxy.sse import SSEParser
 from lightkeeper.agent.redaction import Redactor, pseudonymize
 from lightkeeper.agent.settings import AgentSettings
-from lightkeeper.agent.tokens import estimate_messages, estimate_tokens
 from lightkeeper.schemas.events import CaptureSource, LLMCallEvent
+from lightkeeper.text.tokens import estimate_usage
 
 
 def _decode_body(body: bytes, encoding: str) -> bytes:
@@ -150,19 +150,18 @@ def _estimate_usage(data: dict[str, Any], cap: Capture) -> None:
     usage = data.get("usage") or {}
     if usage.get("input_tokens") is not None or cap.status is None or cap.status >= 400:
         return
-    contents = [m.get("content") for m in data.get("input_messages") or []]
     output = data.get("output") or {}
-    out_text = (output.get("text") or "") + "".join(
-        c.get("arguments") or "" for c in output.get("tool_calls") or []
+    estimated_in, estimated_out = estimate_usage(
+        [m.get("content") for m in data.get("input_messages") or []],
+        output.get("text"),
+        [(c.get("name"), c.get("arguments")) for c in output.get("tool_calls") or []],
     )
-    data["usage"] = {
-        **usage,
-        "input_tokens": estimate_messages(contents),
-        "output_tokens": usage.get("output_tokens")
-        if usage.get("output_tokens") is not None
-        else estimate_tokens(out_text),
-        "estimated": True,
-    }
+    output_tokens = usage.get("output_tokens")
+    if output_tokens is None:
+        output_tokens = estimated_out
+    if estimated_in is None and output_tokens == usage.get("output_tokens"):
+        return  # no captured text: nothing to estimate from
+    data["usage"] = {**usage, "input_tokens": estimated_in, "output_tokens": output_tokens, "estimated": True}
 
 
 def _cap(text: str | None, limit: int, flags: dict[str, bool]) -> str | None:

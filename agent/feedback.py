@@ -114,7 +114,7 @@ def otlp_feedback(req: Any, settings: AgentSettings) -> tuple[list[FeedbackRecor
     ``.scale_min``/``.scale_max``, ``.comment``, ``.id``, ``.event_id``, and ``enduser.id`` /
     ``session.id``. The target is the span (trace id + span id) unless ``.event_id`` is set.
     Returns the valid items (comments redacted) and one error message per invalid item."""
-    from lightkeeper.agent.otlp import attributes
+    from lightkeeper.agent.otlp_values import attributes
 
     items: list[dict[str, Any]] = []
     for rs in req.resource_spans:

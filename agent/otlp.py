@@ -28,7 +28,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from pydantic import ValidationError
 
@@ -38,29 +37,13 @@ from lightkeeper.agent.feedback import otlp_feedback
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.otlp_join import GenAIJoin
 from lightkeeper.agent.otlp_map import is_genai, span_fields
+from lightkeeper.agent.otlp_values import attributes
 from lightkeeper.agent.recorder import Recorder
 from lightkeeper.agent.request_body import BodyError, read_body
 from lightkeeper.agent.settings import AgentSettings
 from lightkeeper.schemas.events import CaptureSource, LLMCallEvent
 
 log = logging.getLogger(__name__)
-
-
-def any_value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [any_value(x) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return attributes(v.kvlist_value.values)
-    if kind == "bytes_value":
-        return v.bytes_value.hex()
-    return getattr(v, kind)
-
-
-def attributes(kvs: Any) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in kvs if isinstance(kv, KeyValue)}
 
 
 _ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")

@@ -22,9 +22,10 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from lightkeeper.agent.auth import check_token
 from lightkeeper.agent.metrics import AgentMetrics
-from lightkeeper.agent.otlp import any_value, attributes, otlp_response, parse_request
+from lightkeeper.agent.otlp import otlp_response, parse_request
 from lightkeeper.agent.otlp_join import GenAIJoin, Key, LogRecordFields
 from lightkeeper.agent.otlp_map import is_genai_log
+from lightkeeper.agent.otlp_values import any_value, attributes
 from lightkeeper.agent.recorder import Recorder
 from lightkeeper.agent.request_body import BodyError
 from lightkeeper.agent.settings import AgentSettings

@@ -7,7 +7,7 @@ documents, error messages, tag values):
    plus key/token patterns (OpenAI/Anthropic ``sk-...``, ``Bearer ...``, AWS, GitHub, Google,
    Slack, JWTs, ``api_key=...``/``password: ...`` assignments) become ``<API_KEY>``/``<SECRET>``.
    ``Authorization``, ``x-api-key``, ``api-key`` and cookies are never captured at all.
-2. **PII, configurable** (``pii_redaction``, ``pii_types``): :mod:`lightkeeper.processors.pii` (pure Python)
+2. **PII, configurable** (``pii_redaction``, ``pii_types``): :mod:`lightkeeper.text.pii` (pure Python)
    replaces emails, phones, Luhn-valid cards, IBANs, API keys, IPs and national ids with typed
    placeholders (``<EMAIL>``...). Imported lazily; when absent only layer 1 runs (logged once).
 """
@@ -69,7 +69,7 @@ def _pii_redact() -> Callable[..., tuple[str, list[Any]]] | None:
     global _PII, _PII_MISSING_LOGGED
     if _PII is None:
         try:
-            from lightkeeper.processors.pii import redact
+            from lightkeeper.text.pii import redact
         except ImportError:
             if not _PII_MISSING_LOGGED:
                 log.warning(

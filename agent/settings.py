@@ -39,6 +39,10 @@ class UpstreamRoute(BaseModel):
         return value.rstrip("/")
 
 
+#: First path segments the agent serves itself: not usable as named upstream routes.
+RESERVED_ROUTE_NAMES = frozenset({"v1", "healthz", "readyz", "metrics"})
+
+
 class AgentSettings(LightkeeperSettings):
     """Everything ``lightkeeper agent`` reads. Defaults are safe: loopback only, bounded memory."""
 
@@ -75,7 +79,7 @@ class AgentSettings(LightkeeperSettings):
     are kept; key ``*`` is the default (1.0). Metadata (usage, timing, status) is always kept."""
     pii_redaction: bool = True
     pii_types: list[str] | None = Field(default_factory=lambda: list(DEFAULT_PII_TYPES))
-    """PII types to redact (names from ``processors.pii.PII_TYPES``); None = every type the detector
+    """PII types to redact (names from ``lightkeeper.text.pii.PII_TYPES``); None = every type the detector
     knows, including the heuristic PERSON/ADDRESS/DATE_OF_BIRTH (off by default: they cut
     ordinary words and hurt the quality scorers)."""
 
@@ -141,8 +145,6 @@ class AgentSettings(LightkeeperSettings):
     @field_validator("upstreams")
     @classmethod
     def _route_names(cls, value: dict[str, UpstreamRoute]) -> dict[str, UpstreamRoute]:
-        from lightkeeper.agent.proxy.paths import RESERVED_ROUTE_NAMES
-
         clash = sorted(set(value) & RESERVED_ROUTE_NAMES)
         if clash:
             raise ValueError(f"upstream names {clash} are paths the agent serves itself; choose another name")

@@ -1,6 +1,6 @@
 """Rule evaluation over in-memory per-minute points (event time).
 
-:class:`RuleEvaluator` buffers the :class:`~processors.anomaly.series.MetricPoint` stream for
+:class:`RuleEvaluator` buffers the :class:`~lightkeeper.metric_point.MetricPoint` stream for
 the (series, metric) pairs its rules reference, then ``evaluate(now)`` computes each rule's
 aggregate over ``[now - window, now)`` per ``group_by`` value set. Drift and anomaly records
 become points too (:func:`points_from_drift`, :func:`points_from_anomalies`), so "any drift"
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lightkeeper.alerts.rules import SEVERITY_RANK, Rule
-from lightkeeper.processors.anomaly.series import MetricPoint, floor_minute, quantile
+from lightkeeper.metric_point import MetricPoint, floor_minute, quantile
 from lightkeeper.schemas.records import AnomalyRecord, DriftRecord
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -155,7 +155,7 @@ class RuleEvaluator:
 
             if self.release_source is None:
                 return []
-            return evaluate_release_rule(rule, self.release_source(), _OPS[rule.op])
+            return evaluate_release_rule(rule, self.release_source(), _OPS[rule.op], Evaluation)
         start = now - rule.window
         groups: dict[tuple[str, ...], list[MetricPoint]] = {}
         key = (rule.series, rule.metric)

@@ -25,7 +25,7 @@ from lightkeeper.alerts.silences import SilenceStore
 from lightkeeper.alerts.sql import render_sql
 from lightkeeper.alerts.state import ActiveAlert, Incident, dedup_key
 from lightkeeper.ids import uuid7_str
-from lightkeeper.processors.anomaly.series import MetricPoint
+from lightkeeper.metric_point import MetricPoint
 from lightkeeper.schemas.events import utcnow
 from lightkeeper.schemas.records import (
     AlertRecord,

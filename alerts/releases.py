@@ -17,7 +17,7 @@ relative worsening (0.1 = 10 % worse), compared with ``op``::
       group_by: [app]
       window: 15m                 # the comparison is re-run at most this often
 
-The comparisons are read from the store (:func:`lightkeeper.report.releases.latest_comparisons`)
+The comparisons are read from the store (:func:`lightkeeper.store.releases.latest_comparisons`)
 by a :class:`ReleaseSource` the alert stage attaches when it has a store client.
 """
 
@@ -75,11 +75,13 @@ def worsening(rule: Rule, comparison: Any) -> tuple[float, list[tuple[dict[str, 
 
 
 def evaluate_release_rule(
-    rule: Rule, comparisons: list[Any], compare: Callable[[float, float], bool]
+    rule: Rule,
+    comparisons: list[Any],
+    compare: Callable[[float, float], bool],
+    evaluation: Callable[..., Any],
 ) -> list[Any]:
-    """One :class:`~lightkeeper.alerts.evaluator.Evaluation` per app the rule's filters keep."""
-    from lightkeeper.alerts.evaluator import Evaluation
-
+    """One ``evaluation(rule, group, value, weight, breached, top)`` (the evaluator's
+    :class:`~lightkeeper.alerts.evaluator.Evaluation`) per app the rule's filters keep."""
     out = []
     for cmp in comparisons:
         labels = {"app": cmp.app}
@@ -89,5 +91,5 @@ def evaluate_release_rule(
         breached = bool(top) and compare(value, rule.threshold)
         group = {k: labels[k] for k in rule.group_by}
         top_labels = [({**labels, **t, "release": cmp.release, "against": cmp.against}, v) for t, v in top]
-        out.append(Evaluation(rule, group, value, float(len(top)), breached, top_labels if breached else []))
+        out.append(evaluation(rule, group, value, float(len(top)), breached, top_labels if breached else []))
     return out

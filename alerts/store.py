@@ -31,7 +31,7 @@ class StoreHistory:
         self.flush_each = flush_each
 
     def write(self, records: list[AlertRecord]) -> None:
-        from lightkeeper.store.rows import alert_row
+        from lightkeeper.schemas.rows import alert_row
 
         self.writer.add([alert_row(r) for r in records])
         if self.flush_each:

@@ -1,7 +1,8 @@
 """Drift detection benchmark: replay development prompts as a stream.
 
-Sources (from ``/work/shared/data``, see its README): ``qa`` (HaluEval questions, with the right
-answer as the response), ``dialogue`` (Q² knowledge-grounded dialogue messages and responses),
+Sources (from ``$LIGHTKEEPER_DEV_DATA``, default ``shared/data`` beside the checkout; see its
+README): ``qa`` (HaluEval questions, with the right answer as the response), ``dialogue``
+(Q² knowledge-grounded dialogue messages and responses),
 ``jailbreak`` (jailbreak prompts), ``benign`` (benign prompts of the same data set) and ``tweets``
 (Davidson tweets). Texts are embedded once with all-MiniLM-L6-v2 and cached in
 ``~/.cache/lightkeeper-bench/drift_embeddings.npz`` (outside git).
@@ -34,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DATA = Path(os.environ.get("LIGHTKEEPER_DEV_DATA", "/work/shared/data"))
+DATA = Path(os.environ.get("LIGHTKEEPER_DEV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CACHE = Path(os.environ.get("LIGHTKEEPER_BENCH_CACHE", Path.home() / ".cache" / "lightkeeper-bench"))
 SOURCES = ("qa", "dialogue", "jailbreak", "benign", "tweets")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -21,7 +22,12 @@ import numpy as np
 from lightkeeper.processors.scoring.base import ScoreInput
 from lightkeeper.processors.scoring.hallucination import HallucinationScorer
 
-DATA = Path("/work/shared/data/hallucination/halueval_qa/qa_multi-turn_data.json")
+DATA = (
+    Path(os.environ.get("LIGHTKEEPER_DEV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    / "hallucination"
+    / "halueval_qa"
+    / "qa_multi-turn_data.json"
+)
 
 
 def events(rows: list[dict[str, str]], start: int, n: int, rng: random.Random) -> list[ScoreInput]:

@@ -1,4 +1,4 @@
-"""Throughput of processors.pii.detect / redact on realistic texts.
+"""Throughput of lightkeeper.text.pii.detect / redact on realistic texts.
 
 Texts: the presidio dev set (short, PII-dense) and synthetic LLM-like prompts of ~2 KB with a
 few PII values mixed in. Prints texts/s and MB/s per corpus.
@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from lightkeeper.processors import pii
+from lightkeeper.text import pii
 
-PRESIDIO = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
+DATA = Path(os.environ.get("LIGHTKEEPER_DEV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+PRESIDIO = DATA / "pii" / "presidio_dev" / "synth_dataset_v2_first750.json"
 
 _FILLER = (
     "You are a helpful assistant. Summarize the following support ticket and propose next steps. "

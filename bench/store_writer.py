@@ -16,9 +16,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from lightkeeper.schemas.events import ContextDocument, LLMCallEvent, Message, Output, Usage
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store import connect
 from lightkeeper.store.migrate import migrate
-from lightkeeper.store.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 PROMPT = "Summarize the attached customer ticket and propose a reply in a friendly tone. " * 4

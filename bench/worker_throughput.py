@@ -31,6 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # _support: the Kafka and chaos fixtures
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
@@ -153,9 +154,9 @@ def pipeline_breakdown(n: int = 5000) -> dict[str, float]:
     ``reference_pipeline_us`` the same through pydantic (``fast=False``), both CPU time."""
     from lightkeeper.processors.enrich import Enricher
     from lightkeeper.processors.pipeline import Pipeline, RawEvent, decode_batch
+    from lightkeeper.schemas.rows import event_row
     from lightkeeper.store import _arrow, connect
     from lightkeeper.store.migrate import migrate
-    from lightkeeper.store.rows import event_row
     from lightkeeper.store.writer import table_schema
 
     raws = [RawEvent(raw(i)) for i in range(n)]

@@ -1,12 +1,16 @@
 """Lightkeeper: open-source LLM observability and monitoring.
 
-Top-level packages of the distribution:
+One import namespace, in layers (each imports only from the layers below it; checked by
+``make lint``):
 
-- ``lightkeeper``  core shared by every deployable: settings, CLI, ClickHouse store, Kafka plumbing.
-- ``schemas``      versioned record models, JSON Schemas and ClickHouse migrations.
-- ``agent``        the sidecar: proxy, OTLP receiver, ingest API, publisher, spool (lean install).
-- ``processors``   stream processing: enrichment, cost, scorers, drift, anomalies, sinks.
-- ``alerts``       alert rules, lifecycle and delivery (Slack, PagerDuty, webhooks).
+- foundation: ``lightkeeper.errors``, ``ids``, ``settings``, ``text`` (PII patterns, token
+  estimate) and ``metric_point``;
+- ``lightkeeper.schemas``: versioned record models, the event codec, ClickHouse migrations;
+- ``lightkeeper.store`` and ``lightkeeper.kafka``: ClickHouse and Kafka plumbing;
+- ``lightkeeper.agent`` (the sidecar), ``lightkeeper.processors`` (enrichment, scorers, drift,
+  anomalies, the pipeline) and ``lightkeeper.alerts`` (rules, lifecycle, delivery), which do
+  not import each other;
+- the shells: ``lightkeeper.worker`` (faust app), ``runtime``, ``report``, ``demo``, ``cli``.
 """
 
 __version__ = "0.1.0"

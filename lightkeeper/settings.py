@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -99,10 +100,26 @@ class PrivacySettings(BaseModel):
     """How often the worker reloads the erased subjects from the store."""
 
     def salt(self, data_dir: Path) -> bytes:
-        from lightkeeper.store.erasure import load_salt
-
         configured = self.erasure_salt.get_secret_value() if self.erasure_salt else None
         return load_salt(configured, data_dir)
+
+
+def load_salt(configured: str | None, data_dir: Path) -> bytes:
+    """The erasure salt: the configured one (``privacy.erasure_salt``), else the one kept in
+    ``<data_dir>/erasure.salt`` (created, readable by the owner only, on first use). The worker
+    and the ``erase`` command must use the same salt: set it in configuration on a cluster."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "erasure.salt"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_hex(32).encode())
+    return path.read_bytes().strip()
 
 
 class _YamlSource(PydanticBaseSettingsSource):

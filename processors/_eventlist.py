@@ -45,6 +45,14 @@ class EventList(Sequence[LLMCallEvent]):
         """Add an event decoded by the fast path (built from ``value`` when read)."""
         self._items.append(_Pending(value, usage))
 
+    def wire(self, index: int) -> tuple[bytes, dict[str, Any] | None]:
+        """The JSON of one event without building it when it is still pending: ``(its bytes,
+        the usage the enrichment filled in)``; a built event gives ``(its JSON, None)``."""
+        item = self._items[index]
+        if isinstance(item, _Pending):
+            return item.value, item.usage
+        return item.model_dump_json().encode(), None
+
     def subset(self, indexes: Sequence[int]) -> EventList:
         return EventList([self._items[i] for i in indexes])
 

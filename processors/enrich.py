@@ -19,10 +19,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from lightkeeper.agent.tokens import estimate_messages, estimate_tokens
 from lightkeeper.processors.pricing import PricingTable, TokenCounts, compute_cost, default_pricing
 from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.store.rows import usd
+from lightkeeper.schemas.rows import usd
+from lightkeeper.text.tokens import estimate_usage
 
 ZERO = Decimal(0)
 
@@ -42,7 +42,7 @@ class Enrichment:
     """``provider/model_id`` of the price entry used (None when unknown)."""
 
     def columns(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`lightkeeper.store.rows.event_row`."""
+        """Keyword arguments for :func:`lightkeeper.schemas.rows.event_row`."""
         return {
             "cost_usd": self.cost_usd,
             "cost_input_usd": self.cost_input_usd,
@@ -74,24 +74,29 @@ def served(http_status: int | None) -> bool:
 
 
 def fill_token_estimates(ev: LLMCallEvent) -> bool:
-    """Fill missing input/output token counts from the captured text; marks the usage
-    ``estimated``. Returns True when something was estimated. Nothing is invented when the
-    body was not captured (no text), nor for a call the provider did not serve: counts stay None."""
+    """Fill missing input/output token counts from the captured text
+    (:func:`lightkeeper.text.tokens.estimate_usage`); marks the usage ``estimated``. Returns True
+    when something was estimated. Nothing is invented when the body was not captured (no
+    text), nor for a call the provider did not serve: counts stay None."""
     usage = ev.usage
     if not served(ev.http_status):
         return False
+    estimated_in, estimated_out = estimate_usage(
+        [m.content for m in ev.input_messages],
+        ev.output.text,
+        [(c.name, c.arguments) for c in ev.output.tool_calls],
+    )
+    return _fill(usage, estimated_in, estimated_out)
+
+
+def _fill(usage: Any, estimated_in: int | None, estimated_out: int | None) -> bool:
     changed = False
-    if usage.input_tokens is None:
-        contents: list[str | None] = [m.content for m in ev.input_messages if m.content]
-        if contents:
-            usage.input_tokens = estimate_messages(contents)
-            changed = True
-    if usage.output_tokens is None:
-        text = ev.output.text or ""
-        calls = "".join((c.name or "") + (c.arguments or "") for c in ev.output.tool_calls)
-        if text or calls:
-            usage.output_tokens = estimate_tokens(text) + estimate_tokens(calls)
-            changed = True
+    if usage.input_tokens is None and estimated_in is not None:
+        usage.input_tokens = estimated_in
+        changed = True
+    if usage.output_tokens is None and estimated_out is not None:
+        usage.output_tokens = estimated_out
+        changed = True
     if changed:
         usage.estimated = True
     return changed
@@ -100,20 +105,19 @@ def fill_token_estimates(ev: LLMCallEvent) -> bool:
 def _fill_row_estimates(
     usage: dict[str, Any], messages: list[dict[str, Any]], text: str, calls: list[dict[str, Any]]
 ) -> bool:
-    """:func:`fill_token_estimates` for an event decoded by :mod:`lightkeeper.processors._fastdecode`
-    (same rules, same estimator): fills ``usage`` from the checked ``messages``, output
-    ``text`` and tool ``calls``; returns True when something was estimated."""
+    """:func:`fill_token_estimates` for an event decoded by :mod:`lightkeeper.schemas._fastdecode`:
+    fills ``usage`` from the checked ``messages``, output ``text`` and tool ``calls``; returns
+    True when something was estimated."""
+    estimated_in, estimated_out = estimate_usage(
+        [m.get("content") for m in messages], text, [(c["name"], c.get("arguments")) for c in calls]
+    )
     changed = False
-    if usage["input_tokens"] is None:
-        contents: list[str | None] = [m["content"] for m in messages if m.get("content")]
-        if contents:
-            usage["input_tokens"] = estimate_messages(contents)
-            changed = True
-    if usage["output_tokens"] is None:
-        joined = "".join(c["name"] + (c.get("arguments") or "") for c in calls)
-        if text or joined:
-            usage["output_tokens"] = estimate_tokens(text) + estimate_tokens(joined)
-            changed = True
+    if usage["input_tokens"] is None and estimated_in is not None:
+        usage["input_tokens"] = estimated_in
+        changed = True
+    if usage["output_tokens"] is None and estimated_out is not None:
+        usage["output_tokens"] = estimated_out
+        changed = True
     if changed:
         usage["estimated"] = True
     return changed
@@ -153,7 +157,7 @@ class Enricher:
         messages: list[dict[str, Any]],
         calls: list[dict[str, Any]],
     ) -> Enrichment:
-        """:meth:`enrich` for an event decoded by :func:`lightkeeper.processors._fastdecode.decode_row`
+        """:meth:`enrich` for an event decoded by :func:`lightkeeper.schemas._fastdecode.decode_row`
         (its row, usage, input messages and output tool calls): token estimates are written
         into ``usage`` and the row's token columns; returns the cost of the event (the caller
         adds :meth:`Enrichment.row_columns` to the row)."""

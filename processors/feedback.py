@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from lightkeeper.processors.messages import DeadLetter, RawEvent
 from lightkeeper.schemas.feedback import FEEDBACK_PREFIX, FeedbackRecord, feedback_row
 
 if TYPE_CHECKING:
-    from lightkeeper.processors.anomaly.series import MetricPoint
-    from lightkeeper.processors.pipeline import DeadLetter, RawEvent
+    from lightkeeper.metric_point import MetricPoint
 
 FEEDBACK_TABLE = "feedback"
 
@@ -30,8 +30,6 @@ def feedback_rows(
     raws: Sequence[RawEvent],
 ) -> tuple[list[tuple[RawEvent, dict[str, Any]]], list[DeadLetter]]:
     """(item, ``feedback`` row) of the valid items, and dead letters for the invalid ones."""
-    from lightkeeper.processors.pipeline import DeadLetter
-
     rows: list[tuple[RawEvent, dict[str, Any]]] = []
     dead: list[DeadLetter] = []
     for raw in raws:
@@ -48,7 +46,7 @@ def feedback_rows(
 def feedback_points(rows: Sequence[dict[str, Any]]) -> list[MetricPoint]:
     """``negative_feedback_rate`` points (series ``feedback``, label ``app``) per minute the
     feedback was received: the share of negative items, weighted by the number of items."""
-    from lightkeeper.processors.anomaly.series import MetricPoint, floor_minute
+    from lightkeeper.metric_point import MetricPoint, floor_minute
 
     counts: dict[tuple[str, datetime], list[int]] = {}
     for row in rows:

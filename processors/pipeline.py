@@ -1,5 +1,5 @@
 """The processing pipeline: plain functions over batches, shared by the faust worker
-(``lightkeeper.processors.faust_app``) and the embedded runtime (``lightkeeper.runtime``).
+(``lightkeeper.worker.faust_app``) and the embedded runtime (``lightkeeper.runtime``).
 
 A batch of raw event bytes goes through::
 
@@ -17,19 +17,27 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from lightkeeper.errors import LightkeeperError, SchemaError
 from lightkeeper.processors._eventlist import EventList
-from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher, Enrichment
 from lightkeeper.processors.erased import ErasedSubjects
 from lightkeeper.processors.feedback import FEEDBACK_TABLE, feedback_points, feedback_rows, split_feedback
+from lightkeeper.processors.messages import DeadLetter, RawEvent
+from lightkeeper.schemas._fastdecode import decode_row
 from lightkeeper.schemas.codec import decode_event
 from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lightkeeper.metric_point import MetricPoint
+    from lightkeeper.schemas.records import AnomalyRecord, DriftRecord
 
 log = logging.getLogger(__name__)
 
@@ -37,44 +45,35 @@ EVENTS_TABLE = "events"
 FAST_DECODE_ENV = "LIGHTKEEPER_PIPELINE_FAST_DECODE"
 
 
-@dataclass(slots=True)
-class RawEvent:
-    """One message as consumed: the original bytes and where they came from."""
-
-    value: bytes
-    key: bytes | None = None
-    topic: str = ""
-    partition: int = -1
-    offset: int = -1
-    timestamp_ms: int | None = None
+Embeddings = list["np.ndarray | None"]
+"""One vector per event of a batch (None where the text was empty)."""
 
 
 @dataclass(slots=True)
-class DeadLetter:
-    """An input that cannot be processed: original bytes, the reason and where it came from."""
+class StageContext:
+    """What a stage hands to later stages of the same batch."""
 
-    value: bytes
-    reason: str
-    stage: str
-    """``decode`` (not a valid event), ``row`` (cannot become a row) or ``store`` (refused)."""
-    key: bytes | None = None
-    topic: str = ""
-    partition: int = -1
-    offset: int = -1
-
-    @classmethod
-    def of(cls, raw: RawEvent, reason: str, stage: str) -> DeadLetter:
-        return cls(raw.value, reason[:2000], stage, raw.key, raw.topic, raw.partition, raw.offset)
-
-    def headers(self) -> list[tuple[str, bytes]]:
-        """Kafka headers describing the failure."""
-        return [
-            ("lightkeeper.reason", self.reason.encode()),
-            ("lightkeeper.stage", self.stage.encode()),
-            ("lightkeeper.source.topic", self.topic.encode()),
-            ("lightkeeper.source.partition", str(self.partition).encode()),
-            ("lightkeeper.source.offset", str(self.offset).encode()),
-        ]
+    prompt_embeddings: Embeddings | None = None
+    """One vector per event (scores stage, or drift when no scorer embedded), aligned with
+    ``Batch.events``."""
+    response_embeddings: Embeddings | None = None
+    drift: list[DriftRecord] = field(default_factory=list)
+    """Drift records of this batch (drift stage) for the alert rules."""
+    points: list[MetricPoint] = field(default_factory=list)
+    """Minute points closed in this batch (anomaly stage) for the alert rules."""
+    anomalies: list[AnomalyRecord] = field(default_factory=list)
+    watermark: datetime | None = None
+    """Latest event time the anomaly stage has seen; None before its first event."""
+    lateness: timedelta = timedelta(0)
+    """How long a minute stays open after the watermark passes it (negative: all closed)."""
+    truncated_texts: set[str] = field(default_factory=set)
+    """Texts the encoder cut at its token limit (scores stage): their scores say ``truncated``."""
+    feedback_points: list[MetricPoint] = field(default_factory=list)
+    """``negative_feedback_rate`` points of this batch's feedback items, for the alert rules."""
+    feedback_sources: list[dict[str, str]] = field(default_factory=list)
+    """``{"app", "value"}`` per stored feedback item (the original JSON), for the keyed monitors."""
+    erased_dropped: int = 0
+    """Late events of erased subjects dropped from this batch."""
 
 
 @dataclass
@@ -94,7 +93,7 @@ class Batch:
     dead: list[DeadLetter] = field(default_factory=list)
     stage_errors: dict[str, str] = field(default_factory=dict)
     """Stage name -> error of a stage that failed on this batch (its outputs are missing)."""
-    extras: dict[str, Any] = field(default_factory=dict)
+    context: StageContext = field(default_factory=StageContext)
     """What a stage hands to later ones (embeddings, per-minute points, drift records...)."""
 
     @property
@@ -117,6 +116,11 @@ class Batch:
         self.sources = [self.sources[i] for i in keep]
         rows = self.rows.get(EVENTS_TABLE, [])
         self.rows[EVENTS_TABLE] = [rows[i] for i in keep if i < len(rows)]
+        context = self.context
+        if context.prompt_embeddings is not None:
+            context.prompt_embeddings = [context.prompt_embeddings[i] for i in keep]
+        if context.response_embeddings is not None:
+            context.response_embeddings = [context.response_embeddings[i] for i in keep]
 
 
 @runtime_checkable
@@ -168,13 +172,15 @@ class Pipeline:
         self.erased = erased
         """Late events of erased subjects are dropped (and counted) before the stages run."""
         self.fast = os.environ.get(FAST_DECODE_ENV, "1") != "0" if fast is None else fast
-        """Decode with :mod:`lightkeeper.processors._fastdecode` (pydantic for anything unusual); False
-        decodes every event with pydantic (the reference path, same rows). Default: on, unless
-        the environment sets ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``."""
+        """Decode with :mod:`lightkeeper.schemas._fastdecode` (pydantic for anything unusual)
+        when no stage reads the events; False decodes every event with pydantic (the reference
+        path, same rows). Default: on, unless the environment sets
+        ``LIGHTKEEPER_PIPELINE_FAST_DECODE=0``. With stages, events are decoded with pydantic
+        once (the stages read the models), never twice."""
 
     def process(self, raws: Sequence[RawEvent]) -> Batch:
         raws, feedback = split_feedback(raws)
-        if not self.fast:
+        if not self.fast or self.stages:
             events, sources, dead = decode_batch(raws)
             return self.process_events(events, sources, dead, feedback=feedback)
         batch = Batch()
@@ -205,11 +211,11 @@ class Pipeline:
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
         self._drop_erased(batch)
-        self._add_feedback(batch, feedback)
-        self._run_stages(batch)
+        self.add_feedback(batch, feedback)
+        self.run_stages(batch)
         return batch
 
-    def _add_feedback(self, batch: Batch, raws: Sequence[RawEvent]) -> None:
+    def add_feedback(self, batch: Batch, raws: Sequence[RawEvent]) -> None:
         """Feedback items of the batch as ``feedback`` rows (erased subjects' dropped too) and
         their ``negative_feedback_rate`` points for the alert rules."""
         if not raws:
@@ -221,8 +227,8 @@ class Pipeline:
             pairs = [pair for i, pair in enumerate(pairs) if i not in drop]
         rows = [row for _, row in pairs]
         batch.add_rows(FEEDBACK_TABLE, rows)
-        batch.extras["feedback_points"] = feedback_points(rows)
-        batch.extras["feedback_sources"] = [
+        batch.context.feedback_points = feedback_points(rows)
+        batch.context.feedback_sources = [
             {"app": row["app"], "value": raw.value.decode()} for raw, row in pairs
         ]
 
@@ -264,8 +270,8 @@ class Pipeline:
         batch.events = parsed
         batch.rows[EVENTS_TABLE] = rows
         self._drop_erased(batch)
-        self._add_feedback(batch, feedback)
-        self._run_stages(batch)
+        self.add_feedback(batch, feedback)
+        self.run_stages(batch)
         return batch
 
     def _drop_erased(self, batch: Batch) -> None:
@@ -274,13 +280,15 @@ class Pipeline:
         drop = self.erased.drop_indexes(batch.rows[EVENTS_TABLE])
         if drop:
             batch.drop_event_rows(drop)
-            batch.extras["erased_dropped"] = len(drop)
+            batch.context.erased_dropped = len(drop)
             log.info("dropped %d late events of erased subjects", len(drop))
 
-    def _run_stages(self, batch: Batch) -> None:
+    def run_stages(self, batch: Batch) -> None:
+        """Run the stages over a batch whose events are enriched (an exception fails only that
+        stage for this batch, recorded in ``batch.stage_errors``)."""
         for stage in self.stages:
             if not batch.events and not (
-                getattr(stage, "takes_feedback", False) and batch.extras.get("feedback_points")
+                getattr(stage, "takes_feedback", False) and batch.context.feedback_points
             ):
                 continue
             try:

@@ -2,14 +2,15 @@
 
 Each wraps another team's processor behind the :class:`Stage` protocol and is enabled when its
 module imports and loads (``build_stages``): scores (``lightkeeper.processors.scoring.registry``), drift,
-anomalies and alerts (``lightkeeper.processors._monitor_stages``). A stage
-that cannot load is logged and left out; the worker still stores events.
+anomalies (``lightkeeper.processors._monitor_stages``); the shells add the alert stage
+(:func:`lightkeeper.worker.stages.build_stages`). A stage that cannot load is logged and left
+out; the worker still stores events.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lightkeeper.errors import ConfigError, LightkeeperError
@@ -68,8 +69,8 @@ class ScoresStage:
 
     def _embed_once(self, batch: Batch) -> tuple[list[Any], list[Any]]:
         """Each distinct prompt and response text of the batch embedded once (one model call);
-        the vectors go to the scorers (``ScoreInput.embedding``) and to drift (``batch.extras``).
-        Texts the encoder cut at its token limit are listed in ``batch.extras["truncated_texts"]``."""
+        the vectors go to the scorers (``ScoreInput.embedding``) and to drift (``batch.context``).
+        Texts the encoder cut at its token limit are listed in ``batch.context.truncated_texts``."""
         prompts = [ev.prompt_text() for ev in batch.events]
         responses = [ev.response_text() for ev in batch.events]
         if self.embedder is None:
@@ -87,14 +88,14 @@ class ScoresStage:
                 by_text = dict(zip(distinct, self.embedder.embed(distinct), strict=True))
         p_emb = [by_text.get(t) if t else None for t in prompts]
         r_emb = [by_text.get(t) if t else None for t in responses]
-        batch.extras["prompt_embeddings"] = p_emb
-        batch.extras["response_embeddings"] = r_emb
-        batch.extras["truncated_texts"] = truncated
+        batch.context.prompt_embeddings = p_emb
+        batch.context.response_embeddings = r_emb
+        batch.context.truncated_texts = truncated
         return p_emb, r_emb
 
     def process(self, batch: Batch) -> None:
         from lightkeeper.processors.scoring.base import ScoreInput
-        from lightkeeper.store.rows import score_row
+        from lightkeeper.schemas.rows import score_row
 
         records: list[ScoreRecord] = []
         failures: list[str] = []
@@ -104,7 +105,7 @@ class ScoresStage:
             log.exception("embedding %d events failed", len(batch.events))
             failures.append(f"embedding: {exc!r}")
             p_emb = r_emb = [None] * len(batch.events)
-        truncated: set[str] = batch.extras.get("truncated_texts") or set()
+        truncated: set[str] = batch.context.truncated_texts
         for scorer_name, scorer in self.scorers.items():
             for detector, which in _SCORER_TARGETS.get(scorer_name, ()):
                 items: list[Any] = []
@@ -195,35 +196,41 @@ def _anomaly_stage(settings: Any) -> Stage | None:
     return anomaly_stage(settings)
 
 
-def _alert_stage(settings: Any) -> Stage | None:
-    from lightkeeper.processors._monitor_stages import alert_stage
+#: Builds one stage from the worker settings (None: the stage has nothing to do).
+StageFactory = Callable[[Any], Stage | None]
 
-    return alert_stage(settings)
-
-
-_FACTORIES = {
+_FACTORIES: dict[str, StageFactory] = {
     "scores": _scores_stage,
     "drift": _drift_stage,
     "anomalies": _anomaly_stage,
-    "alerts": _alert_stage,
 }
 
 
-def build_stages(settings: Any, names: Sequence[str] | None = None) -> list[Stage]:
+def build_stages(
+    settings: Any,
+    names: Sequence[str] | None = None,
+    *,
+    factories: Mapping[str, StageFactory] | None = None,
+) -> list[Stage]:
     """The stages to run: ``names`` (or ``settings.stages``; None = every known stage), each
-    left out with a warning when its module cannot load. Unknown names are a ConfigError."""
+    left out with a warning when its module cannot load. Unknown names are a ConfigError.
+    ``factories`` adds the stages built outside this package (the alert stage)."""
     wanted = names if names is not None else getattr(settings, "stages", None)
     if wanted is None:
         wanted = list(STAGE_NAMES)
-    unknown = [n for n in wanted if n not in _FACTORIES]
+    available = {**_FACTORIES, **(factories or {})}
+    unknown = [n for n in wanted if n not in STAGE_NAMES]
     if unknown:
         raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGE_NAMES)}")
     stages: list[Stage] = []
     for name in STAGE_NAMES:
         if name not in wanted:
             continue
+        if name not in available:
+            log.warning("stage %s not available: nothing builds it in this process", name)
+            continue
         try:
-            stage = _FACTORIES[name](settings)
+            stage = available[name](settings)
         except Exception as exc:
             log.warning("stage %s not available: %s", name, exc)
             continue

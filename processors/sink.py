@@ -209,8 +209,8 @@ class Sink:
         for letter in batch.dead:
             self.metrics.dead_letters.labels(letter.stage).inc()
         self.metrics.events.labels("dead_letter").inc(len(batch.dead))
-        if batch.extras.get("erased_dropped"):
-            self.metrics.events.labels("erased").inc(batch.extras["erased_dropped"])
+        if batch.context.erased_dropped:
+            self.metrics.events.labels("erased").inc(batch.context.erased_dropped)
         for stage in batch.stage_errors:
             self.metrics.stage_errors.labels(stage).inc()
         return True

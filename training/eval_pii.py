@@ -1,7 +1,7 @@
-"""Measure :mod:`lightkeeper.processors.pii` against labeled PII data (presidio-research synthetic format).
+"""Measure :mod:`lightkeeper.text.pii` against labeled PII data (presidio-research synthetic format).
 
 The data is a JSON list of records ``{"full_text": str, "spans": [{"entity_type", "start_position",
-"end_position", ...}]}`` with presidio entity names, mapped here to :data:`processors.pii.PII_TYPES`.
+"end_position", ...}]}`` with presidio entity names, mapped here to :data:`lightkeeper.text.pii.PII_TYPES`.
 
 Matching is by character overlap, per type:
 
@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from lightkeeper.processors.pii import detect
+from lightkeeper.text.pii import detect
 
 DEFAULT_DATA = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
 

@@ -20,12 +20,11 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict
 
-from lightkeeper.agent.capture import Capture
+from lightkeeper.agent.capture import Capture, CaptureSink
 from lightkeeper.agent.metadata import PREFIX
 from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.proxy.paths import ANTHROPIC_PATHS, OPENAI_PATHS, exact_kind, provider_kind
 from lightkeeper.agent.proxy.upstream import UpstreamClient, UpstreamResponse
-from lightkeeper.agent.recorder import Recorder
 from lightkeeper.agent.redaction import header_secrets
 from lightkeeper.agent.request_body import DECODED_ENCODINGS
 from lightkeeper.agent.settings import AgentSettings
@@ -140,7 +139,7 @@ class ProxyHandler:
         self,
         settings: AgentSettings,
         upstream: UpstreamClient,
-        recorder: Recorder,
+        recorder: CaptureSink,
         metrics: AgentMetrics,
     ) -> None:
         self.settings = settings

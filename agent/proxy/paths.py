@@ -17,6 +17,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+# First path segments the agent serves itself, defined with the settings that refuse them as
+# upstream route names.
+from lightkeeper.agent.settings import RESERVED_ROUTE_NAMES as RESERVED_ROUTE_NAMES
+
 Kind = Literal["openai", "anthropic"]
 
 #: OpenAI-compatible API paths (OpenAI, Azure OpenAI v1, vLLM, LiteLLM, Ollama, ...).
@@ -64,9 +68,6 @@ ANTHROPIC_PREFIXES: tuple[str, ...] = ("/v1/messages/batches/",)
 #: carries an ``anthropic-version`` header (every Anthropic SDK sends one), else to OpenAI.
 SHARED_PATHS: frozenset[str] = frozenset({"/v1/models", "/v1/files"})
 SHARED_PREFIXES: tuple[str, ...] = ("/v1/models/", "/v1/files/")
-
-#: First path segments the agent serves itself: not usable as named upstream routes.
-RESERVED_ROUTE_NAMES = frozenset({"v1", "healthz", "readyz", "metrics"})
 
 
 def exact_kind(path: str) -> Kind | None:

@@ -7,9 +7,9 @@ from typing import Any
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from lightkeeper.report.releases import compare_releases, format_comparison
     from lightkeeper.settings import LightkeeperSettings
     from lightkeeper.store import connect
+    from lightkeeper.store.releases import compare_releases, format_comparison
 
     settings = LightkeeperSettings.load(
         getattr(args, "config", None),

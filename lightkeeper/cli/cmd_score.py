@@ -192,7 +192,7 @@ def run_train(args: argparse.Namespace) -> int:
     from lightkeeper.errors import ConfigError
 
     if args.detector == "pii":
-        print("pii is rule-based (processors/pii.py) and has no trained model; nothing to do.")
+        print("pii is rule-based (lightkeeper/text/pii.py) and has no trained model; nothing to do.")
         return 0
     # training/ is not installed with the package: it runs from a source checkout.
     checkout = Path.cwd()

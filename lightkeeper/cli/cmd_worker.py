@@ -22,15 +22,15 @@ def run_worker(args: argparse.Namespace) -> int:
     import faust
 
     from lightkeeper.kafka.topics import ensure_topics
-    from lightkeeper.processors._faust_fastpath import tune_gc
     from lightkeeper.processors.enrich import Enricher
     from lightkeeper.processors.erased import for_settings
-    from lightkeeper.processors.faust_app import create_worker
     from lightkeeper.processors.pipeline import Pipeline
-    from lightkeeper.processors.pipeline_stages import KEYED_STAGES, build_stages
     from lightkeeper.processors.settings import WorkerSettings
     from lightkeeper.store import connect
     from lightkeeper.store.migrate import migrate
+    from lightkeeper.worker._faust_fastpath import tune_gc
+    from lightkeeper.worker.faust_app import create_worker
+    from lightkeeper.worker.stages import KEYED_STAGES, build_stages
 
     settings = WorkerSettings.load(
         args.config,

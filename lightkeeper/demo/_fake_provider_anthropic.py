@@ -5,22 +5,32 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
-from lightkeeper.agent.tokens import estimate_tokens as count_tokens
+from lightkeeper.text.tokens import estimate_tokens as count_tokens
 
-if TYPE_CHECKING:
-    from lightkeeper.demo.fake_provider import FakeLLM
+
+class FakeProvider(Protocol):
+    """What the Anthropic route uses of :class:`~lightkeeper.demo.fake_provider.FakeLLM`."""
+
+    async def _prelude(self, request: web.Request) -> tuple[str, Any, bytes]: ...
+    def _answer(self, prompt: str, request: web.Request) -> str: ...
+    def _prompt_of(self, body: dict[str, Any]) -> str: ...
+    def _chunks(self, text: str) -> list[str]: ...
+    @property
+    def _chunk_delay(self) -> float: ...
+    async def _generation_time(self, out_tokens: int) -> None: ...
+    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> web.Response: ...
 
 
 def _sse(event: str, data: Any) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-async def anthropic_messages(self: FakeLLM, request: web.Request) -> web.StreamResponse:
+async def anthropic_messages(self: FakeProvider, request: web.Request) -> web.StreamResponse:
     """``POST /v1/messages`` of the fake provider (Anthropic Messages API, incl. SSE)."""
     mode, body, _ = await self._prelude(request)
     if mode.startswith("error:"):

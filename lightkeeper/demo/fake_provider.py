@@ -54,7 +54,7 @@ _ANSWERS = [
 
 def count_tokens(text: str) -> int:
     """Token count the fake provider reports (words and punctuation, like a BPE would roughly)."""
-    from lightkeeper.agent.tokens import estimate_tokens
+    from lightkeeper.text.tokens import estimate_tokens
 
     return estimate_tokens(text)
 

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 
 from lightkeeper.report._feedback import FeedbackData, fetch_feedback
-from lightkeeper.report.releases import latest_comparisons
 from lightkeeper.store.client import check_identifier
 from lightkeeper.store.query import run_query
+from lightkeeper.store.releases import latest_comparisons
 
 #: Bucket sizes (seconds) a time chart may use; the smallest giving <= ~60 points is chosen.
 BUCKETS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]

@@ -81,9 +81,9 @@ class EmbeddedRuntime:
         from lightkeeper.agent.app import serve
         from lightkeeper.processors.enrich import Enricher
         from lightkeeper.processors.metrics import WorkerMetrics
-        from lightkeeper.processors.pipeline_stages import build_stages
         from lightkeeper.store import connect
         from lightkeeper.store.migrate import migrate
+        from lightkeeper.worker.stages import build_stages
 
         w = self.worker_settings
         if self.client is None:

@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -69,24 +66,6 @@ class Selector:
 def subject_hash(salt: bytes, kind: str, value: str) -> str:
     """Hex HMAC-SHA256 of ``kind:value`` under ``salt`` (what ``erasures`` and the worker use)."""
     return hmac.new(salt, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
-def load_salt(configured: str | None, data_dir: Path) -> bytes:
-    """The erasure salt: the configured one (``privacy.erasure_salt``), else the one kept in
-    ``<data_dir>/erasure.salt`` (created, readable by the owner only, on first use). The worker
-    and the ``erase`` command must use the same salt: set it in configuration on a cluster."""
-    if configured:
-        return configured.encode()
-    path = data_dir / "erasure.salt"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_hex(32).encode())
-    return path.read_bytes().strip()
 
 
 @dataclass

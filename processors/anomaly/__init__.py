@@ -18,14 +18,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from lightkeeper.metric_point import MetricPoint, floor_minute, quantile
 from lightkeeper.processors.anomaly.baseline import BaselineConfig, RobustBaseline
-from lightkeeper.processors.anomaly.series import (
-    METRICS,
-    MetricPoint,
-    MinuteAggregator,
-    floor_minute,
-    quantile,
-)
+from lightkeeper.processors.anomaly.series import METRICS, MinuteAggregator
 
 _LAZY = {
     "AnomalyConfig": "lightkeeper.processors.anomaly.detector",

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from lightkeeper.metric_point import MetricPoint
 from lightkeeper.processors.anomaly.baseline import BaselineConfig, RobustBaseline
 from lightkeeper.processors.anomaly.multivariate import ForestConfig, MultivariateDetector
-from lightkeeper.processors.anomaly.series import MetricPoint
 from lightkeeper.processors.anomaly.stats import binomial_z, poisson_z
 from lightkeeper.schemas.records import AnomalyRecord, Severity
 

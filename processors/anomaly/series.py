@@ -19,16 +19,15 @@ Metrics: ``requests``, ``errors``, ``error_rate``, ``cost_usd``, ``tokens``, ``i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lightkeeper.metric_point import MINUTE, MetricPoint, floor_minute, quantile
 from lightkeeper.schemas.events import LLMCallEvent
 from lightkeeper.schemas.records import ScoreRecord
 
-MINUTE = timedelta(minutes=1)
 #: Samples kept per minute for quantile metrics (a deterministic stride subsample beyond).
 MAX_SAMPLES = 256
 OTHER = "__other__"
@@ -58,46 +57,6 @@ _QUALITY = {
     "pii_prompt": "pii",
     "pii_response": "pii",
 }
-
-
-@dataclass(slots=True)
-class MetricPoint:
-    """One minute of one metric for one label set.
-
-    ``value`` is the minute's value (a count, a sum, a rate or a quantile); ``weight`` is how
-    many observations it summarizes (the denominator of a rate); ``samples`` holds raw
-    observations for quantile metrics so a rule can compute p90 over a window.
-    """
-
-    metric: str
-    labels: dict[str, str]
-    minute: datetime
-    value: float
-    weight: float = 1.0
-    samples: tuple[float, ...] = ()
-    series: str = "model"
-
-    def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-        """Identity of the series this point belongs to (without the minute)."""
-        return (self.series, self.metric, tuple(sorted(self.labels.items())))
-
-
-def floor_minute(ts: datetime) -> datetime:
-    """Start of the minute holding ``ts`` (naive datetimes are taken as UTC)."""
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).replace(second=0, microsecond=0)
-
-
-def quantile(values: Iterable[float], q: float) -> float:
-    """Linear-interpolated quantile of ``values`` (``q`` in [0, 1]); NaN when empty."""
-    data = sorted(values)
-    if not data:
-        return math.nan
-    pos = (len(data) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
 
 
 def _subsample(values: list[float]) -> tuple[float, ...]:

@@ -1,4 +1,4 @@
-"""PII scorer: how likely a text carries personal data, from the rule-based :mod:`lightkeeper.processors.pii`.
+"""PII scorer: how likely a text carries personal data, from the rule-based :mod:`lightkeeper.text.pii`.
 
 ``score`` is 1.0 when any high-confidence span (checksum-validated, known secret format, strongly
 cued) is found, else the highest span confidence (0.0 when none). ``details`` name the types and
@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from lightkeeper.processors import pii
 from lightkeeper.processors.scoring.base import ScoreInput, ScoreResult
+from lightkeeper.text import pii
 
 VERSION = "pii-rules-1"
 

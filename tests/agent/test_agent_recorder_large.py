@@ -16,7 +16,7 @@ from lightkeeper.agent.metrics import AgentMetrics
 from lightkeeper.agent.publisher import MemorySink
 from lightkeeper.agent.recorder import LARGE_CAPTURE_BYTES, Recorder, capture_bytes
 from lightkeeper.agent.settings import AgentSettings
-from lightkeeper.processors.pii import PII_TYPES
+from lightkeeper.text.pii import PII_TYPES
 
 SENTENCE = "Anna Kowalski met John Smith and Maria Garcia at the Berlin office to review the contract. "
 

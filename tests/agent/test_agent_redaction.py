@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 
 from lightkeeper.agent.redaction import Redactor
-from lightkeeper.agent.tokens import estimate_tokens
 from lightkeeper.schemas.codec import decode_event
+from lightkeeper.text.tokens import estimate_tokens
 
 KEY = "sk-proj-Zt9Kq2mW8xLp4Rv7Nc1Bd6Hf3Js5Gy0A"
 ANTHROPIC_KEY = "sk-ant-api03-Q1w2E3r4T5y6U7i8O9p0AsDfGhJkL"

@@ -9,10 +9,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from lightkeeper.processors._fastdecode import decode_row
+from lightkeeper.schemas._fastdecode import decode_row
 from lightkeeper.schemas.codec import decode_event, encode_event
 from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 
 
 async def _chat(url: str, body: dict[str, Any], headers: dict[str, str]) -> None:

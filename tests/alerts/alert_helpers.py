@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from lightkeeper.alerts.notification import AlertItem, Notification
-from lightkeeper.processors.anomaly.series import MetricPoint
+from lightkeeper.metric_point import MetricPoint
 from lightkeeper.schemas.records import Severity
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

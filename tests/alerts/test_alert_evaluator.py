@@ -10,7 +10,7 @@ from alert_helpers import T0, minute, point
 from lightkeeper.alerts.evaluator import RuleEvaluator, aggregate, points_from_anomalies, points_from_drift
 from lightkeeper.alerts.lifecycle import AlertEngine
 from lightkeeper.alerts.rules import parse_rules
-from lightkeeper.processors.anomaly.series import MetricPoint
+from lightkeeper.metric_point import MetricPoint
 from lightkeeper.schemas.records import AnomalyRecord, DriftRecord, Severity, WindowBounds
 
 

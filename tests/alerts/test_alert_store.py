@@ -12,7 +12,7 @@ from lightkeeper.alerts.rules import parse_rules
 from lightkeeper.alerts.store import StoreHistory, evaluate_sql, list_alerts
 from lightkeeper.processors.anomaly import MetricPoint, MinuteAggregator
 from lightkeeper.schemas.events import LLMCallEvent, Usage
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 BASE = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)

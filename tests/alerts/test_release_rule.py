@@ -16,7 +16,7 @@ from lightkeeper.alerts.sql import render_sql
 from lightkeeper.errors import ConfigError
 from lightkeeper.report.releases import MetricComparison, ReleaseComparison, compare_releases
 from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 RULE = {

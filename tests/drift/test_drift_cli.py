@@ -57,7 +57,7 @@ def _events(n: int, start: datetime, shifted: bool, rng: random.Random) -> list[
 
 @pytest.fixture
 def stored(store_client: Any, store_database: str) -> None:
-    from lightkeeper.store.rows import event_row
+    from lightkeeper.schemas.rows import event_row
     from lightkeeper.store.writer import BatchWriter
 
     rng = random.Random(3)
@@ -140,7 +140,7 @@ def test_drift_records_fit_the_store(store_client: Any, store_database: str) -> 
     from drift_synth import SyntheticStream
 
     from lightkeeper.processors.drift import DriftConfig, DriftMonitor
-    from lightkeeper.store.rows import drift_row
+    from lightkeeper.schemas.rows import drift_row
     from lightkeeper.store.writer import BatchWriter
 
     cfg = DriftConfig.build({"windows": {"reference_size": 200, "current_size": 100, "step": 50}})

@@ -13,7 +13,7 @@ import pytest
 from lightkeeper.cli.main import main
 from lightkeeper.report.releases import compare_proportions, compare_releases, compare_samples
 from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 T0 = (datetime.now(UTC) - timedelta(days=1)).replace(minute=0, second=0, microsecond=0)

@@ -28,7 +28,7 @@ HOSTILE_USER = "u<b>bold</b>"
 def demo_db(demo_filled_store: tuple[Any, str]) -> Iterator[tuple[Any, str]]:
     """The session's demo-filled database, plus one priced event with hostile labels and prompt."""
     from lightkeeper.schemas.events import LLMCallEvent
-    from lightkeeper.store.rows import event_row
+    from lightkeeper.schemas.rows import event_row
     from lightkeeper.store.writer import BatchWriter
 
     client, database = demo_filled_store

@@ -18,7 +18,7 @@ import pytest
 from lightkeeper.errors import ConfigError
 from lightkeeper.runtime.query_endpoint import QueryEndpoint
 from lightkeeper.runtime.sql_tokens import TOKENS_FILE, add_token, load_tokens
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from tests.worker.helpers import event
 
 

@@ -1,9 +1,10 @@
-"""PII detection / redaction (processors.pii) and the PII scorer."""
+"""PII detection / redaction (lightkeeper.text.pii) and the PII scorer."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,11 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lightkeeper.processors import pii
 from lightkeeper.processors.scoring.base import ScoreInput
 from lightkeeper.processors.scoring.pii_scorer import PIIScorer
+from lightkeeper.text import pii
 
-PRESIDIO = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
+#: The development data folder: $LIGHTKEEPER_DEV_DATA, else ``shared/data`` beside the checkout.
+DATA = Path(os.environ.get("LIGHTKEEPER_DEV_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+PRESIDIO = DATA / "pii" / "presidio_dev" / "synth_dataset_v2_first750.json"
 
 
 def types_of(text: str) -> list[tuple[str, str]]:
@@ -192,10 +195,10 @@ def test_fuzz_invariants(text: str) -> None:
 
 
 def test_module_is_stdlib_only() -> None:
-    """The lean agent imports processors.pii: it must not pull in numpy / torch / sklearn."""
+    """The lean agent imports lightkeeper.text.pii: it must not pull in numpy / torch / sklearn."""
     code = (
-        "import sys, processors.pii; bad = {'numpy', 'torch', 'sklearn', 'pydantic'} & set(sys.modules);"
-        "print(sorted(bad))"
+        "import sys, lightkeeper.text.pii; "
+        "bad = {'numpy', 'torch', 'sklearn', 'pydantic'} & set(sys.modules); print(sorted(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from _store_events import make_event
 
 from lightkeeper.cli.main import main
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 

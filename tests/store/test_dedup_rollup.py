@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from _store_events import BASE, make_event
 
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from _store_events import make_event
 
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "store.md"

@@ -12,8 +12,9 @@ from _store_events import BASE, make_event
 
 from lightkeeper.cli.main import main
 from lightkeeper.errors import ConfigError
-from lightkeeper.store.erasure import ALL, Eraser, Selector, load_salt, subject_hash
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
+from lightkeeper.settings import load_salt
+from lightkeeper.store.erasure import ALL, Eraser, Selector, subject_hash
 from lightkeeper.store.writer import BatchWriter
 
 SALT = b"test-salt"

@@ -10,6 +10,7 @@ import pytest
 from _store_events import BASE, make_event
 
 from lightkeeper.errors import StoreError
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.query import (
     QueryResult,
     event_count,
@@ -19,7 +20,6 @@ from lightkeeper.store.query import (
     rollup,
     run_query,
 )
-from lightkeeper.store.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 EVIL = "x' OR 1=1 --"

@@ -18,7 +18,15 @@ from lightkeeper.schemas.records import (
     ScoreRecord,
     WindowBounds,
 )
-from lightkeeper.store.rows import EVENT_COLUMNS, alert_row, anomaly_row, drift_row, event_row, score_row, usd
+from lightkeeper.schemas.rows import (
+    EVENT_COLUMNS,
+    alert_row,
+    anomaly_row,
+    drift_row,
+    event_row,
+    score_row,
+    usd,
+)
 from lightkeeper.store.writer import BatchWriter
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lightkeeper.schemas.events import LLMCallEvent, Message, Output, Usage
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 NOW = datetime.now(UTC).replace(microsecond=0)

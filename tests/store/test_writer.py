@@ -11,7 +11,7 @@ import pytest
 from _store_events import make_event
 
 from lightkeeper.errors import BackpressureError, SchemaError, StoreError, StoreUnavailable
-from lightkeeper.store.rows import event_row
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.writer import BatchWriter, RowsRejected
 
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher
+from lightkeeper.schemas._fastdecode import decode_row
 from tests.worker.helpers import event, raw
 
 PROMPT = [{"role": "user", "content": "Summarise the quarterly report in three bullet points. " * 20}]

@@ -11,8 +11,8 @@ from lightkeeper.processors.erased import ErasedSubjects, store_loader
 from lightkeeper.processors.metrics import WorkerMetrics
 from lightkeeper.processors.pipeline import Pipeline, RawEvent
 from lightkeeper.processors.sink import Sink
+from lightkeeper.schemas.rows import event_row
 from lightkeeper.store.erasure import Eraser, Selector, subject_hash
-from lightkeeper.store.rows import event_row
 from lightkeeper.store.writer import BatchWriter
 
 from .helpers import T0, event, raw
@@ -43,7 +43,7 @@ def test_erased_user_session_and_tenant_events_are_dropped(fast: bool) -> None:
     assert [e.user_id for e in batch.events] == users  # events, rows and sources stay aligned
     assert len(batch.sources) == len(users) == len(batch.enrichments)
     assert dict(erased.dropped) == {"user": 2, "session": 1, "tenant": 1}
-    assert batch.extras["erased_dropped"] == 4
+    assert batch.context.erased_dropped == 4
     assert not batch.dead
 
 

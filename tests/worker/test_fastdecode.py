@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lightkeeper.processors._eventlist import EventList
-from lightkeeper.processors._fastdecode import decode_row
 from lightkeeper.processors.enrich import Enricher, Enrichment
 from lightkeeper.processors.pipeline import Batch, Pipeline, RawEvent
+from lightkeeper.schemas._fastdecode import decode_row
 from tests.worker.helpers import T0, event, raw
 
 DAY = T0.date().isoformat()  # the events' day (recent, inside the retention)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lightkeeper.processors._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, finish_started
+from lightkeeper.worker._faust_fastpath import AtLeastOnceConsumer, LeanApp, RawSchema, finish_started
 
 
 def bare_consumer() -> Any:
@@ -241,7 +241,7 @@ def test_ack_messages_falls_back_to_message_acks_without_faust_internals(monkeyp
 def test_lean_producer_buffer_size_is_the_pending_queue() -> None:
     from faust.transport.producer import ProducerBuffer
 
-    from lightkeeper.processors._faust_fastpath import LeanProducer, LeanProducerBuffer
+    from lightkeeper.worker._faust_fastpath import LeanProducer, LeanProducerBuffer
 
     app = LeanApp("fastpath-test-3", broker="kafka://localhost:1", store="memory://", autodiscover=False)
     app.transport.Producer = LeanProducer  # type: ignore[misc]
@@ -260,3 +260,27 @@ def test_lean_producer_buffer_size_is_the_pending_queue() -> None:
     )
     threaded.transport.Producer = LeanProducer  # type: ignore[misc]
     assert type(threaded.producer.buffer) is ProducerBuffer  # faust's own: it reads the thread's queue
+
+
+def test_worker_start_fails_loudly_when_faust_lacks_what_the_fast_path_relies_on(
+    monkeypatch: Any, tmp_path: Any
+) -> None:
+    """A faust upgrade that drops a private part the fast path uses stops the worker at start-up
+    with the faust version and the missing names, instead of failing or misbehaving later."""
+    import faust.types.tuples
+
+    from lightkeeper.errors import ConfigError
+    from lightkeeper.processors.settings import WorkerSettings
+    from lightkeeper.worker.faust_app import create_worker
+
+    settings = WorkerSettings.load(data_dir=tmp_path, kafka__bootstrap_servers="localhost:1")
+    monkeypatch.delattr(faust.types.tuples, "ack_lock")
+    with pytest.raises(ConfigError, match=r"faust-streaming \S+ lacks .*faust\.types\.tuples\.ack_lock"):
+        create_worker(settings, client=None)
+
+
+def test_check_faust_accepts_the_installed_faust() -> None:
+    from lightkeeper.worker._faust_fastpath import check_faust
+
+    app = LeanApp("fastpath-test-3", broker="kafka://localhost:1", store="memory://", autodiscover=False)
+    check_faust(app)

@@ -12,11 +12,12 @@ from lightkeeper.alerts.evaluator import RuleEvaluator
 from lightkeeper.alerts.rules import parse_rules
 from lightkeeper.alerts.sql import render_sql
 from lightkeeper.errors import ConfigError
-from lightkeeper.processors.faust_app import monitor_envelopes, open_envelopes
 from lightkeeper.processors.metrics import WorkerMetrics
+from lightkeeper.processors.monitor_envelope import encode_envelopes
 from lightkeeper.processors.pipeline import Batch, Pipeline, RawEvent
 from lightkeeper.processors.sink import Sink
 from lightkeeper.schemas.feedback import FeedbackRecord
+from lightkeeper.worker.faust_app import run_monitors
 
 from .helpers import T0, raw
 
@@ -51,7 +52,7 @@ class _Recorder:
         self.points: list[Any] = []
 
     def process(self, batch: Batch) -> None:
-        self.points.extend(batch.extras.get("feedback_points", []))
+        self.points.extend(batch.context.feedback_points)
 
 
 def test_rule_validation_knows_the_feedback_series():
@@ -82,10 +83,10 @@ def test_negative_rate_breaches_from_a_feedback_only_batch():
 
 def test_faust_monitor_envelopes_carry_feedback_to_the_keyed_alert_stage():
     batch = Pipeline().process([RawEvent(raw(1)), _fb(1, True), _fb(2, False)])
-    envelopes = monitor_envelopes(batch)
+    envelopes = encode_envelopes(batch)
     assert [key for key, _ in envelopes] == ["shop|gpt-4o-mini-2024-07-18", "shop|feedback", "shop|feedback"]
     stage = _Recorder()
-    opened = open_envelopes(Pipeline(stages=[stage]), [value for _, value in envelopes])
+    opened = run_monitors(Pipeline(stages=[stage]), [value for _, value in envelopes])
     assert "feedback" not in opened.rows  # stored once, by the events agent
     assert [(p.value, p.weight) for p in stage.points] == [(0.5, 2.0)]
 

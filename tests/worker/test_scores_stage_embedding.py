@@ -43,7 +43,7 @@ def test_one_embedding_call_shared_by_scorers_and_drift_and_truncation_marked(
     assert batch.dead == [] and not batch.stage_errors
     # One model call for the whole batch (6 prompts + 6 responses, all distinct); drift reuses it.
     assert len(calls) == 1 and len(calls[0]) == 12, [len(c) for c in calls]
-    assert len(batch.extras["prompt_embeddings"]) == 6
+    assert len(batch.context.prompt_embeddings) == 6
     long_id = "00000000-0000-7000-8000-000000000000"
     by_detector: dict[tuple[str, Detector], dict[str, Any]] = {
         (r.event_id, r.detector): r.details for r in batch.records["scores"]

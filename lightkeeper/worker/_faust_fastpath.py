@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import threading
 from collections.abc import Coroutine, Iterable
+from importlib.metadata import version
 from typing import Any
 
 import faust
@@ -41,10 +43,49 @@ from faust.types.tuples import ConsumerMessage
 from mode.services import WaitResults
 from mode.utils.futures import notify
 
+from lightkeeper.errors import ConfigError
+
 try:
     from faust.types.tuples import ack_lock as _ack_lock
-except ImportError:  # a faust without the ack lock acknowledges on the event loop only
+except ImportError:  # refused at start-up by check_faust(): acks must share faust's lock
     _ack_lock = threading.RLock()
+
+#: faust-streaming releases this module was measured and tested with.
+TESTED_FAUST = "0.15"
+#: The private parts of faust this module relies on: (where, attribute).
+_RELIED_ON: tuple[tuple[Any, str], ...] = (
+    (faust.types.tuples, "ack_lock"),
+    (ConsumerMessage, "on_final_ack"),
+    (_AIOKafkaConsumer, "wait_first"),
+    (_AIOKafkaConsumer, "ack"),
+    (faust.App, "on_init_dependencies"),
+    (faust.Schema, "compile"),
+    (ProducerBuffer, "size"),
+)
+_MESSAGE_SLOTS = ("acked", "refcount", "tracked", "tp", "offset", "topic")
+
+
+def check_faust(app: Any) -> None:
+    """Fail at start-up, with the faust version and what is missing, when the installed faust
+    lacks a private part the fast path relies on (a faust upgrade that still has them all runs
+    unchanged; the consumer's per-partition ack state is checked when it first acknowledges,
+    falling back to faust's own per-message path when absent)."""
+    missing = [
+        f"{getattr(where, '__name__', where)}.{name}"
+        for where, name in _RELIED_ON
+        if not hasattr(where, name)
+    ]
+    slots = set(getattr(ConsumerMessage, "__slots__", ()))
+    missing += [f"ConsumerMessage.{name}" for name in _MESSAGE_SLOTS if name not in slots]
+    if "timeout" not in inspect.signature(_AIOKafkaConsumer.wait_first).parameters:
+        missing.append("Consumer.wait_first(timeout=)")
+    if not hasattr(app, "monitor") or not hasattr(app.conf, "Event"):
+        missing.append("App.monitor / App.conf.Event")
+    if missing:
+        raise ConfigError(
+            f"faust-streaming {version('faust-streaming')} lacks what the worker's fast path relies on "
+            f"(tested with {TESTED_FAUST}.x): {', '.join(missing)}"
+        )
 
 
 class AtLeastOnceConsumer(_AIOKafkaConsumer):
@@ -243,7 +284,11 @@ class LeanProducer(_AIOKafkaProducer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if type(self.buffer) is ProducerBuffer and not self.app.conf.producer_threaded:
+        if (
+            type(self.buffer) is ProducerBuffer
+            and not self.app.conf.producer_threaded
+            and hasattr(getattr(self.buffer, "pending", None), "_queue")
+        ):
             self.buffer.__class__ = LeanProducerBuffer
 
 

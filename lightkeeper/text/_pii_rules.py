@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lightkeeper.processors import _pii_validators as v
+from lightkeeper.text import _pii_validators as v
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,29 +21,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-import orjson
 
 from lightkeeper.kafka.client import faust_broker_kwargs
-from lightkeeper.processors._faust_fastpath import (
+from lightkeeper.processors.metrics import WorkerMetrics, observe_many
+from lightkeeper.processors.monitor_envelope import encode_envelopes, open_envelopes
+from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
+from lightkeeper.processors.settings import WorkerSettings
+from lightkeeper.processors.sink import Sink
+from lightkeeper.schemas.codec import encode
+from lightkeeper.settings import make_private_dir
+from lightkeeper.worker._faust_fastpath import (
     AtLeastOnceConsumer,
     LeanApp,
     LeanProducer,
     RawSchema,
     ack_events,
+    check_faust,
 )
-from lightkeeper.processors.metrics import WorkerMetrics, observe_many
-from lightkeeper.processors.pipeline import Batch, DeadLetter, Pipeline, RawEvent
-from lightkeeper.processors.settings import WorkerSettings
-from lightkeeper.processors.sink import Sink
-from lightkeeper.schemas.codec import encode
-from lightkeeper.schemas.events import LLMCallEvent
-from lightkeeper.schemas.records import ScoreRecord
-from lightkeeper.settings import make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +116,7 @@ def create_worker(
         # path; each topic here has one channel, so the conductor's change is moot).
         cython_optimizations=True,
     )
+    check_faust(app)
     app.transport.Consumer = AtLeastOnceConsumer  # type: ignore[misc]
     app.transport.Producer = LeanProducer  # type: ignore[misc]
     events_topic = app.topic(
@@ -145,7 +145,7 @@ def create_worker(
                 topic = kafka.topic(name)
                 sends.extend([await producer.send(topic, None, encode(r), None, None, None) for r in records])
         if monitors is not None and monitors.stages and batch.events:
-            for key, value in monitor_envelopes(batch):
+            for key, value in encode_envelopes(batch):
                 sends.append(await monitor_topic.send(key=key, value=value))
         if sends:
             await asyncio.gather(*sends)
@@ -236,7 +236,7 @@ def create_worker(
         # Stateful stages see every event of a key here, on the worker owning its partition.
         assert monitors is not None
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_within_s):
-            batch = await asyncio.to_thread(open_envelopes, monitors, [e.message.value for e in events])
+            batch = await asyncio.to_thread(run_monitors, monitors, [e.message.value for e in events])
             if not await sink.store(
                 batch, on_pause=pause, on_resume=resume, should_stop=lambda: app.should_stop
             ):
@@ -272,44 +272,14 @@ def _deliver_alerts(app: Any, stage: Any, client: Any, database: str) -> None:
     app.task(deliver_alerts)
 
 
-def monitor_envelopes(batch: Batch) -> list[tuple[str, bytes]]:
-    """``(app|model, envelope)`` per stored event for the keyed monitors: the event and its
-    score records (the anomaly stage turns scores into quality rates)."""
-    scores: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in batch.records.get("scores", []):
-        scores[rec.event_id].append(rec.model_dump(mode="json"))  # type: ignore[attr-defined]
-    envelopes = [
-        (
-            f"{ev.app}|{ev.model}",
-            orjson.dumps({"event": ev.model_dump(mode="json"), "scores": scores.get(ev.event_id, [])}),
-        )
-        for ev in batch.events
-    ]
-    # feedback feeds the alert rules on negative feedback (series feedback, grouped by app)
-    for raw in batch.extras.get("feedback_sources", ()):
-        envelopes.append((f"{raw['app']}|feedback", orjson.dumps({"feedback": raw["value"]})))
-    return envelopes
-
-
-def open_envelopes(monitors: Pipeline, values: list[bytes | None]) -> Batch:
-    """Run the stateful stages over envelopes; the batch keeps only their derived rows (the
-    events and scores were stored by the events agent)."""
-    events: list[LLMCallEvent] = []
-    scores: list[ScoreRecord] = []
-    feedback: list[RawEvent] = []
-    for value in values:
-        try:
-            envelope = orjson.loads(value or b"{}")
-            if "feedback" in envelope:
-                feedback.append(RawEvent(envelope["feedback"].encode()))
-                continue
-            events.append(LLMCallEvent.model_validate(envelope["event"]))
-            scores.extend(ScoreRecord.model_validate(s) for s in envelope.get("scores") or ())
-        except (ValueError, KeyError, TypeError) as exc:  # written by us: only a bug gets here
-            log.error("skipping an unreadable monitor envelope: %s", exc)
-    batch = monitors.process_events(events, records={"scores": scores}, feedback=feedback)
-    batch.rows["events"] = []
-    batch.rows.pop("feedback", None)  # stored by the events agent
+def run_monitors(monitors: Pipeline, values: list[bytes | None]) -> Batch:
+    """Run the stateful stages over envelopes (each event decoded once, not enriched or
+    embedded again); the batch keeps only their derived rows and records (the events, scores
+    and feedback were stored by the events agent)."""
+    batch, feedback = open_envelopes(values)
+    monitors.add_feedback(batch, feedback)  # its negative_feedback_rate points for the alert rules
+    batch.rows.pop("feedback", None)
+    monitors.run_stages(batch)
     batch.records.pop("scores", None)
     return batch
 

@@ -10,6 +10,7 @@ counts have ``usage.estimated = True``. Typical error on English prose: about ±
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 _TOKEN_RE = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
 
@@ -36,8 +37,24 @@ def estimate_tokens(text: str | None) -> int:
     return count
 
 
-def estimate_messages(contents: list[str | None]) -> int:
+def estimate_messages(contents: Sequence[str | None]) -> int:
     """Estimated input tokens of a chat request with these message contents."""
     if not contents:
         return 0
     return sum(estimate_tokens(c) + MESSAGE_OVERHEAD for c in contents) + REPLY_PRIMING
+
+
+def estimate_usage(
+    contents: Iterable[str | None],
+    output_text: str | None,
+    tool_calls: Iterable[tuple[str | None, str | None]] = (),
+) -> tuple[int | None, int | None]:
+    """Estimated ``(input_tokens, output_tokens)`` of a chat call from its captured text: the
+    input from the message ``contents`` (:func:`estimate_messages`), the output from the
+    answer text plus each tool call's name and arguments. Either is None when there is no
+    text to estimate it from (the body was not captured): nothing is invented."""
+    messages = list(contents)
+    input_tokens = estimate_messages(messages) if any(messages) else None
+    calls = "".join((name or "") + (arguments or "") for name, arguments in tool_calls)
+    output_tokens = estimate_tokens(output_text) + estimate_tokens(calls) if output_text or calls else None
+    return input_tokens, output_tokens

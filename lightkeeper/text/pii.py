@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from lightkeeper.processors._pii_rules import LEFT_WINDOW, RULES, Rule
+from lightkeeper.text._pii_rules import LEFT_WINDOW, RULES, Rule
 
 __all__ = [
     "HIGH_CONFIDENCE",

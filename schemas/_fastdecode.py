@@ -19,10 +19,40 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import annotated_types
 import orjson
 import pydantic_core
+from pydantic import BaseModel
 
-from lightkeeper.schemas.events import STORE_TIME_MAX, STORE_TIME_MIN, UINT32_MAX, CaptureSource
+from lightkeeper.schemas.events import (
+    STORE_TIME_MAX,
+    STORE_TIME_MIN,
+    CaptureSource,
+    ContextDocument,
+    LLMCallEvent,
+    Message,
+    Output,
+    RequestParams,
+    ToolCall,
+    Usage,
+)
+
+
+def _bounds(model: type[BaseModel], name: str) -> tuple[int, int]:
+    """``(lower, upper)`` of a field, from its schema constraints (length for strings, value for
+    numbers); ``0`` / ``1 << 62`` where the schema sets none."""
+    lo, hi = 0, 1 << 62
+    for c in model.model_fields[name].metadata:
+        if isinstance(c, annotated_types.MinLen):
+            lo = c.min_length
+        elif isinstance(c, annotated_types.MaxLen):
+            hi = c.max_length
+        elif isinstance(c, annotated_types.Ge):
+            lo = int(c.ge)  # type: ignore[call-overload]
+        elif isinstance(c, annotated_types.Le):
+            hi = int(c.le)  # type: ignore[call-overload]
+    return lo, hi
+
 
 _TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
 _SOURCES = {s.value: s for s in CaptureSource}
@@ -102,76 +132,40 @@ def _part(v: Any, keys: frozenset[str]) -> dict[str, Any]:
     return v
 
 
-_REQUEST_KEYS = frozenset(
-    [
-        "temperature",
-        "max_tokens",
-        "top_p",
-        "top_k",
-        "frequency_penalty",
-        "presence_penalty",
-        "stop_sequences",
-        "seed",
-        "choice_count",
-    ]
-)
-_USAGE_KEYS = frozenset(
-    [
-        "input_tokens",
-        "output_tokens",
-        "cache_read_input_tokens",
-        "cache_creation_input_tokens",
-        "reasoning_output_tokens",
-        "estimated",
-    ]
-)
-_CALL_KEYS = frozenset(("id", "name", "arguments"))
-_MESSAGE_KEYS = frozenset(("role", "content", "name", "tool_call_id", "tool_calls"))
-_OUTPUT_KEYS = frozenset(("text", "tool_calls"))
-_DOC_KEYS = frozenset(("text", "id", "source", "score"))
-_EVENT_KEYS = frozenset(
-    [
-        "schema_version",
-        "event_id",
-        "app",
-        "environment",
-        "tenant",
-        "user_id",
-        "session_id",
-        "trace_id",
-        "span_id",
-        "route",
-        "source",
-        "provider_name",
-        "operation_name",
-        "request_model",
-        "response_model",
-        "response_id",
-        "prompt_id",
-        "prompt_version",
-        "release",
-        "request",
-        "usage",
-        "finish_reasons",
-        "start_time",
-        "end_time",
-        "duration_ms",
-        "time_to_first_token_ms",
-        "streaming",
-        "http_status",
-        "error_type",
-        "error_message",
-        "input_messages",
-        "output",
-        "context_documents",
-        "tags",
-        "metadata",
-        "truncated",
-        "redacted",
-        "redaction_types",
-        "body_sampled",
-    ]
-)
+# The shape the fast path accepts is the schema's: its key sets and bounds come from the models.
+_REQUEST_KEYS = frozenset(RequestParams.model_fields)
+_USAGE_KEYS = frozenset(Usage.model_fields)
+_CALL_KEYS = frozenset(ToolCall.model_fields)
+_MESSAGE_KEYS = frozenset(Message.model_fields)
+_OUTPUT_KEYS = frozenset(Output.model_fields)
+_DOC_KEYS = frozenset(ContextDocument.model_fields)
+_EVENT_KEYS = frozenset(LLMCallEvent.model_fields)
+
+_TOKENS_MAX = _bounds(Usage, "input_tokens")[1]
+_MAX_TOKENS_MAX = _bounds(RequestParams, "max_tokens")[1]
+_CHOICES_MAX = _bounds(RequestParams, "choice_count")[1]
+_TENANT_MAX = _bounds(LLMCallEvent, "tenant")[1]
+_USER_ID_MAX = _bounds(LLMCallEvent, "user_id")[1]
+_SESSION_ID_MAX = _bounds(LLMCallEvent, "session_id")[1]
+_TRACE_ID_MAX = _bounds(LLMCallEvent, "trace_id")[1]
+_SPAN_ID_MAX = _bounds(LLMCallEvent, "span_id")[1]
+_ROUTE_MAX = _bounds(LLMCallEvent, "route")[1]
+_REQ_MODEL_MAX = _bounds(LLMCallEvent, "request_model")[1]
+_RESP_MODEL_MAX = _bounds(LLMCallEvent, "response_model")[1]
+_RESPONSE_ID_MAX = _bounds(LLMCallEvent, "response_id")[1]
+_ERROR_TYPE_MAX = _bounds(LLMCallEvent, "error_type")[1]
+_PROMPT_ID_MAX = _bounds(LLMCallEvent, "prompt_id")[1]
+_PROMPT_VERSION_MAX = _bounds(LLMCallEvent, "prompt_version")[1]
+_RELEASE_MAX = _bounds(LLMCallEvent, "release")[1]
+_EVENT_ID_MIN, _EVENT_ID_MAX = _bounds(LLMCallEvent, "event_id")
+_APP_MIN, _APP_MAX = _bounds(LLMCallEvent, "app")
+_ENVIRONMENT_MAX = _bounds(LLMCallEvent, "environment")[1]
+_PROVIDER_MAX = _bounds(LLMCallEvent, "provider_name")[1]
+_OPERATION_MAX = _bounds(LLMCallEvent, "operation_name")[1]
+_STATUS_MIN, _STATUS_MAX = _bounds(LLMCallEvent, "http_status")
+_VERSION_MIN = _bounds(LLMCallEvent, "schema_version")[0]
+_DURATION_MIN = float(_bounds(LLMCallEvent, "duration_ms")[0])
+_TTFT_MIN = float(_bounds(LLMCallEvent, "time_to_first_token_ms")[0])
 
 
 _NO_REQUEST: dict[str, Any] = dict.fromkeys(_REQUEST_KEYS)
@@ -189,14 +183,14 @@ def _request(v: Any) -> dict[str, Any]:
     stop = g("stop_sequences")
     return {
         "temperature": _float(g("temperature")),
-        "max_tokens": _int(g("max_tokens"), 0, UINT32_MAX),
+        "max_tokens": _int(g("max_tokens"), 0, _MAX_TOKENS_MAX),
         "top_p": _float(g("top_p")),
         "top_k": _float(g("top_k")),
         "frequency_penalty": _float(g("frequency_penalty")),
         "presence_penalty": _float(g("presence_penalty")),
         "stop_sequences": None if stop is None else _strs(stop),
         "seed": _int(g("seed")),
-        "choice_count": _int(g("choice_count"), 0, 65535),
+        "choice_count": _int(g("choice_count"), 0, _CHOICES_MAX),
     }
 
 
@@ -212,7 +206,7 @@ def _usage(v: Any) -> dict[str, Any]:
         g("reasoning_output_tokens"),
     )
     for count in counts:
-        if count is not None and (type(count) is not int or not 0 <= count <= UINT32_MAX):
+        if count is not None and (type(count) is not int or not 0 <= count <= _TOKENS_MAX):
             raise _REJECT
     estimated = g("estimated", False)
     if type(estimated) is not bool:
@@ -323,20 +317,25 @@ def _row(o: dict[str, Any]) -> FastRow:
     error_type, error_message = g("error_type"), g("error_message")
     prompt_id, prompt_version, release = g("prompt_id"), g("prompt_version"), g("release")
     if not (
-        (tenant is None or (type(tenant) is str and len(tenant) <= 256))
-        and (user_id is None or (type(user_id) is str and len(user_id) <= 512))
-        and (session_id is None or (type(session_id) is str and len(session_id) <= 512))
-        and (trace_id is None or (type(trace_id) is str and len(trace_id) <= 128))
-        and (span_id is None or (type(span_id) is str and len(span_id) <= 128))
-        and (route is None or (type(route) is str and len(route) <= 256))
-        and (request_model is None or (type(request_model) is str and len(request_model) <= 256))
-        and (response_model is None or (type(response_model) is str and len(response_model) <= 256))
-        and (response_id is None or (type(response_id) is str and len(response_id) <= 256))
-        and (error_type is None or (type(error_type) is str and len(error_type) <= 256))
+        (tenant is None or (type(tenant) is str and len(tenant) <= _TENANT_MAX))
+        and (user_id is None or (type(user_id) is str and len(user_id) <= _USER_ID_MAX))
+        and (session_id is None or (type(session_id) is str and len(session_id) <= _SESSION_ID_MAX))
+        and (trace_id is None or (type(trace_id) is str and len(trace_id) <= _TRACE_ID_MAX))
+        and (span_id is None or (type(span_id) is str and len(span_id) <= _SPAN_ID_MAX))
+        and (route is None or (type(route) is str and len(route) <= _ROUTE_MAX))
+        and (request_model is None or (type(request_model) is str and len(request_model) <= _REQ_MODEL_MAX))
+        and (
+            response_model is None or (type(response_model) is str and len(response_model) <= _RESP_MODEL_MAX)
+        )
+        and (response_id is None or (type(response_id) is str and len(response_id) <= _RESPONSE_ID_MAX))
+        and (error_type is None or (type(error_type) is str and len(error_type) <= _ERROR_TYPE_MAX))
         and (error_message is None or type(error_message) is str)
-        and (prompt_id is None or (type(prompt_id) is str and len(prompt_id) <= 256))
-        and (prompt_version is None or (type(prompt_version) is str and len(prompt_version) <= 128))
-        and (release is None or (type(release) is str and len(release) <= 128))
+        and (prompt_id is None or (type(prompt_id) is str and len(prompt_id) <= _PROMPT_ID_MAX))
+        and (
+            prompt_version is None
+            or (type(prompt_version) is str and len(prompt_version) <= _PROMPT_VERSION_MAX)
+        )
+        and (release is None or (type(release) is str and len(release) <= _RELEASE_MAX))
     ):
         raise _REJECT
     for key, default in _FLAGS:
@@ -345,7 +344,7 @@ def _row(o: dict[str, Any]) -> FastRow:
     start = _time(o["start_time"])
     end_raw = g("end_time")
     end = None if end_raw is None else _time(end_raw)
-    duration = _float(g("duration_ms"), 0.0)
+    duration = _float(g("duration_ms"), _DURATION_MIN)
     if end is not None:
         if end < start:
             raise _REJECT
@@ -366,18 +365,18 @@ def _row(o: dict[str, Any]) -> FastRow:
     operation = g("operation_name", "chat")
     status = g("http_status")
     if (
-        (version is not None and (type(version) is not int or version < 1))
+        (version is not None and (type(version) is not int or version < _VERSION_MIN))
         or type(event_id) is not str
-        or not 1 <= len(event_id) <= 128
+        or not _EVENT_ID_MIN <= len(event_id) <= _EVENT_ID_MAX
         or type(app) is not str
-        or not 1 <= len(app) <= 256
+        or not _APP_MIN <= len(app) <= _APP_MAX
         or type(environment) is not str
-        or len(environment) > 128
+        or len(environment) > _ENVIRONMENT_MAX
         or type(provider) is not str
-        or len(provider) > 128
+        or len(provider) > _PROVIDER_MAX
         or type(operation) is not str
-        or len(operation) > 64
-        or (status is not None and (type(status) is not int or not 0 <= status <= 999))
+        or len(operation) > _OPERATION_MAX
+        or (status is not None and (type(status) is not int or not _STATUS_MIN <= status <= _STATUS_MAX))
     ):
         raise _REJECT
     req = _request(g("request", {}))
@@ -426,7 +425,7 @@ def _row(o: dict[str, Any]) -> FastRow:
         "start_time": start,
         "end_time": end,
         "duration_ms": duration,
-        "time_to_first_token_ms": _float(g("time_to_first_token_ms"), 0.0),
+        "time_to_first_token_ms": _float(g("time_to_first_token_ms"), _TTFT_MIN),
         "streaming": int(g("streaming", False)),
         "http_status": status,
         "error_type": error_type or "",
