@@ -3,6 +3,7 @@ attributes (gen_ai.prompt.id / .version, resource service.version); stored in ev
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,12 +55,13 @@ def _attr(key: str, value: str) -> dict[str, Any]:
 
 async def test_release_from_otel_attributes(agent_factory):
     agent = await agent_factory()
+    start_ns = time.time_ns() - 60_000_000_000
     span = {
         "traceId": "5b8efff798038103d269b633813fc60c",
         "spanId": "eee19b7ec3c1b174",
         "name": "chat",
-        "startTimeUnixNano": "1700000000000000000",
-        "endTimeUnixNano": "1700000001000000000",
+        "startTimeUnixNano": str(start_ns),  # recent: inside the retention
+        "endTimeUnixNano": str(start_ns + 1_000_000_000),
         "attributes": [
             _attr("gen_ai.system", "openai"),
             _attr("gen_ai.prompt.id", "summarizer"),

@@ -122,7 +122,7 @@ def test_the_alert_stage_reads_release_comparisons_from_its_store(
     store_client: Any, store_database: str
 ) -> None:
     from lightkeeper.alerts.lifecycle import AlertEngine
-    from lightkeeper.processors._monitor_stages import AlertStage
+    from lightkeeper.worker.alert_stage import AlertStage
 
     stage = AlertStage(AlertEngine(parse_rules({"rules": [RULE]}), database=store_database))
     assert stage.engine.evaluator.release_source is None
