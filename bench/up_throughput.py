@@ -42,10 +42,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def load_texts(prompt_chars: int = 300) -> tuple[list[str], list[str], list[str]]:
     """(prompts, responses, documents), distinct, from the development data; prompts shorter
     than ``prompt_chars`` characters (0: any length)."""
-    from training.data import data_root, load_hatecheck, load_jailbreak
+    from training.data import data_root
+    from training.data_injection import load_jailbreak
+    from training.data_toxicity import load_hatecheck
 
     root = data_root()
-    prompts = list(load_jailbreak(root, "train").texts) + list(load_hatecheck(root).texts)
+    prompts = list(load_jailbreak(root).texts) + list(load_hatecheck(root).texts)
     responses: list[str] = []
     docs: list[str] = []
     for f in sorted((root / "hallucination" / "halueval_qa").glob("*.json")):

@@ -28,6 +28,7 @@ __all__ = [
     "dedupe",
     "file_sha256",
     "read_csv",
+    "source_name",
 ]
 
 MAX_PER_CLASS = 1000
@@ -66,15 +67,16 @@ class LabeledTexts:
 
 
 def data_root(path: str | os.PathLike[str] | None = None) -> Path:
-    """The shared data folder: ``path``, else ``$LIGHTKEEPER_TRAIN_DATA``, else the first of
-    ``/work/shared/data`` and ``../shared/data`` (relative to the repository) that exists."""
+    """The shared data folder: ``path``, else ``$LIGHTKEEPER_TRAIN_DATA``, else
+    ``$LIGHTKEEPER_DEV_DATA``, else ``shared/data`` beside the checkout."""
     candidates = []
     if path:
         candidates.append(Path(path))
-    if os.environ.get("LIGHTKEEPER_TRAIN_DATA"):
-        candidates.append(Path(os.environ["LIGHTKEEPER_TRAIN_DATA"]))
+    for name in ("LIGHTKEEPER_TRAIN_DATA", "LIGHTKEEPER_DEV_DATA"):
+        if os.environ.get(name):
+            candidates.append(Path(os.environ[name]))
     repo = Path(__file__).resolve().parents[1]
-    candidates += [repo.parent / "shared" / "data", Path("/work/shared/data")]
+    candidates.append(repo.parent / "shared" / "data")
     for c in candidates:
         if c.is_dir():
             return c
@@ -82,6 +84,15 @@ def data_root(path: str | os.PathLike[str] | None = None) -> Path:
         "training data not found; pass --data-dir or set LIGHTKEEPER_TRAIN_DATA "
         f"(looked in {', '.join(str(c) for c in candidates)})"
     )
+
+
+def source_name(path: Path) -> str:
+    """How a model card names a data file: its path inside the data folder (no machine path)."""
+    parts = Path(path).parts
+    for i, part in enumerate(parts):
+        if part in ("toxicity", "injection", "hallucination", "pii") and i + 1 < len(parts):
+            return "/".join(parts[i:])
+    return Path(path).name
 
 
 def file_sha256(path: Path) -> str:

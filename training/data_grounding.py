@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import file_sha256
+from training.data import file_sha256, source_name
 
 __all__ = [
     "DIALOGUE_SOURCES",
@@ -92,7 +92,7 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
 
 
 def _hash(ds: GroundedSet, files: list[Path]) -> GroundedSet:
-    ds.sources = {str(p): file_sha256(p) for p in files}
+    ds.sources = {source_name(p): file_sha256(p) for p in files}
     return ds
 
 

@@ -18,14 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from lightkeeper.processors.scoring._chunks import context_chunks
-from training.data import LabeledTexts, cap_per_class, dedupe, file_sha256, read_csv
+from training.data import LabeledTexts, cap_per_class, dedupe, file_sha256, read_csv, source_name
 
 __all__ = ["DIRECT_SOURCES", "LONG_TEXT_CAPS", "BipiaSet", "load_bipia", "load_direct_sources"]
 
 
 def _make(name: str, texts: list[str], labels: list[int], files: list[Path]) -> LabeledTexts:
     ds = LabeledTexts(
-        name, texts, np.asarray(labels, dtype=np.int64), sources={str(p): file_sha256(p) for p in files}
+        name,
+        texts,
+        np.asarray(labels, dtype=np.int64),
+        sources={source_name(p): file_sha256(p) for p in files},
     )
     return dedupe(ds)
 
@@ -160,5 +163,5 @@ def load_bipia(root: Path, per_task: int = 50, seed: int = 7) -> BipiaSet:
         chunks=chunks,
         chunk_doc=np.asarray(chunk_doc, dtype=np.int64),
         chunk_y=np.asarray(chunk_y, dtype=np.int64),
-        sources={str(p): file_sha256(p) for p in files},
+        sources={source_name(p): file_sha256(p) for p in files},
     )

@@ -15,14 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import LabeledTexts, cap_per_class, clean_tweet, dedupe, file_sha256, read_csv
+from training.data import LabeledTexts, cap_per_class, clean_tweet, dedupe, file_sha256, read_csv, source_name
 
 __all__ = ["TOXICITY_SOURCES", "load_toxicity_sources"]
 
 
 def _make(name: str, texts: list[str], labels: list[int], files: list[Path]) -> LabeledTexts:
     ds = LabeledTexts(
-        name, texts, np.asarray(labels, dtype=np.int64), sources={str(p): file_sha256(p) for p in files}
+        name,
+        texts,
+        np.asarray(labels, dtype=np.int64),
+        sources={source_name(p): file_sha256(p) for p in files},
     )
     return dedupe(ds)
 

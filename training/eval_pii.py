@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -26,7 +27,10 @@ from typing import Any
 
 from lightkeeper.text.pii import detect
 
-DEFAULT_DATA = Path("/work/shared/data/pii/presidio_dev/synth_dataset_v2_first750.json")
+DEFAULT_DATA = (
+    Path(os.environ.get("LIGHTKEEPER_DEV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    / "pii/presidio_dev/synth_dataset_v2_first750.json"
+)
 
 # presidio entity type -> our type (recall target)
 GOLD_MAP: dict[str, str] = {
