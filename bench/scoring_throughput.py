@@ -33,11 +33,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def load_texts(n: int, *, short_only: bool = True) -> list[str]:
     """Distinct texts: HateCheck cases and benign/jailbreak prompts (under 300 characters if
     ``short_only``), evenly sampled."""
-    from training.data import data_root, load_hatecheck, load_jailbreak
+    from training.data import data_root
+    from training.data_injection import load_jailbreak
+    from training.data_toxicity import load_hatecheck
 
     root = data_root()
     texts = list(dict.fromkeys(load_hatecheck(root).texts))
-    texts += [t for t in load_jailbreak(root, "train").texts if len(t) < 300 or not short_only]
+    texts += [t for t in load_jailbreak(root).texts if len(t) < 300 or not short_only]
     out = list(dict.fromkeys(texts))
     step = max(1, len(out) // n)
     return out[::step][:n]
