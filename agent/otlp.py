@@ -81,6 +81,21 @@ def _hex_ids_to_base64(doc: Any) -> Any:
     return doc
 
 
+async def accept_export(
+    request: web.Request, settings: AgentSettings, ready: bool, message: Message
+) -> bool | web.Response:
+    """The checks every OTLP export goes through: the ingest token, a readable body (parsed into
+    ``message``) and room for the events. Returns whether the body was JSON, or the refusal."""
+    check_token(request, settings)
+    try:
+        is_json = await parse_request(request, message)
+    except BodyError as exc:
+        return exc.response(exc.message.encode(), "text/plain")
+    if not ready:
+        return web.Response(status=503, headers={"Retry-After": "5"}, text="event buffer and spool are full")
+    return is_json
+
+
 async def parse_request(request: web.Request, message: Message) -> bool:
     """Read an OTLP/HTTP body (protobuf or JSON, maybe gzip) into ``message``; returns whether
     it was JSON. Raises :class:`BodyError` (400/415) with the reason."""
@@ -178,16 +193,11 @@ class OTLPHandler:
         self.join = join
 
     async def __call__(self, request: web.Request) -> web.Response:
-        check_token(request, self.settings)
         req = ExportTraceServiceRequest()
-        try:
-            is_json = await parse_request(request, req)
-        except BodyError as exc:
-            return exc.response(exc.message.encode(), "text/plain")
-        if not self.recorder.sink.ready():
-            return web.Response(
-                status=503, headers={"Retry-After": "5"}, text="event buffer and spool are full"
-            )
+        accepted = await accept_export(request, self.settings, self.recorder.sink.ready(), req)
+        if isinstance(accepted, web.Response):
+            return accepted
+        is_json = accepted
         events, ignored, errors = convert(req, self.settings)
         feedback, feedback_errors = otlp_feedback(req, self.settings)
         errors += feedback_errors

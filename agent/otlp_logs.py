@@ -20,14 +20,12 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from lightkeeper.agent.auth import check_token
 from lightkeeper.agent.metrics import AgentMetrics
-from lightkeeper.agent.otlp import otlp_response, parse_request
+from lightkeeper.agent.otlp import accept_export, otlp_response
 from lightkeeper.agent.otlp_join import GenAIJoin, Key, LogRecordFields
 from lightkeeper.agent.otlp_map import is_genai_log
 from lightkeeper.agent.otlp_values import any_value, attributes
 from lightkeeper.agent.recorder import Recorder
-from lightkeeper.agent.request_body import BodyError
 from lightkeeper.agent.settings import AgentSettings
 
 
@@ -68,16 +66,11 @@ class OTLPLogsHandler:
         self.join = join
 
     async def __call__(self, request: web.Request) -> web.Response:
-        check_token(request, self.settings)
         req = ExportLogsServiceRequest()
-        try:
-            is_json = await parse_request(request, req)
-        except BodyError as exc:
-            return exc.response(exc.message.encode(), "text/plain")
-        if not self.recorder.sink.ready():
-            return web.Response(
-                status=503, headers={"Retry-After": "5"}, text="event buffer and spool are full"
-            )
+        accepted = await accept_export(request, self.settings, self.recorder.sink.ready(), req)
+        if isinstance(accepted, web.Response):
+            return accepted
+        is_json = accepted
         groups, ignored, problems = group_records(req)
         for key, records in groups.items():
             self.join.add_logs(key, records)

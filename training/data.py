@@ -27,6 +27,7 @@ __all__ = [
     "data_root",
     "dedupe",
     "file_sha256",
+    "labeled_texts",
     "read_csv",
     "source_name",
 ]
@@ -84,6 +85,17 @@ def data_root(path: str | os.PathLike[str] | None = None) -> Path:
         "training data not found; pass --data-dir or set LIGHTKEEPER_TRAIN_DATA "
         f"(looked in {', '.join(str(c) for c in candidates)})"
     )
+
+
+def labeled_texts(name: str, texts: list[str], labels: list[int], files: list[Path]) -> LabeledTexts:
+    """A deduplicated labeled source whose card entry lists the files read with their SHA-256."""
+    ds = LabeledTexts(
+        name,
+        texts,
+        np.asarray(labels, dtype=np.int64),
+        sources={source_name(p): file_sha256(p) for p in files},
+    )
+    return dedupe(ds)
 
 
 def source_name(path: Path) -> str:

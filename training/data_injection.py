@@ -18,26 +18,24 @@ from pathlib import Path
 import numpy as np
 
 from lightkeeper.processors.scoring._chunks import context_chunks
-from training.data import LabeledTexts, cap_per_class, dedupe, file_sha256, read_csv, source_name
+from training.data import (
+    LabeledTexts,
+    cap_per_class,
+    dedupe,
+    file_sha256,
+    labeled_texts,
+    read_csv,
+    source_name,
+)
 
 __all__ = ["DIRECT_SOURCES", "LONG_TEXT_CAPS", "BipiaSet", "load_bipia", "load_direct_sources"]
-
-
-def _make(name: str, texts: list[str], labels: list[int], files: list[Path]) -> LabeledTexts:
-    ds = LabeledTexts(
-        name,
-        texts,
-        np.asarray(labels, dtype=np.int64),
-        sources={source_name(p): file_sha256(p) for p in files},
-    )
-    return dedupe(ds)
 
 
 def load_jailbreak(root: Path) -> LabeledTexts:
     base = root / "injection" / "jailbreak_classification"
     files = [base / f"jailbreak_dataset_{s}.csv" for s in ("train", "test")]
     rows = [r for p in files for r in read_csv(p)]
-    return _make(
+    return labeled_texts(
         "jailbreak_classification",
         [r["prompt"] for r in rows],
         [int(r["type"] == "jailbreak") for r in rows],
@@ -49,7 +47,7 @@ def _text_label(root: Path, folder: str, name: str) -> LabeledTexts:
     base = root / "injection" / folder
     files = [base / f"{s}.csv" for s in ("train", "validation", "test")]
     rows = [r for p in files for r in read_csv(p)]
-    return _make(name, [r["text"] for r in rows], [int(r["label"]) for r in rows], files)
+    return labeled_texts(name, [r["text"] for r in rows], [int(r["label"]) for r in rows], files)
 
 
 def load_s_labs(root: Path) -> LabeledTexts:
@@ -63,7 +61,7 @@ def load_neuralchemy(root: Path) -> LabeledTexts:
 def load_yanismiraoui(root: Path) -> LabeledTexts:
     path = root / "injection" / "yanismiraoui" / "prompt_injections.csv"
     rows = read_csv(path)
-    return _make("yanismiraoui", [r["prompt_injections"] for r in rows], [1] * len(rows), [path])
+    return labeled_texts("yanismiraoui", [r["prompt_injections"] for r in rows], [1] * len(rows), [path])
 
 
 DIRECT_SOURCES: dict[str, Callable[[Path], LabeledTexts]] = {

@@ -13,27 +13,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from training.data import LabeledTexts, cap_per_class, clean_tweet, dedupe, file_sha256, read_csv, source_name
+from training.data import LabeledTexts, cap_per_class, clean_tweet, labeled_texts, read_csv
 
 __all__ = ["TOXICITY_SOURCES", "load_toxicity_sources"]
-
-
-def _make(name: str, texts: list[str], labels: list[int], files: list[Path]) -> LabeledTexts:
-    ds = LabeledTexts(
-        name,
-        texts,
-        np.asarray(labels, dtype=np.int64),
-        sources={source_name(p): file_sha256(p) for p in files},
-    )
-    return dedupe(ds)
 
 
 def load_davidson(root: Path) -> LabeledTexts:
     path = root / "toxicity" / "davidson" / "labeled_data.csv"
     rows = read_csv(path)
-    return _make(
+    return labeled_texts(
         "davidson",
         [clean_tweet(r["tweet"]) for r in rows],
         [0 if r["class"] == "2" else 1 for r in rows],
@@ -44,7 +32,7 @@ def load_davidson(root: Path) -> LabeledTexts:
 def load_hatecheck(root: Path) -> LabeledTexts:
     path = root / "toxicity" / "hatecheck" / "test_suite_cases.csv"
     rows = read_csv(path)
-    return _make(
+    return labeled_texts(
         "hatecheck",
         [r["test_case"].strip() for r in rows],
         [1 if r["label_gold"] == "hateful" else 0 for r in rows],
@@ -61,7 +49,7 @@ def load_hatexplain(root: Path) -> LabeledTexts:
             for r in csv.DictReader(f, delimiter="\t"):
                 texts.append(r["text"].replace("<user>", "@user").strip())
                 labels.append(0 if r["label"] == "normal" else 1)
-    return _make("hatexplain", texts, labels, files)
+    return labeled_texts("hatexplain", texts, labels, files)
 
 
 def load_toxic_spans(root: Path) -> LabeledTexts:
@@ -78,7 +66,7 @@ def load_toxic_spans(root: Path) -> LabeledTexts:
         if cid in comments and 2 * sum(v) != len(v):  # ties dropped
             texts.append(comments[cid].strip())
             labels.append(int(2 * sum(v) > len(v)))
-    return _make("toxic_spans", texts, labels, files)
+    return labeled_texts("toxic_spans", texts, labels, files)
 
 
 def load_convabuse(root: Path) -> LabeledTexts:
@@ -97,13 +85,13 @@ def load_convabuse(root: Path) -> LabeledTexts:
             if abusive != clean and r["user"].strip():
                 texts.append(r["user"].strip())
                 labels.append(int(abusive > clean))
-    return _make("convabuse", texts, labels, files)
+    return labeled_texts("convabuse", texts, labels, files)
 
 
 def load_toxigen(root: Path) -> LabeledTexts:
     path = root / "toxicity" / "toxigen_prompts" / "toxigen_seed_sentences.csv"
     rows = read_csv(path)
-    return _make(
+    return labeled_texts(
         "toxigen", [r["text"].strip() for r in rows], [int(r["label"] == "hate") for r in rows], [path]
     )
 

@@ -38,13 +38,10 @@ def render_releases_html(comparisons: list[ReleaseComparison]) -> str:
     for cmp in comparisons:
         rows = []
         for m in cmp.metrics:
-            ci = "–" if m.ci_low is None else f"[{_fmt(m.metric, m.ci_low)}, {_fmt(m.metric, m.ci_high)}]"
+            ci = m.ci_text
+            verdict = f"{m.verdict} (significant)" if m.significant else m.verdict
             if m.worse:
-                verdict = "<b>worse (significant)</b>"
-            elif m.significant:
-                verdict = "better (significant)"
-            else:
-                verdict = "no significant difference" if m.reliable else "too few data"
+                verdict = f"<b>{verdict}</b>"
             rows.append(
                 f"<tr><td>{escape(m.metric)}</td><td class=num>{_fmt(m.metric, m.value)}</td>"
                 f"<td class=num>{_fmt(m.metric, m.baseline)}</td><td class=num>{_fmt(m.metric, m.diff)}</td>"

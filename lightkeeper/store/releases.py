@@ -52,6 +52,22 @@ class MetricComparison:
         return self.significant and (self.diff or 0) > 0
 
     @property
+    def verdict(self) -> str:
+        """``worse``, ``better``, ``no significant difference`` or ``too few data``."""
+        if self.worse:
+            return "worse"
+        if self.significant:
+            return "better"
+        return "no significant difference" if self.reliable else "too few data"
+
+    @property
+    def ci_text(self) -> str:
+        """The 95 % interval of the difference in the metric's unit, "–" when there is none."""
+        if self.ci_low is None or self.ci_high is None:
+            return "–"
+        return f"[{_fmt(self.metric, self.ci_low)}, {_fmt(self.metric, self.ci_high)}]"
+
+    @property
     def relative(self) -> float | None:
         """(value - baseline) / baseline, None when the baseline is 0 or missing."""
         if self.value is None or not self.baseline:
@@ -207,13 +223,10 @@ def format_comparison(cmp: ReleaseComparison) -> str:
         f"{'metric':34} {cmp.release:>12} {cmp.against:>12} {'difference':>12} {'95% CI':>27}  verdict",
     ]
     for m in cmp.metrics:
-        ci = "–" if m.ci_low is None else f"[{_fmt(m.metric, m.ci_low)}, {_fmt(m.metric, m.ci_high)}]"
-        if m.worse:
-            verdict = "WORSE (significant)"
-        elif m.significant:
-            verdict = "better (significant)"
-        else:
-            verdict = "no significant difference" if m.reliable else "too few data"
+        ci = m.ci_text
+        verdict = (
+            f"{m.verdict.upper() if m.worse else m.verdict} (significant)" if m.significant else m.verdict
+        )
         lines.append(
             f"{m.metric:34} {_fmt(m.metric, m.value):>12} {_fmt(m.metric, m.baseline):>12} "
             f"{_fmt(m.metric, m.diff):>12} {ci:>27}  {verdict}"
